@@ -1,0 +1,282 @@
+//! SMTP accounts (SPEC §5): what is stored, and validation of what PHP sends.
+
+use crate::fields::{check_email, FieldError, Fields, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    None,
+    /// Implicit TLS from the first byte (usually port 465).
+    Ssl,
+    StartTls,
+}
+
+impl Security {
+    pub const NAMES: [&'static str; 3] = ["none", "ssl", "starttls"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Security::None => "none",
+            Security::Ssl => "ssl",
+            Security::StartTls => "starttls",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "none" => Some(Security::None),
+            "ssl" => Some(Security::Ssl),
+            "starttls" => Some(Security::StartTls),
+            _ => None,
+        }
+    }
+
+    fn default_port(self) -> i64 {
+        match self {
+            Security::None => 25,
+            Security::Ssl => 465,
+            Security::StartTls => 587,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthKind {
+    None,
+    Login,
+}
+
+impl AuthKind {
+    pub const NAMES: [&'static str; 2] = ["none", "login"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthKind::None => "none",
+            AuthKind::Login => "login",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "none" => Some(AuthKind::None),
+            "login" => Some(AuthKind::Login),
+            _ => None,
+        }
+    }
+}
+
+/// Where and how to connect: everything a session needs but the password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub verify_tls: bool,
+    pub auth: AuthKind,
+    pub login: String,
+}
+
+/// An account as stored (the password stays encrypted in the store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: i64,
+    pub active: bool,
+    pub name: String,
+    pub email: String,
+    pub server: Server,
+    pub has_password: bool,
+    pub mailing_first: bool,
+    pub daily_limit: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// An account to insert or update, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountDraft {
+    pub id: Option<i64>,
+    pub active: bool,
+    pub name: String,
+    pub email: String,
+    pub server: Server,
+    /// `None` keeps the stored password (a form never echoes it back).
+    pub password: Option<String>,
+    pub mailing_first: bool,
+    pub daily_limit: i64,
+}
+
+/// Fields an account array may carry. The read-only ones come back from
+/// `smtp34_account_get()` and are ignored on save, so a get → edit → save
+/// round trip works.
+const WRITABLE: [&str; 13] = [
+    "id", "active", "name", "email", "host", "port", "security", "auth", "login", "password", "mailing_first",
+    "verify_tls", "daily_limit",
+];
+const READ_ONLY: [&str; 3] = ["has_password", "created_at", "updated_at"];
+
+impl AccountDraft {
+    /// Validates `fields` for an insert (`existing` = None) or an update of
+    /// `existing` (missing fields keep their stored values).
+    pub fn from_fields(fields: &Fields, existing: Option<&Account>) -> Result<Self, FieldError> {
+        if let Some(unknown) = fields.keys().find(|k| !WRITABLE.contains(&k.as_str()) && !READ_ONLY.contains(&k.as_str())) {
+            return Err(FieldError::new(unknown, "is not an account field"));
+        }
+        let given = |key: &str| fields.get(key).filter(|v| **v != Value::Null);
+
+        let id = match given("id") {
+            Some(v) => Some(v.to_int("id")?).filter(|id| *id > 0),
+            None => None,
+        };
+        let bool_field = |key: &str, current: bool| given(key).map_or(Ok(current), |v| v.to_bool(key));
+        let text_field = |key: &str, current: &str| given(key).map_or(Ok(current.to_owned()), |v| v.to_line(key));
+
+        let active = bool_field("active", existing.is_none_or(|a| a.active))?;
+        let mailing_first = bool_field("mailing_first", existing.is_some_and(|a| a.mailing_first))?;
+        let verify_tls = bool_field("verify_tls", existing.is_none_or(|a| a.server.verify_tls))?;
+        let name = text_field("name", existing.map_or("", |a| &a.name))?.trim().to_owned();
+
+        let email = text_field("email", existing.map_or("", |a| &a.email))?;
+        if email.trim().is_empty() {
+            return Err(FieldError::new("email", "is required"));
+        }
+        let email = check_email("email", &email)?;
+
+        let host = text_field("host", existing.map_or("", |a| &a.server.host))?.trim().to_owned();
+        if host.is_empty() {
+            return Err(FieldError::new("host", "is required"));
+        }
+        if host.contains(|c: char| c.is_whitespace() || c == '/' || c == '@') {
+            return Err(FieldError::new("host", "must be a host name or an IP address"));
+        }
+
+        let security = match given("security") {
+            Some(v) => Security::parse(v.to_choice("security", &Security::NAMES)?).unwrap_or(Security::None),
+            None => existing.map_or(Security::None, |a| a.server.security),
+        };
+        let port = match given("port") {
+            Some(v) => v.to_int_in("port", 1..=65535)?,
+            None => existing.map_or(security.default_port(), |a| i64::from(a.server.port)),
+        };
+
+        let login = text_field("login", existing.map_or("", |a| &a.server.login))?.trim().to_owned();
+        let auth = match given("auth") {
+            Some(v) => AuthKind::parse(v.to_choice("auth", &AuthKind::NAMES)?).unwrap_or(AuthKind::None),
+            None => existing.map_or(if login.is_empty() { AuthKind::None } else { AuthKind::Login }, |a| a.server.auth),
+        };
+        // An empty password from a form means "unchanged", as the form never shows it.
+        let password = match given("password") {
+            Some(v) => Some(v.to_text("password")?).filter(|p| !p.is_empty()),
+            None => None,
+        };
+        if auth == AuthKind::Login {
+            if login.is_empty() {
+                return Err(FieldError::new("login", "is required when auth is 'login'"));
+            }
+            if password.is_none() && !existing.is_some_and(|a| a.has_password) {
+                return Err(FieldError::new("password", "is required when auth is 'login'"));
+            }
+        }
+        let daily_limit = match given("daily_limit") {
+            Some(v) => v.to_int_in("daily_limit", 0..=i64::from(u32::MAX))?,
+            None => existing.map_or(0, |a| a.daily_limit),
+        };
+
+        Ok(AccountDraft {
+            id: id.or(existing.map(|a| a.id)),
+            active,
+            name,
+            email,
+            server: Server { host, port: port as u16, security, verify_tls, auth, login },
+            password,
+            mailing_first,
+            daily_limit,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, Value)]) -> Fields {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    }
+
+    fn text(s: &str) -> Value {
+        Value::Bytes(s.as_bytes().to_vec())
+    }
+
+    fn minimal() -> Fields {
+        fields(&[("email", text("shop@site.ru")), ("host", text("smtp.site.ru"))])
+    }
+
+    #[test]
+    fn defaults_for_a_new_account() {
+        let draft = AccountDraft::from_fields(&minimal(), None).unwrap();
+        assert!(draft.active && draft.server.verify_tls && !draft.mailing_first);
+        assert_eq!((draft.server.port, draft.server.security, draft.server.auth), (25, Security::None, AuthKind::None));
+        let mut f = minimal();
+        f.insert("security".into(), text("ssl"));
+        assert_eq!(AccountDraft::from_fields(&f, None).unwrap().server.port, 465);
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases = [
+            ("security", text("tls")),
+            ("auth", text("oauth")),
+            ("port", Value::Int(0)),
+            ("port", text("http")),
+            ("email", text("not-an-email")),
+            ("host", text("smtp.site.ru\r\nRCPT TO:<x@y>")),
+            ("active", text("maybe")),
+            ("name", Value::Bytes(b"\xcc\xe0".to_vec())),
+            ("daily_limit", Value::Int(-1)),
+            ("colour", text("red")),
+        ];
+        for (field, value) in cases {
+            let mut f = minimal();
+            f.insert(field.into(), value);
+            let err = AccountDraft::from_fields(&f, None).unwrap_err();
+            assert_eq!(err.field, field, "{err}");
+        }
+        assert_eq!(AccountDraft::from_fields(&fields(&[("host", text("h"))]), None).unwrap_err().field, "email");
+        assert_eq!(AccountDraft::from_fields(&fields(&[("email", text("a@b.ru"))]), None).unwrap_err().field, "host");
+    }
+
+    #[test]
+    fn login_auth_needs_login_and_password() {
+        let mut f = minimal();
+        f.insert("auth".into(), text("login"));
+        assert_eq!(AccountDraft::from_fields(&f, None).unwrap_err().field, "login");
+        f.insert("login".into(), text("shop"));
+        assert_eq!(AccountDraft::from_fields(&f, None).unwrap_err().field, "password");
+        f.insert("password".into(), text("secret"));
+        assert_eq!(AccountDraft::from_fields(&f, None).unwrap().password.as_deref(), Some("secret"));
+    }
+
+    #[test]
+    fn update_keeps_what_is_not_given_including_the_password() {
+        let mut f = minimal();
+        f.extend(fields(&[("login", text("shop")), ("password", text("secret")), ("mailing_first", Value::Bool(true))]));
+        let draft = AccountDraft::from_fields(&f, None).unwrap();
+        let stored = Account {
+            id: 7,
+            active: draft.active,
+            name: draft.name.clone(),
+            email: draft.email.clone(),
+            server: draft.server.clone(),
+            has_password: true,
+            mailing_first: draft.mailing_first,
+            daily_limit: 0,
+            created_at: 1,
+            updated_at: 1,
+        };
+        let update = fields(&[("id", Value::Int(7)), ("port", text("587")), ("password", text("")), ("has_password", Value::Bool(true))]);
+        let updated = AccountDraft::from_fields(&update, Some(&stored)).unwrap();
+        assert_eq!(updated.id, Some(7));
+        assert_eq!(updated.server.port, 587);
+        assert_eq!(updated.server.auth, AuthKind::Login);
+        assert!(updated.mailing_first);
+        assert_eq!(updated.password, None);
+    }
+}

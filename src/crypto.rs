@@ -1,0 +1,174 @@
+//! Account passwords at rest: AES-256-GCM with a key kept in its own file
+//! (mode 0600, outside the web root), created on first use.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+
+/// Stored ciphertexts start with this byte, so the format can change later.
+const FORMAT_V1: u8 = 1;
+const NONCE_LEN: usize = 12;
+
+pub struct Cipher {
+    aead: Aes256Gcm,
+}
+
+impl Cipher {
+    /// Loads the key file, creating it when missing. Several PHP workers may
+    /// race here: the key is written to a private temporary file and linked
+    /// into place, so every worker ends up reading the same whole key.
+    pub fn open(path: &Path) -> Result<Cipher, String> {
+        match fs::read(path) {
+            Ok(text) => return Self::from_file_text(path, &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot read key file {}: {e}", path.display())),
+        }
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(|e| format!("cannot create directory {} for the key file: {e}", dir.display()))?;
+        }
+        let key = Aes256Gcm::generate_key(OsRng);
+        let temp = path.with_extension(format!("tmp-{}", random_hex(8)));
+        let write = || -> std::io::Result<()> {
+            let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temp)?;
+            file.write_all(hex(&key).as_bytes())?;
+            file.sync_all()?;
+            fs::hard_link(&temp, path).or_else(|e| if e.kind() == std::io::ErrorKind::AlreadyExists { Ok(()) } else { Err(e) })
+        };
+        let result = write();
+        let _ = fs::remove_file(&temp);
+        result.map_err(|e| format!("cannot create key file {}: {e}", path.display()))?;
+        let text = fs::read(path).map_err(|e| format!("cannot read key file {}: {e}", path.display()))?;
+        Self::from_file_text(path, &text)
+    }
+
+    fn from_file_text(path: &Path, text: &[u8]) -> Result<Cipher, String> {
+        let key = unhex(crate::headers::trim_ascii(text))
+            .filter(|k| k.len() == 32)
+            .ok_or_else(|| format!("key file {} is not a 64-digit hex key", path.display()))?;
+        if let Ok(meta) = fs::metadata(path) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                // Tighten rather than refuse: the key must not stay readable by others.
+                let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o600));
+            }
+        }
+        Ok(Cipher { aead: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key)) })
+    }
+
+    pub fn encrypt(&self, plain: &str) -> Vec<u8> {
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let sealed = self
+            .aead
+            .encrypt(&nonce, plain.as_bytes())
+            .expect("AES-GCM encryption of an in-memory buffer cannot fail");
+        let mut out = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
+        out.push(FORMAT_V1);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        out
+    }
+
+    pub fn decrypt(&self, stored: &[u8]) -> Result<String, String> {
+        let failed = || "cannot decrypt the stored password (was the key file replaced?)".to_owned();
+        if stored.len() < 1 + NONCE_LEN || stored[0] != FORMAT_V1 {
+            return Err(failed());
+        }
+        let nonce = Nonce::from_slice(&stored[1..1 + NONCE_LEN]);
+        let plain = self.aead.decrypt(nonce, &stored[1 + NONCE_LEN..]).map_err(|_| failed())?;
+        String::from_utf8(plain).map_err(|_| failed())
+    }
+}
+
+/// Random hex, for Message-IDs.
+pub fn random_hex(bytes: usize) -> String {
+    use aes_gcm::aead::rand_core::RngCore;
+    let mut buf = vec![0u8; bytes];
+    OsRng.fill_bytes(&mut buf);
+    hex(&buf)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &[u8]) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    text.chunks(2)
+        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("smtp34-crypto-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn creates_a_private_key_and_round_trips() {
+        let dir = temp_dir("create");
+        let path = dir.join("sub/smtp34.key");
+        let cipher = Cipher::open(&path).unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let sealed = cipher.encrypt("пароль secret");
+        assert!(!sealed.windows(6).any(|w| w == b"secret"));
+        assert_eq!(cipher.decrypt(&sealed).unwrap(), "пароль secret");
+        // same key on reopen; different nonce each time
+        let again = Cipher::open(&path).unwrap();
+        assert_eq!(again.decrypt(&sealed).unwrap(), "пароль secret");
+        assert_ne!(cipher.encrypt("x"), cipher.encrypt("x"));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn tampering_and_other_keys_fail_cleanly() {
+        let dir = temp_dir("tamper");
+        let a = Cipher::open(&dir.join("a.key")).unwrap();
+        let b = Cipher::open(&dir.join("b.key")).unwrap();
+        let mut sealed = a.encrypt("secret");
+        assert!(b.decrypt(&sealed).is_err());
+        let last = sealed.len() - 1;
+        sealed[last] ^= 1;
+        assert!(a.decrypt(&sealed).is_err());
+        assert!(a.decrypt(b"").is_err());
+        let err = a.decrypt(&[9; 40]).unwrap_err();
+        assert!(!err.contains("secret"));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_broken_key_file_is_reported() {
+        let dir = temp_dir("broken");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("bad.key"), "short").unwrap();
+        assert!(Cipher::open(&dir.join("bad.key")).err().unwrap().contains("not a 64-digit hex key"));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn concurrent_creation_yields_one_key() {
+        let dir = temp_dir("race");
+        let path = dir.join("k.key");
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || Cipher::open(&path).map(|c| c.encrypt("x")))
+            })
+            .collect();
+        let sealed: Vec<Vec<u8>> = handles.into_iter().map(|h| h.join().unwrap().unwrap()).collect();
+        let cipher = Cipher::open(&path).unwrap();
+        for s in sealed {
+            assert_eq!(cipher.decrypt(&s).unwrap(), "x");
+        }
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

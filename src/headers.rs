@@ -1,0 +1,337 @@
+//! Raw header fields as bytes: split, unfold, find by name, decode for display.
+//! Nothing here assumes UTF-8; decoded text is only ever used for routing,
+//! recipients and the journal, never for the bytes that are sent.
+
+use mail_parser::decoders::charsets::map::charset_decoder;
+use mail_parser::{Address, MessageParser};
+
+/// One header field exactly as given, with its line breaks normalised to CRLF
+/// (folded continuation lines included, no trailing CRLF).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderField {
+    raw: Vec<u8>,
+    name_len: usize,
+}
+
+impl HeaderField {
+    /// Builds a field from `Name: value`; `None` when the bytes are not a field.
+    pub fn new(name: &[u8], value: &[u8]) -> Option<Self> {
+        if !is_field_name(name) {
+            return None;
+        }
+        let mut raw = Vec::with_capacity(name.len() + value.len() + 2);
+        raw.extend_from_slice(name);
+        raw.extend_from_slice(b": ");
+        raw.extend_from_slice(value);
+        Some(Self { raw, name_len: name.len() })
+    }
+
+    pub fn name(&self) -> &[u8] {
+        &self.raw[..self.name_len]
+    }
+
+    pub fn is(&self, name: &str) -> bool {
+        self.name().eq_ignore_ascii_case(name.as_bytes())
+    }
+
+    /// The value as written, folding included, without the leading space.
+    pub fn raw_value(&self) -> &[u8] {
+        let value = &self.raw[self.name_len + 1..];
+        let start = value.iter().position(|b| *b != b' ' && *b != b'\t').unwrap_or(value.len());
+        &value[start..]
+    }
+
+    /// The value with folding removed (RFC 5322 §2.2.3: CRLF before WSP is deleted).
+    pub fn unfolded_value(&self) -> Vec<u8> {
+        let value = self.raw_value();
+        let mut out = Vec::with_capacity(value.len());
+        let mut i = 0;
+        while i < value.len() {
+            if value[i] == b'\r' && value.get(i + 1) == Some(&b'\n') {
+                i += 2;
+                continue;
+            }
+            out.push(value[i]);
+            i += 1;
+        }
+        trim_ascii(&out).to_vec()
+    }
+
+    /// The whole field, CRLF inside folds, no trailing CRLF.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.raw
+    }
+}
+
+fn is_field_name(name: &[u8]) -> bool {
+    !name.is_empty() && name.iter().all(|b| (33..=126).contains(b) && *b != b':')
+}
+
+pub fn trim_ascii(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    &bytes[start..end]
+}
+
+/// Splits `$additional_headers` into fields. Lines may end in CRLF, LF or CR
+/// (mixed endings occur); a line starting with space or tab continues the
+/// previous field. Lines that are not fields (no colon, a bad name, a stray
+/// continuation, blank lines) are returned separately so the caller can
+/// report them; they are never sent, since they would end or corrupt the
+/// header section.
+pub fn split_fields(block: &[u8]) -> (Vec<HeaderField>, Vec<Vec<u8>>) {
+    let mut fields: Vec<HeaderField> = Vec::new();
+    let mut rejected = Vec::new();
+    for line in lines(block) {
+        if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+            match fields.last_mut() {
+                Some(field) => {
+                    field.raw.extend_from_slice(b"\r\n");
+                    field.raw.extend_from_slice(line);
+                }
+                None => rejected.push(line.to_vec()),
+            }
+            continue;
+        }
+        if trim_ascii(line).is_empty() {
+            continue;
+        }
+        match line.iter().position(|b| *b == b':') {
+            Some(colon) if is_field_name(&line[..colon]) => fields.push(HeaderField {
+                raw: line.to_vec(),
+                name_len: colon,
+            }),
+            _ => rejected.push(line.to_vec()),
+        }
+    }
+    (fields, rejected)
+}
+
+/// Lines of a byte block, any of CRLF / LF / CR ending a line, endings removed.
+pub fn lines(block: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = block;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = rest.iter().position(|b| *b == b'\r' || *b == b'\n');
+        let (line, next) = match end {
+            None => (rest, &rest[rest.len()..]),
+            Some(i) if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') => (&rest[..i], &rest[i + 2..]),
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+        };
+        rest = next;
+        Some(line)
+    })
+}
+
+/// Normalises every line ending (CRLF, lone LF, lone CR) to CRLF.
+pub fn normalize_crlf(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 32);
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\r' => {
+                out.extend_from_slice(b"\r\n");
+                if bytes.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+            }
+            b'\n' => out.extend_from_slice(b"\r\n"),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// What PHP's own mail() does with `$to` and `$subject`: every control
+/// character becomes a space, so neither can smuggle in a header or a recipient.
+pub fn neutralize_controls(bytes: &[u8]) -> Vec<u8> {
+    let mut out: Vec<u8> = bytes
+        .iter()
+        .map(|b| if b.is_ascii_control() { b' ' } else { *b })
+        .collect();
+    while out.last() == Some(&b' ') {
+        out.pop();
+    }
+    out
+}
+
+/// Text of header bytes for parsing: UTF-8 as is, anything else through the
+/// letter's own charset (the site may be windows-1251), else Latin-1.
+pub fn to_text(bytes: &[u8], charset_hint: Option<&str>) -> String {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return text.to_owned();
+    }
+    if let Some(decode) = charset_hint.and_then(|c| charset_decoder(c.as_bytes())) {
+        return decode(bytes);
+    }
+    bytes.iter().map(|b| char::from(*b)).collect()
+}
+
+/// A mailbox as found in an address header: the decoded display name
+/// (possibly empty) and the address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    pub name: String,
+    pub address: String,
+}
+
+/// Entries of an address list that could not be read as mailboxes.
+pub type Unreadable = Vec<String>;
+
+/// Parses an address-list header value (RFC 2047 names in any charset,
+/// groups, quoted names, comments). `value` is raw header bytes.
+pub fn parse_address_list(value: &[u8], charset_hint: Option<&str>) -> (Vec<Mailbox>, Unreadable) {
+    let text = to_text(value, charset_hint);
+    let mut mailboxes = Vec::new();
+    let mut unreadable = Vec::new();
+    if text.trim().is_empty() {
+        return (mailboxes, unreadable);
+    }
+    let buffer = format!("To: {}\r\n\r\n", text.replace(['\r', '\n'], " "));
+    let parsed = MessageParser::new().parse_headers(buffer.as_bytes());
+    let addrs: Vec<_> = match parsed.as_ref().and_then(|m| m.to()) {
+        Some(Address::List(list)) => list.iter().collect(),
+        Some(Address::Group(groups)) => groups.iter().flat_map(|g| g.addresses.iter()).collect(),
+        None => Vec::new(),
+    };
+    for addr in addrs {
+        let name = addr.name.as_deref().map(clean_display_name).unwrap_or_default();
+        match addr.address.as_deref().map(str::trim) {
+            Some(address) if !address.is_empty() => mailboxes.push(Mailbox {
+                name,
+                address: address.to_owned(),
+            }),
+            _ if !name.is_empty() => unreadable.push(name),
+            _ => {}
+        }
+    }
+    if mailboxes.is_empty() && unreadable.is_empty() {
+        unreadable.push(text.trim().to_owned());
+    }
+    (mailboxes, unreadable)
+}
+
+/// Decodes an unstructured header value (RFC 2047 words in any charset).
+pub fn decode_text(value: &[u8], charset_hint: Option<&str>) -> String {
+    let text = to_text(value, charset_hint);
+    let buffer = format!("Subject: {}\r\n\r\n", text.replace(['\r', '\n'], " "));
+    MessageParser::new()
+        .parse_headers(buffer.as_bytes())
+        .and_then(|m| m.subject().map(str::to_owned))
+        .unwrap_or_else(|| text.trim().to_owned())
+}
+
+/// The name comparison rule of SPEC §3: trimmed whitespace and surrounding quotes.
+pub fn clean_display_name(name: &str) -> String {
+    let mut name = name.trim();
+    loop {
+        let stripped = ['"', '\'']
+            .iter()
+            .find_map(|q| name.strip_prefix(*q).and_then(|n| n.strip_suffix(*q)));
+        match stripped {
+            Some(inner) => name = inner.trim(),
+            None => return name.to_owned(),
+        }
+    }
+}
+
+/// The `charset=` parameter of a Content-Type value, if any.
+pub fn charset_param(content_type: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(content_type).to_ascii_lowercase();
+    let at = text.find("charset=")?;
+    let value = text[at + 8..].trim_start().trim_start_matches('"');
+    let end = value.find(|c: char| c == '"' || c == ';' || c.is_whitespace()).unwrap_or(value.len());
+    let charset = &value[..end];
+    (!charset.is_empty()).then(|| charset.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_mixed_endings_and_folds() {
+        let block = b"From: a@b.ru\r\nX-Long: one\r\n\ttwo\nCC: c@d.ru\rBcc: e@f.ru";
+        let (fields, rejected) = split_fields(block);
+        assert!(rejected.is_empty());
+        assert_eq!(fields.len(), 4);
+        assert_eq!(fields[1].as_bytes(), b"X-Long: one\r\n\ttwo");
+        assert_eq!(fields[1].unfolded_value(), b"one\ttwo");
+        assert!(fields[2].is("cc"));
+        assert!(fields[3].is("BCC"));
+    }
+
+    #[test]
+    fn rejects_lines_that_are_not_fields() {
+        let (fields, rejected) = split_fields(b" stray\r\nnot a header\r\n\r\nBad Name: x\r\nOk: y");
+        assert_eq!(fields.len(), 1);
+        assert_eq!(rejected.len(), 3);
+    }
+
+    #[test]
+    fn value_with_colons_is_kept_whole() {
+        let (fields, _) = split_fields(b"List-Unsubscribe: <https://site.ru/unsub?id=1&x=2>, <mailto:u@site.ru>");
+        assert_eq!(fields[0].raw_value(), b"<https://site.ru/unsub?id=1&x=2>, <mailto:u@site.ru>");
+    }
+
+    #[test]
+    fn normalizes_every_ending() {
+        assert_eq!(normalize_crlf(b"a\nb\r\nc\rd\r\n\n"), b"a\r\nb\r\nc\r\nd\r\n\r\n");
+    }
+
+    #[test]
+    fn neutralizes_injection() {
+        assert_eq!(neutralize_controls(b"Hi\r\nBcc: x@y.ru\r\n"), b"Hi  Bcc: x@y.ru");
+    }
+
+    #[test]
+    fn parses_encoded_names_in_any_charset() {
+        let (list, bad) = parse_address_list(
+            b"=?UTF-8?B?0JzQsNCz0LDQt9C40L0=?= <shop@site.ru>, \"Quoted, Name\" <q@site.ru>, plain@site.ru",
+            None,
+        );
+        assert!(bad.is_empty());
+        assert_eq!(list[0], Mailbox { name: "Магазин".into(), address: "shop@site.ru".into() });
+        assert_eq!(list[1].name, "Quoted, Name");
+        assert_eq!(list[2], Mailbox { name: String::new(), address: "plain@site.ru".into() });
+
+        let (list, _) = parse_address_list(b"=?windows-1251?B?zODj4Ofo7Q==?= <shop@site.ru>", None);
+        assert_eq!(list[0].name, "Магазин");
+    }
+
+    #[test]
+    fn raw_windows_1251_names_use_the_letter_charset() {
+        let raw = b"\xcc\xe0\xe3\xe0\xe7\xe8\xed <shop@site.ru>";
+        let (list, _) = parse_address_list(raw, Some("windows-1251"));
+        assert_eq!(list[0].name, "Магазин");
+    }
+
+    #[test]
+    fn garbage_addresses_are_reported() {
+        let (list, bad) = parse_address_list(b"not an address", None);
+        assert!(list.is_empty());
+        assert_eq!(bad.len(), 1);
+    }
+
+    #[test]
+    fn decodes_subjects() {
+        assert_eq!(decode_text(b"=?UTF-8?B?0J/RgNC40LLQtdGC?=", None), "Привет");
+        assert_eq!(decode_text(b"=?windows-1251?B?z/Do4uXy?=", None), "Привет");
+    }
+
+    #[test]
+    fn cleans_names() {
+        assert_eq!(clean_display_name("  \" Shop \"  "), "Shop");
+        assert_eq!(clean_display_name("'Shop'"), "Shop");
+        assert_eq!(clean_display_name("Sh\"op"), "Sh\"op");
+    }
+
+    #[test]
+    fn reads_charset_param() {
+        assert_eq!(charset_param(b"text/plain; charset=\"Windows-1251\""), Some("windows-1251".into()));
+        assert_eq!(charset_param(b"multipart/mixed; boundary=\"x\""), None);
+    }
+}

@@ -1,0 +1,390 @@
+//! A letter as Bitrix hands it to `custom_mail()` (SPEC §1), read into what
+//! routing and sending need, and rendered back into the exact bytes to send
+//! (SPEC §4). Pure: no PHP, no network, no clock except what is passed in.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+
+use base64::Engine;
+use lettre::Address;
+
+use crate::headers::{
+    charset_param, decode_text, neutralize_controls, normalize_crlf, parse_address_list, split_fields,
+    HeaderField, Mailbox,
+};
+
+/// The five byte-string arguments of `custom_mail()`.
+#[derive(Debug, Clone, Copy)]
+pub struct MailArgs<'a> {
+    pub to: &'a [u8],
+    pub subject: &'a [u8],
+    pub message: &'a [u8],
+    pub headers: &'a [u8],
+    pub parameters: &'a [u8],
+}
+
+/// Header markers of mass mailings, in the order of SPEC §2.
+const MAILING_MARKERS: [&str; 3] = ["X-Smtp34-Mailing", "X-Bitrix-Posting", "X-Sender-Posting"];
+/// Markers that are ours (or the replaced module's) and never leave the site.
+const INTERNAL_MARKERS: [&str; 2] = ["X-Smtp34-Mailing", "X-Sender-Posting"];
+
+#[derive(Debug, Clone)]
+pub struct Letter {
+    /// The `From` mailbox; `None` when the letter has no readable From.
+    pub from: Option<Mailbox>,
+    /// The mailing id when the letter is a mass mailing.
+    pub mailing: Option<String>,
+    /// Valid envelope recipients: To + Cc + Bcc, de-duplicated.
+    pub recipients: Vec<Address>,
+    /// Recipient entries that are not valid addresses (reported, not sent to).
+    pub invalid_recipients: Vec<String>,
+    /// `-f` from the sendmail parameters, when given and valid.
+    pub envelope_from: Option<Address>,
+    /// The decoded subject, for the journal.
+    pub subject: String,
+    /// The Message-ID the letter goes out with (its own or one we add).
+    pub message_id: String,
+    /// Header lines that were not header fields and were dropped.
+    pub dropped_header_lines: usize,
+    to: Vec<u8>,
+    raw_subject: Vec<u8>,
+    fields: Vec<HeaderField>,
+    add_message_id: bool,
+    body: Vec<u8>,
+}
+
+impl Letter {
+    /// Reads the arguments. `unique` makes a generated Message-ID unique
+    /// (random hex from the caller, so this stays deterministic under test).
+    pub fn parse(args: &MailArgs, unique: &str) -> Letter {
+        let (mut fields, dropped) = split_fields(args.headers);
+        let charset = fields
+            .iter()
+            .find(|f| f.is("Content-Type"))
+            .and_then(|f| charset_param(&f.unfolded_value()));
+        let charset = charset.as_deref();
+
+        let mailing = MAILING_MARKERS.iter().find_map(|marker| {
+            fields
+                .iter()
+                .find(|f| f.is(marker))
+                .map(|f| String::from_utf8_lossy(&f.unfolded_value()).into_owned())
+        });
+
+        let from = fields
+            .iter()
+            .find(|f| f.is("From"))
+            .and_then(|f| parse_address_list(&f.unfolded_value(), charset).0.into_iter().next());
+
+        let mut entries: Vec<Mailbox> = Vec::new();
+        let mut unreadable: Vec<String> = Vec::new();
+        let to = neutralize_controls(args.to);
+        let address_fields = fields.iter().filter(|f| f.is("Cc") || f.is("Bcc")).map(|f| f.unfolded_value());
+        for value in std::iter::once(to.clone()).chain(address_fields) {
+            let (list, bad) = parse_address_list(&value, charset);
+            entries.extend(list);
+            unreadable.extend(bad);
+        }
+        let (recipients, mut invalid_recipients) = valid_unique(entries);
+        invalid_recipients.extend(unreadable);
+
+        fields.retain(|f| !f.is("Bcc") && !INTERNAL_MARKERS.iter().any(|m| f.is(m)));
+
+        let own_message_id = fields
+            .iter()
+            .find(|f| f.is("Message-ID"))
+            .map(|f| String::from_utf8_lossy(&f.unfolded_value()).into_owned());
+        let add_message_id = own_message_id.is_none();
+        let message_id = own_message_id.unwrap_or_else(|| {
+            let domain = from
+                .as_ref()
+                .and_then(|m| m.address.rsplit_once('@').map(|(_, d)| d.to_owned()))
+                .filter(|d| !d.is_empty())
+                .unwrap_or_else(|| "smtp34.localhost".to_owned());
+            format!("<{unique}@{domain}>")
+        });
+
+        Letter {
+            from,
+            mailing,
+            recipients,
+            invalid_recipients,
+            envelope_from: envelope_sender(args.parameters),
+            subject: decode_text(args.subject, charset),
+            message_id,
+            dropped_header_lines: dropped.len(),
+            raw_subject: neutralize_controls(args.subject),
+            to,
+            fields,
+            add_message_id,
+            body: normalize_crlf(args.message),
+        }
+    }
+
+    pub fn has_date(&self) -> bool {
+        self.fields.iter().any(|f| f.is("Date"))
+    }
+
+    /// The message as it goes out: To and Subject from the arguments, the
+    /// letter's own headers (Bcc and internal markers removed, From given the
+    /// account's sender name only when it has none), Message-ID and Date when
+    /// missing, a blank line, the body. CRLF throughout, ending with exactly
+    /// one CRLF so the DATA terminator adds no blank line.
+    /// `date` is an RFC 5322 date, used only when the letter has none.
+    pub fn render(&self, sender_name: &str, date: &str) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.body.len() + 1024);
+        push_field(&mut out, b"To", &self.to);
+        push_field(&mut out, b"Subject", &self.raw_subject);
+        for field in &self.fields {
+            match (&self.from, field.is("From")) {
+                (Some(from), true) if from.name.is_empty() && !sender_name.trim().is_empty() => {
+                    let value = format_mailbox(sender_name.trim(), &from.address);
+                    push_field(&mut out, b"From", value.as_bytes());
+                }
+                _ => {
+                    out.extend_from_slice(field.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                }
+            }
+        }
+        if self.add_message_id {
+            push_field(&mut out, b"Message-ID", self.message_id.as_bytes());
+        }
+        if !self.has_date() {
+            push_field(&mut out, b"Date", date.as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&self.body);
+        if !self.body.is_empty() && !self.body.ends_with(b"\r\n") {
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+}
+
+fn push_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn valid_unique(entries: Vec<Mailbox>) -> (Vec<Address>, Vec<String>) {
+    let mut seen = HashSet::new();
+    let mut valid = Vec::new();
+    let mut invalid = Vec::new();
+    for entry in entries {
+        match Address::from_str(&entry.address) {
+            Ok(address) => {
+                if seen.insert(address.to_string().to_lowercase()) {
+                    valid.push(address);
+                }
+            }
+            Err(_) => invalid.push(entry.address),
+        }
+    }
+    (valid, invalid)
+}
+
+/// The `-f` envelope sender of sendmail parameters: `-fa@b.ru`, `-f a@b.ru`, quoted or not.
+pub fn envelope_sender(parameters: &[u8]) -> Option<Address> {
+    let text = String::from_utf8_lossy(parameters);
+    let mut words = text.split_ascii_whitespace();
+    while let Some(word) = words.next() {
+        if let Some(rest) = word.strip_prefix("-f") {
+            let value = if rest.is_empty() { words.next()? } else { rest };
+            let value = value.trim_matches(|c| c == '\'' || c == '"' || c == '<' || c == '>');
+            return Address::from_str(value).ok();
+        }
+    }
+    None
+}
+
+/// `Name <address>` with the name quoted, or RFC 2047 encoded when not ASCII.
+pub fn format_mailbox(name: &str, address: &str) -> String {
+    if name.is_ascii() {
+        let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
+        format!("\"{escaped}\" <{address}>")
+    } else {
+        format!("{} <{address}>", encode_word(name))
+    }
+}
+
+/// RFC 2047 B-encoding in words of at most 75 characters, split on character
+/// boundaries and folded.
+pub fn encode_word(text: &str) -> String {
+    const MAX_CHUNK: usize = 45; // 45 bytes -> 60 base64 chars + 12 = 72 per word
+    let mut words = Vec::new();
+    let mut chunk = String::new();
+    for c in text.chars() {
+        if chunk.len() + c.len_utf8() > MAX_CHUNK {
+            words.push(std::mem::take(&mut chunk));
+        }
+        chunk.push(c);
+    }
+    words.push(chunk);
+    words
+        .iter()
+        .map(|w| format!("=?UTF-8?B?{}?=", base64::engine::general_purpose::STANDARD.encode(w)))
+        .collect::<Vec<_>>()
+        .join("\r\n ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DATE: &str = "Sun, 22 Nov 2026 10:00:00 +0000";
+
+    fn args<'a>(to: &'a [u8], subject: &'a [u8], message: &'a [u8], headers: &'a [u8], parameters: &'a [u8]) -> MailArgs<'a> {
+        MailArgs { to, subject, message, headers, parameters }
+    }
+
+    fn bitrix_headers() -> &'static [u8] {
+        b"From: =?UTF-8?B?0JzQsNCz0LDQt9C40L0=?= <shop@site.ru>\r\nReply-To: reply@site.ru\r\nX-Priority: 3 (Normal)\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\nX-EVENT_NAME: USER_INFO\r\nX-MID: 42.7"
+    }
+
+    #[test]
+    fn reads_a_bitrix_letter() {
+        let letter = Letter::parse(
+            &args(b"user@mail.ru", b"=?UTF-8?B?0J/RgNC40LLQtdGC?=", "Тело\n".as_bytes(), bitrix_headers(), b"-fbounce@site.ru"),
+            "abc",
+        );
+        assert_eq!(letter.from, Some(Mailbox { name: "Магазин".into(), address: "shop@site.ru".into() }));
+        assert_eq!(letter.mailing, None);
+        assert_eq!(letter.recipients, vec![Address::from_str("user@mail.ru").unwrap()]);
+        assert_eq!(letter.envelope_from, Some(Address::from_str("bounce@site.ru").unwrap()));
+        assert_eq!(letter.subject, "Привет");
+        assert_eq!(letter.message_id, "<abc@site.ru>");
+    }
+
+    #[test]
+    fn renders_exactly() {
+        let letter = Letter::parse(&args(b"user@mail.ru", b"=?UTF-8?B?SGk=?=", b"line1\nline2\n", bitrix_headers(), b""), "abc");
+        let out = letter.render("Ignored because From has a name", DATE);
+        let expected = [
+            "To: user@mail.ru\r\n",
+            "Subject: =?UTF-8?B?SGk=?=\r\n",
+            "From: =?UTF-8?B?0JzQsNCz0LDQt9C40L0=?= <shop@site.ru>\r\n",
+            "Reply-To: reply@site.ru\r\n",
+            "X-Priority: 3 (Normal)\r\n",
+            "MIME-Version: 1.0\r\n",
+            "Content-Type: text/plain; charset=UTF-8\r\n",
+            "Content-Transfer-Encoding: 8bit\r\n",
+            "X-EVENT_NAME: USER_INFO\r\n",
+            "X-MID: 42.7\r\n",
+            "Message-ID: <abc@site.ru>\r\n",
+            "Date: Sun, 22 Nov 2026 10:00:00 +0000\r\n",
+            "\r\n",
+            "line1\r\nline2\r\n",
+        ]
+        .concat();
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    #[test]
+    fn keeps_own_message_id_and_date_and_adds_no_blank_line() {
+        let headers = b"From: a@site.ru\r\nMessage-ID: <own@site.ru>\r\nDate: Mon, 1 Jan 2024 00:00:00 +0300";
+        let letter = Letter::parse(&args(b"u@mail.ru", b"s", b"body", headers, b""), "x");
+        assert_eq!(letter.message_id, "<own@site.ru>");
+        let out = String::from_utf8(letter.render("", DATE)).unwrap();
+        assert_eq!(out.matches("Message-ID").count(), 1);
+        assert_eq!(out.matches("Date:").count(), 1);
+        assert!(out.ends_with("\r\n\r\nbody\r\n"));
+    }
+
+    #[test]
+    fn collects_cc_and_bcc_in_any_case_and_strips_bcc() {
+        let headers = b"From: a@site.ru\r\nCC: c1@mail.ru,\r\n\t=?UTF-8?B?0JjQvNGP?= <c2@mail.ru>\r\nbcc: b1@mail.ru\r\nBCC: B1@MAIL.RU, user@mail.ru\r\nBcc: hidden@mail.ru";
+        let letter = Letter::parse(&args(b"user@mail.ru, =?UTF-8?B?0JjQvNGP?= <x@mail.ru>", b"s", b"b", headers, b""), "x");
+        let got: Vec<String> = letter.recipients.iter().map(|a| a.to_string()).collect();
+        assert_eq!(got, ["user@mail.ru", "x@mail.ru", "c1@mail.ru", "c2@mail.ru", "b1@mail.ru", "hidden@mail.ru"]);
+        let out = String::from_utf8(letter.render("", DATE)).unwrap();
+        assert!(!out.to_lowercase().contains("bcc"), "{out}");
+        assert!(out.contains("CC: c1@mail.ru,\r\n\t=?UTF-8?B?0JjQvNGP?= <c2@mail.ru>\r\n"));
+    }
+
+    #[test]
+    fn detects_mailings_in_order_and_strips_internal_markers() {
+        let headers = b"From: a@site.ru\r\nX-Bitrix-Posting: 7\r\nx-smtp34-mailing: 12\r\nX-Sender-Posting: 3";
+        let letter = Letter::parse(&args(b"u@mail.ru", b"s", b"b", headers, b""), "x");
+        assert_eq!(letter.mailing.as_deref(), Some("12"));
+        let out = String::from_utf8(letter.render("", DATE)).unwrap();
+        assert!(out.contains("X-Bitrix-Posting: 7\r\n"));
+        assert!(!out.to_lowercase().contains("x-smtp34-mailing"));
+        assert!(!out.contains("X-Sender-Posting"));
+
+        for (headers, id) in [(&b"From: a@site.ru\r\nX-Bitrix-Posting: 7"[..], "7"), (b"From: a@site.ru\r\nX-Sender-Posting: 3", "3")] {
+            let letter = Letter::parse(&args(b"u@mail.ru", b"s", b"b", headers, b""), "x");
+            assert_eq!(letter.mailing.as_deref(), Some(id));
+        }
+        let plain = Letter::parse(&args(b"u@mail.ru", b"s", b"b", b"From: a@site.ru\r\nPrecedence: bulk", b""), "x");
+        assert_eq!(plain.mailing, None);
+    }
+
+    #[test]
+    fn fills_sender_name_only_when_missing() {
+        let letter = Letter::parse(&args(b"u@mail.ru", b"s", b"b", b"From: shop@site.ru", b""), "x");
+        let out = String::from_utf8(letter.render("Магазин", DATE)).unwrap();
+        assert!(out.contains("From: =?UTF-8?B?0JzQsNCz0LDQt9C40L0=?= <shop@site.ru>\r\n"), "{out}");
+        let out = String::from_utf8(letter.render("Shop \"34\"", DATE)).unwrap();
+        assert!(out.contains("From: \"Shop \\\"34\\\"\" <shop@site.ru>\r\n"), "{out}");
+        let out = String::from_utf8(letter.render("", DATE)).unwrap();
+        assert!(out.contains("From: shop@site.ru\r\n"));
+    }
+
+    #[test]
+    fn windows_1251_bytes_pass_unchanged() {
+        let body: &[u8] = b"\xcf\xf0\xe8\xe2\xe5\xf2\n.\n..dot\n";
+        let headers: &[u8] = b"From: \xcc\xe0\xe3\xe0\xe7\xe8\xed <shop@site.ru>\r\nContent-Type: text/plain; charset=windows-1251\r\nX-Folded: \xcf\xf0\xe8\r\n\t\xe2\xe5\xf2";
+        let letter = Letter::parse(&args(b"u@mail.ru", b"=?windows-1251?B?z/Do4uXy?=", body, headers, b""), "x");
+        assert_eq!(letter.from.as_ref().unwrap().name, "Магазин");
+        assert_eq!(letter.subject, "Привет");
+        let out = letter.render("", DATE);
+        let needle: &[u8] = b"\r\n\r\n\xcf\xf0\xe8\xe2\xe5\xf2\r\n.\r\n..dot\r\n";
+        assert!(out.ends_with(needle));
+        let folded: &[u8] = b"X-Folded: \xcf\xf0\xe8\r\n\t\xe2\xe5\xf2\r\n";
+        assert!(out.windows(folded.len()).any(|w| w == folded));
+    }
+
+    #[test]
+    fn to_and_subject_cannot_inject() {
+        let letter = Letter::parse(
+            &args(b"u@mail.ru\r\nBcc: evil@x.ru", b"Hi\r\nBcc: evil2@x.ru", b"b", b"From: a@site.ru", b""),
+            "x",
+        );
+        let out = String::from_utf8(letter.render("", DATE)).unwrap();
+        assert!(out.starts_with("To: u@mail.ru  Bcc: evil@x.ru\r\nSubject: Hi  Bcc: evil2@x.ru\r\nFrom:"), "{out}");
+        assert!(letter.recipients.iter().all(|a| !a.to_string().contains("evil2")));
+    }
+
+    #[test]
+    fn bad_input_is_reported_not_fatal() {
+        let letter = Letter::parse(&args(b"not an address, ok@mail.ru, bad@", b"", b"", b"garbage\r\n\r\n: x", b"-f"), "x");
+        assert_eq!(letter.from, None);
+        assert_eq!(letter.recipients.len(), 1);
+        assert_eq!(letter.invalid_recipients.len(), 2, "{:?}", letter.invalid_recipients);
+        assert_eq!(letter.dropped_header_lines, 2);
+        assert_eq!(letter.envelope_from, None);
+        assert_eq!(letter.message_id, "<x@smtp34.localhost>");
+    }
+
+    #[test]
+    fn envelope_sender_forms() {
+        for p in ["-fa@b.ru", "-f a@b.ru", "-f'a@b.ru'", "-i -f \"a@b.ru\""] {
+            assert_eq!(envelope_sender(p.as_bytes()).map(|a| a.to_string()).as_deref(), Some("a@b.ru"), "{p}");
+        }
+        assert_eq!(envelope_sender(b"-f not-an-address"), None);
+        assert_eq!(envelope_sender(b""), None);
+    }
+
+    #[test]
+    fn long_names_are_split_into_short_words() {
+        let name = "Очень длинное имя отправителя ".repeat(4);
+        let encoded = encode_word(name.trim());
+        for word in encoded.split("\r\n ") {
+            assert!(word.len() <= 75, "{word}");
+        }
+        assert_eq!(decode_text(encoded.as_bytes(), None), name.trim());
+    }
+}

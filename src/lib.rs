@@ -1,0 +1,74 @@
+//! smtp34: a PHP extension that sends the mail of 1C-Bitrix sites (and any
+//! PHP application) through external SMTP accounts. See SPEC.md.
+//!
+//! The path of a letter: [`php`] (arguments) → [`letter`] (parsed letter) →
+//! [`routing`] (chosen account) → [`smtp`] (session) → [`store`] (journal),
+//! driven by [`delivery`].
+
+pub mod account;
+pub mod clock;
+pub mod crypto;
+pub mod delivery;
+pub mod error;
+pub mod fields;
+pub mod headers;
+pub mod letter;
+pub mod php;
+pub mod routing;
+pub mod runtime;
+pub mod settings;
+pub mod smtp;
+pub mod store;
+
+use ext_php_rs::flags::IniEntryPermission;
+use ext_php_rs::prelude::*;
+use ext_php_rs::zend::{ExecutorGlobals, IniEntryDef, IniEntryDefs, ModuleEntry};
+use ext_php_rs::{info_table_end, info_table_row, info_table_start};
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const COMMIT: &str = env!("SMTP34_COMMIT");
+
+/// PHP_INI_SYSTEM: set in php.ini, never moved by ini_set().
+static INI_ENTRIES: IniEntryDefs<4> = IniEntryDefs::new([
+    IniEntryDef::new(c"smtp34.db", c"", IniEntryPermission::System),
+    IniEntryDef::new(c"smtp34.key_file", c"", IniEntryPermission::System),
+    IniEntryDef::new(c"smtp34.log_dir", c"", IniEntryPermission::System),
+    IniEntryDef::end(),
+]);
+
+extern "C" fn startup(_ty: i32, module_number: i32) -> i32 {
+    IniEntryDef::register(INI_ENTRIES.as_slice(), module_number);
+    let ini = ExecutorGlobals::get().ini_values();
+    let value = |name: &str| ini.get(name).cloned().flatten().unwrap_or_default();
+    runtime::configure(runtime::Paths::resolve(&value("smtp34.db"), &value("smtp34.key_file"), &value("smtp34.log_dir")));
+    // Panics are caught at every API entry and reported as PHP errors;
+    // the default hook would also print them to the worker's stderr.
+    std::panic::set_hook(Box::new(|_| {}));
+    0
+}
+
+extern "C" {
+    /// PHP's own DISPLAY_INI_ENTRIES(); exported by the PHP binary, not bound by ext-php-rs.
+    fn display_ini_entries(module: *mut ModuleEntry);
+}
+
+extern "C" fn module_info(module: *mut ModuleEntry) {
+    let paths = runtime::paths();
+    info_table_start!();
+    info_table_row!("smtp34 support", "enabled");
+    info_table_row!("Version", VERSION);
+    info_table_row!("Commit", COMMIT);
+    info_table_row!("Database in use", paths.db.display().to_string());
+    info_table_row!("Key file in use", paths.key_file.display().to_string());
+    info_table_row!("Log directory in use", paths.log_dir.display().to_string());
+    info_table_row!("Schema version", store::SCHEMA_VERSION.to_string());
+    info_table_end!();
+    // SAFETY: `module` is the entry PHP passed to this info function.
+    unsafe { display_ini_entries(module) };
+}
+
+#[php_module]
+#[php(startup = startup)]
+pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
+    php::register(module.name("smtp34").version(VERSION).info_function(module_info))
+}

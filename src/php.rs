@@ -1,0 +1,361 @@
+//! The PHP API of SPEC §6. Thin on purpose: convert arguments, call the
+//! module that does the work, convert the answer or the error. Every
+//! function runs inside [`guard`], so a Rust panic becomes an
+//! `Smtp34\Exception` (or `false` for custom_mail), never a crash.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use ext_php_rs::binary_slice::BinarySlice;
+use ext_php_rs::boxed::ZBox;
+use ext_php_rs::convert::IntoZvalDyn;
+use ext_php_rs::exception::PhpException;
+use ext_php_rs::prelude::*;
+use ext_php_rs::types::{ZendHashTable, ZendObject, Zval};
+use ext_php_rs::zend::{ce, ClassEntry};
+
+use crate::account::{Account, AccountDraft};
+use crate::delivery;
+use crate::error::Error;
+use crate::fields::{FieldError, Fields, Value};
+use crate::letter::MailArgs;
+use crate::runtime::with_runtime;
+use crate::settings;
+use crate::store::JournalEntry;
+
+extern "C" {
+    /// SPL's class entry, exported by the PHP binary (not bound by ext-php-rs).
+    /// Read at module start-up, when the class table cannot be searched yet.
+    static spl_ce_RuntimeException: *mut ClassEntry;
+}
+
+pub fn runtime_exception() -> &'static ClassEntry {
+    // SAFETY: SPL is compiled into PHP and registers its classes before any
+    // shared extension starts, so the pointer is set and lives as long as PHP.
+    unsafe { spl_ce_RuntimeException.as_ref() }.unwrap_or_else(ce::exception)
+}
+
+/// `Smtp34\Exception`: a failed account check (the message holds the
+/// server's reply) or a storage problem.
+#[php_class]
+#[php(name = "Smtp34\\Exception")]
+#[php(extends(ce = runtime_exception, stub = "\\RuntimeException"))]
+#[derive(Default)]
+pub struct Smtp34Exception;
+
+fn to_php(error: Error) -> PhpException {
+    match error {
+        Error::Invalid(e) => PhpException::new(e.to_string(), 0, ce::value_error()),
+        other => PhpException::from_class::<Smtp34Exception>(other.to_string()),
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Runs an API call; errors and panics become PHP exceptions.
+fn guard<T>(call: impl FnOnce() -> Result<T, Error>) -> PhpResult<T> {
+    match catch_unwind(AssertUnwindSafe(call)) {
+        Ok(result) => result.map_err(to_php),
+        Err(payload) => Err(PhpException::from_class::<Smtp34Exception>(format!(
+            "smtp34 internal error: {}",
+            panic_message(payload)
+        ))),
+    }
+}
+
+fn warn(message: &str) {
+    let text = std::ffi::CString::new(format!("smtp34: {}", message.replace('\0', " "))).unwrap_or_default();
+    // SAFETY: a plain "%s" format with one NUL-terminated string argument.
+    unsafe {
+        ext_php_rs::ffi::php_error_docref(
+            std::ptr::null(),
+            ext_php_rs::ffi::E_WARNING as i32,
+            c"%s".as_ptr(),
+            text.as_ptr(),
+        );
+    }
+}
+
+fn php_string(bytes: &[u8]) -> Zval {
+    let mut zval = Zval::new();
+    zval.set_binary(bytes.to_vec());
+    zval
+}
+
+/// PHP's own mail(), with the letter exactly as Bitrix gave it.
+fn php_mail(args: &MailArgs) -> bool {
+    let Ok(mail) = ZendCallable::try_from_name("mail") else {
+        warn("PHP's mail() function is not available");
+        return false;
+    };
+    let params = [args.to, args.subject, args.message, args.headers, args.parameters].map(php_string);
+    let params: Vec<&dyn IntoZvalDyn> = params.iter().map(|z| z as &dyn IntoZvalDyn).collect();
+    mail.try_call(params).map(|r| r.is_true()).unwrap_or(false)
+}
+
+#[php_function]
+#[php(name = "custom_mail")]
+pub fn custom_mail(
+    to: BinarySlice<u8>,
+    subject: BinarySlice<u8>,
+    message: BinarySlice<u8>,
+    additional_headers: Option<BinarySlice<u8>>,
+    additional_parameters: Option<BinarySlice<u8>>,
+    context: Option<&ZendObject>,
+) -> bool {
+    let _ = context; // Bitrix's Mail\Context: nothing in it decides routing (SPEC §2).
+    let args = MailArgs {
+        to: &to,
+        subject: &subject,
+        message: &message,
+        headers: additional_headers.as_deref().copied().unwrap_or_default(),
+        parameters: additional_parameters.as_deref().copied().unwrap_or_default(),
+    };
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        with_runtime(|rt| Ok(delivery::custom_mail(rt, &args, &mut || php_mail(&args))))
+    }));
+    match outcome {
+        Ok(Ok(result)) => {
+            if let Some(problem) = result.journal_error {
+                warn(&problem);
+            }
+            result.accepted
+        }
+        Ok(Err(error)) => {
+            warn(&format!("the letter was not sent: {error}"));
+            false
+        }
+        Err(payload) => {
+            warn(&format!("internal error, the letter was not sent: {}", panic_message(payload)));
+            false
+        }
+    }
+}
+
+// ---- conversions ----
+
+fn value_of(zval: &Zval) -> Value {
+    if zval.is_null() {
+        Value::Null
+    } else if let Some(b) = zval.bool() {
+        Value::Bool(b)
+    } else if let Some(i) = zval.long() {
+        Value::Int(i)
+    } else if let Some(f) = zval.double() {
+        Value::Float(f)
+    } else if let Some(s) = zval.zend_str() {
+        Value::Bytes(s.as_bytes().to_vec())
+    } else {
+        Value::Other("array or object")
+    }
+}
+
+fn fields_of(array: &ZendHashTable) -> Fields {
+    array
+        .iter()
+        .map(|(key, value)| (key.to_string(), value_of(value.dereference())))
+        .collect()
+}
+
+fn to_zval(value: Value) -> Zval {
+    let mut zval = Zval::new();
+    match value {
+        Value::Bool(b) => zval.set_bool(b),
+        Value::Int(i) => zval.set_long(i),
+        Value::Float(f) => zval.set_double(f),
+        Value::Bytes(b) => zval.set_binary(b),
+        Value::Null | Value::Other(_) => zval.set_null(),
+    }
+    zval
+}
+
+type PhpArray = ZBox<ZendHashTable>;
+
+fn array_of(pairs: Vec<(&str, Value)>) -> PhpArray {
+    let mut array = ZendHashTable::new();
+    for (key, value) in pairs {
+        let _ = array.insert(key, to_zval(value));
+    }
+    array
+}
+
+fn text(s: &str) -> Value {
+    Value::Bytes(s.as_bytes().to_vec())
+}
+
+fn int_or_null(i: Option<i64>) -> Value {
+    i.map_or(Value::Null, Value::Int)
+}
+
+fn account_array(a: &Account) -> PhpArray {
+    array_of(vec![
+        ("id", Value::Int(a.id)),
+        ("active", Value::Bool(a.active)),
+        ("name", text(&a.name)),
+        ("email", text(&a.email)),
+        ("host", text(&a.server.host)),
+        ("port", Value::Int(a.server.port.into())),
+        ("security", text(a.server.security.as_str())),
+        ("auth", text(a.server.auth.as_str())),
+        ("login", text(&a.server.login)),
+        ("has_password", Value::Bool(a.has_password)),
+        ("mailing_first", Value::Bool(a.mailing_first)),
+        ("verify_tls", Value::Bool(a.server.verify_tls)),
+        ("daily_limit", Value::Int(a.daily_limit)),
+        ("created_at", Value::Int(a.created_at)),
+        ("updated_at", Value::Int(a.updated_at)),
+    ])
+}
+
+fn journal_array(e: &JournalEntry) -> PhpArray {
+    array_of(vec![
+        ("id", Value::Int(e.id)),
+        ("time", Value::Int(e.time)),
+        ("account_id", int_or_null(e.account_id)),
+        ("mailing", Value::Bool(e.mailing_id.is_some())),
+        ("mailing_id", e.mailing_id.as_deref().map_or(Value::Null, text)),
+        ("from", text(&e.from)),
+        ("recipients", text(&e.recipients)),
+        ("subject", text(&e.subject)),
+        ("message_id", text(&e.message_id)),
+        ("status", text(&e.status)),
+        ("reply", text(&e.reply)),
+        ("duration_ms", Value::Int(e.duration_ms)),
+    ])
+}
+
+/// An account array validated against the stored account it updates, if any.
+fn draft_of(rt: &crate::runtime::Runtime, fields: &Fields) -> Result<AccountDraft, Error> {
+    let id = match fields.get("id") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.to_int("id")?).filter(|id| *id > 0),
+    };
+    let existing = match id {
+        Some(id) => Some(rt.store.account(id)?.ok_or_else(|| FieldError::new("id", format!("no account with id {id}")))?),
+        None => None,
+    };
+    Ok(AccountDraft::from_fields(fields, existing.as_ref())?)
+}
+
+// ---- accounts ----
+
+#[php_function]
+#[php(name = "smtp34_account_save")]
+#[php(defaults(check = true))]
+pub fn smtp34_account_save(account: &ZendHashTable, check: bool) -> PhpResult<i64> {
+    let fields = fields_of(account);
+    guard(|| {
+        with_runtime(|rt| {
+            let draft = draft_of(rt, &fields)?;
+            if check {
+                let outcome = delivery::check(rt, &draft)?;
+                if !outcome.ok {
+                    return Err(Error::CheckFailed(format!("account check failed, nothing saved: {}", outcome.message)));
+                }
+            }
+            let sealed = match &draft.password {
+                Some(password) => Some(rt.cipher()?.encrypt(password)),
+                None => None,
+            };
+            let id = rt.store.save_account(&draft, sealed, crate::clock::now_unix())?;
+            id.ok_or_else(|| Error::Invalid(FieldError::new("id", "the account no longer exists")))
+        })
+    })
+}
+
+#[php_function]
+#[php(name = "smtp34_account_get")]
+pub fn smtp34_account_get(id: i64) -> PhpResult<Option<PhpArray>> {
+    guard(|| with_runtime(|rt| Ok(rt.store.account(id)?.as_ref().map(account_array))))
+}
+
+#[php_function]
+#[php(name = "smtp34_account_list")]
+pub fn smtp34_account_list() -> PhpResult<Vec<PhpArray>> {
+    guard(|| with_runtime(|rt| Ok(rt.store.accounts()?.iter().map(account_array).collect())))
+}
+
+#[php_function]
+#[php(name = "smtp34_account_delete")]
+pub fn smtp34_account_delete(id: i64) -> PhpResult<bool> {
+    guard(|| with_runtime(|rt| Ok(rt.store.delete_account(id)?)))
+}
+
+#[php_function]
+#[php(name = "smtp34_account_check")]
+pub fn smtp34_account_check(account: &Zval) -> PhpResult<PhpArray> {
+    let fields: Result<Fields, Error> = if let Some(array) = account.array() {
+        Ok(fields_of(array))
+    } else if let Some(id) = account.long() {
+        Ok([("id".to_owned(), Value::Int(id))].into_iter().collect())
+    } else {
+        Err(Error::Invalid(FieldError::new("account", "must be an account array or an account id")))
+    };
+    guard(|| {
+        let fields = fields?;
+        with_runtime(|rt| {
+            if account.is_long() && rt.store.account(account.long().unwrap_or(0))?.is_none() {
+                return Err(Error::Invalid(FieldError::new("id", "no account with this id")));
+            }
+            let draft = draft_of(rt, &fields)?;
+            let outcome = delivery::check(rt, &draft)?;
+            Ok(array_of(vec![
+                ("ok", Value::Bool(outcome.ok)),
+                ("message", text(&outcome.message)),
+                ("transcript", text(&outcome.transcript)),
+            ]))
+        })
+    })
+}
+
+// ---- settings, routing, journal ----
+
+#[php_function]
+#[php(name = "smtp34_settings")]
+pub fn smtp34_settings(changes: Option<&ZendHashTable>) -> PhpResult<PhpArray> {
+    let changes = changes.map(fields_of);
+    guard(|| {
+        with_runtime(|rt| {
+            let mut current = rt.store.settings()?;
+            if let Some(changes) = changes.filter(|c| !c.is_empty()) {
+                current.apply(&changes)?;
+                rt.store.save_settings(&current)?;
+            }
+            Ok(array_of(settings::KEYS.iter().map(|k| (*k, current.get(k))).collect()))
+        })
+    })
+}
+
+#[php_function]
+#[php(name = "smtp34_resolve")]
+#[php(defaults(mailing = false))]
+pub fn smtp34_resolve(from: BinarySlice<u8>, mailing: bool) -> PhpResult<Option<i64>> {
+    guard(|| with_runtime(|rt| delivery::resolve(rt, &from, mailing)))
+}
+
+#[php_function]
+#[php(name = "smtp34_journal")]
+#[php(defaults(limit = 50))]
+pub fn smtp34_journal(limit: i64) -> PhpResult<Vec<PhpArray>> {
+    guard(|| with_runtime(|rt| Ok(rt.store.journal(limit)?.iter().map(journal_array).collect())))
+}
+
+/// Adds the class and the functions of SPEC §6 to the module.
+pub fn register(module: ModuleBuilder) -> ModuleBuilder {
+    module
+        .class::<Smtp34Exception>()
+        .function(wrap_function!(custom_mail))
+        .function(wrap_function!(smtp34_account_save))
+        .function(wrap_function!(smtp34_account_get))
+        .function(wrap_function!(smtp34_account_list))
+        .function(wrap_function!(smtp34_account_delete))
+        .function(wrap_function!(smtp34_account_check))
+        .function(wrap_function!(smtp34_settings))
+        .function(wrap_function!(smtp34_resolve))
+        .function(wrap_function!(smtp34_journal))
+}

@@ -1,0 +1,8 @@
+//! Talking SMTP to an account's server.
+
+pub mod session;
+pub mod stream;
+pub mod transcript;
+
+pub use session::{Delivered, Session, SmtpError};
+pub use transcript::Transcript;

@@ -1,0 +1,367 @@
+//! One SMTP conversation with an account's server.
+//!
+//! lettre 0.11's `SmtpConnection` owns a socket we cannot tune (no
+//! TCP_NODELAY; the final `\r\n.\r\n` goes out as its own write, so every
+//! message stalls on delayed ACK) and gives no hook to record a transcript
+//! without its tracing output, which contains AUTH lines and bodies. So the
+//! conversation runs here over our own [`Stream`], and lettre supplies the
+//! protocol pieces: command formatting, EHLO parsing, SASL responses and
+//! address validation.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::commands::{Auth, Data, Ehlo, Mail, Quit, Rcpt, Starttls};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter, ServerInfo};
+use lettre::transport::smtp::response::Response;
+use lettre::Address;
+
+use super::stream::{self, Stream};
+use super::transcript::{Transcript, MASK};
+use crate::account::{AuthKind, Security, Server};
+
+/// Why a conversation failed: the server's reply when it gave one, else what went wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpError {
+    pub code: Option<u16>,
+    pub message: String,
+}
+
+impl SmtpError {
+    fn local(message: impl Into<String>) -> Self {
+        Self { code: None, message: message.into() }
+    }
+
+    /// A 5xx reply: retrying the same letter will not help.
+    pub fn is_permanent(&self) -> bool {
+        self.code.is_some_and(|c| c >= 500)
+    }
+}
+
+impl std::fmt::Display for SmtpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A server reply: its code and its text, lines joined by `\n`.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub code: u16,
+    pub text: String,
+}
+
+impl Reply {
+    fn error(&self) -> SmtpError {
+        SmtpError { code: Some(self.code), message: self.text.clone() }
+    }
+
+    fn lettre(&self) -> Result<Response, SmtpError> {
+        let raw: String = self.text.lines().map(|l| format!("{l}\r\n")).collect();
+        Response::from_str(&raw).map_err(|_| SmtpError::local(format!("unreadable reply: {}", self.text)))
+    }
+}
+
+/// Longest reply line and reply we accept (as Postfix does).
+const MAX_LINE: usize = 1000;
+const MAX_REPLY_LINES: usize = 100;
+
+pub struct Session<'t> {
+    io: BufReader<Stream>,
+    info: ServerInfo,
+    hello: ClientId,
+    host: String,
+    verify_tls: bool,
+    timeout: Duration,
+    deadline: Option<Instant>,
+    transcript: &'t mut Transcript,
+}
+
+/// What the server accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// The reply to the end of DATA (usually `250 ... queued as ...`).
+    pub reply: String,
+    /// Recipients the server refused, with its reply; the rest got the letter.
+    pub refused: Vec<(String, String)>,
+}
+
+impl<'t> Session<'t> {
+    /// Connects, secures and authenticates. `deadline` bounds the whole
+    /// session (the check); `timeout` bounds connecting and each reply.
+    pub fn open(
+        server: &Server,
+        password: Option<&str>,
+        timeout: Duration,
+        deadline: Option<Instant>,
+        transcript: &'t mut Transcript,
+    ) -> Result<Session<'t>, SmtpError> {
+        transcript.connection(format!("Connection: opening to {}:{}, timeout={}s", server.host, server.port, timeout.as_secs()));
+        let started = Instant::now();
+        let (tcp, addr) = stream::connect(&server.host, server.port, timeout).map_err(|e| {
+            SmtpError::local(format!("cannot connect to {}:{}: {e}", server.host, server.port))
+        })?;
+        transcript.connection(format!("Connection: opened to {addr} in {} ms", started.elapsed().as_millis()));
+        let stream = match server.security {
+            Security::Ssl => Stream::tls(tcp, &server.host, server.verify_tls).map_err(SmtpError::local)?,
+            Security::None | Security::StartTls => Stream::Plain(tcp),
+        };
+        let mut session = Session {
+            io: BufReader::new(stream),
+            info: ServerInfo::default(),
+            hello: ClientId::default(),
+            host: server.host.clone(),
+            verify_tls: server.verify_tls,
+            timeout,
+            deadline,
+            transcript,
+        };
+        session.note_tls();
+        let greeting = session.read_reply()?;
+        if greeting.code != 220 {
+            return Err(greeting.error());
+        }
+        session.ehlo()?;
+        if server.security == Security::StartTls {
+            session.starttls()?;
+        }
+        if server.auth == AuthKind::Login {
+            let password = password.ok_or_else(|| SmtpError::local("the account has no password stored"))?;
+            session.authenticate(&server.login, password)?;
+        }
+        Ok(session)
+    }
+
+    fn note_tls(&mut self) {
+        if let Some(description) = self.io.get_ref().tls_description() {
+            let verified = if self.verify_tls { "certificate verified" } else { "certificate NOT verified (verify_tls off)" };
+            self.transcript.connection(format!("Connection: TLS {description}, {verified}"));
+        }
+    }
+
+    fn ehlo(&mut self) -> Result<(), SmtpError> {
+        let reply = self.command(&Ehlo::new(self.hello.clone()).to_string())?;
+        if reply.code != 250 {
+            return Err(reply.error());
+        }
+        self.info = ServerInfo::from_response(&reply.lettre()?)
+            .map_err(|_| SmtpError::local(format!("unreadable EHLO reply: {}", reply.text)))?;
+        Ok(())
+    }
+
+    fn starttls(&mut self) -> Result<(), SmtpError> {
+        if !self.info.supports_feature(Extension::StartTls) {
+            return Err(SmtpError::local("the server does not offer STARTTLS"));
+        }
+        let reply = self.command(&Starttls.to_string())?;
+        if reply.code != 220 {
+            return Err(reply.error());
+        }
+        let plain = std::mem::replace(&mut self.io, BufReader::new(Stream::Closed)).into_inner();
+        let Stream::Plain(tcp) = plain else {
+            return Err(SmtpError::local("STARTTLS on a connection that is already encrypted"));
+        };
+        self.io = BufReader::new(Stream::tls(tcp, &self.host, self.verify_tls).map_err(SmtpError::local)?);
+        self.note_tls();
+        self.ehlo()
+    }
+
+    fn authenticate(&mut self, login: &str, password: &str) -> Result<(), SmtpError> {
+        let mechanism = self
+            .info
+            .get_auth_mechanism(&[Mechanism::Plain, Mechanism::Login])
+            .ok_or_else(|| SmtpError::local("the server offers no AUTH PLAIN or LOGIN on this connection"))?;
+        let credentials = Credentials::new(login.to_owned(), password.to_owned());
+        let sasl_error = |e: lettre::transport::smtp::Error| SmtpError::local(format!("AUTH {mechanism}: {e}"));
+        let first = Auth::new(mechanism, credentials.clone(), None).map_err(sasl_error)?;
+        let shown = if mechanism.supports_initial_response() { format!("AUTH {mechanism} {MASK}") } else { format!("AUTH {mechanism}") };
+        let mut reply = self.command_masked(&first.to_string(), &shown)?;
+        for _ in 0..10 {
+            if reply.code != 334 {
+                break;
+            }
+            let next = Auth::new_from_response(mechanism, credentials.clone(), &reply.lettre()?).map_err(sasl_error)?;
+            reply = self.command_masked(&next.to_string(), MASK)?;
+        }
+        if reply.code != 235 {
+            return Err(reply.error());
+        }
+        Ok(())
+    }
+
+    /// MAIL, RCPT for each recipient, DATA. Recipients the server refuses are
+    /// reported; the letter goes to the others. It fails only when every
+    /// recipient is refused or the server refuses the envelope or the data.
+    pub fn send(&mut self, from: &Address, recipients: &[Address], message: &[u8]) -> Result<Delivered, SmtpError> {
+        let mut parameters = Vec::new();
+        let needs_utf8 = !from.to_string().is_ascii() || recipients.iter().any(|r| !r.to_string().is_ascii());
+        if needs_utf8 {
+            if !self.info.supports_feature(Extension::SmtpUtfEight) {
+                return Err(SmtpError::local("an address is not ASCII and the server does not offer SMTPUTF8"));
+            }
+            parameters.push(MailParameter::SmtpUtfEight);
+        }
+        // An 8-bit body to a server without 8BITMIME is sent anyway (as PHP's
+        // mail() and sendmail do) rather than refused as lettre would.
+        if !message.is_ascii() && self.info.supports_feature(Extension::EightBitMime) {
+            parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        let reply = self.command(&Mail::new(Some(from.clone()), parameters).to_string())?;
+        if reply.code != 250 {
+            return Err(reply.error());
+        }
+        let mut refused = Vec::new();
+        let mut last_refusal = None;
+        for recipient in recipients {
+            let reply = self.command(&Rcpt::new(recipient.clone(), vec![]).to_string())?;
+            if reply.code != 250 && reply.code != 251 {
+                refused.push((recipient.to_string(), reply.text.clone()));
+                last_refusal = Some(reply);
+            }
+        }
+        if refused.len() == recipients.len() {
+            return Err(match last_refusal {
+                Some(reply) => reply.error(),
+                None => SmtpError::local("no recipients"),
+            });
+        }
+        let reply = self.command(&Data.to_string())?;
+        if reply.code != 354 {
+            return Err(reply.error());
+        }
+        self.transcript.data(message);
+        let wire = dot_stuff(message);
+        self.write(&wire)?;
+        let reply = self.read_reply()?;
+        if reply.code != 250 {
+            return Err(reply.error());
+        }
+        Ok(Delivered { reply: reply.text, refused })
+    }
+
+    /// Says goodbye; a server that hangs up first is not an error.
+    pub fn quit(mut self) {
+        if self.command(&Quit.to_string()).is_ok() {
+            self.transcript.connection("Connection: closed");
+        }
+    }
+
+    fn command(&mut self, line: &str) -> Result<Reply, SmtpError> {
+        self.transcript.command(line);
+        self.write(line.as_bytes())?;
+        self.read_reply()
+    }
+
+    fn command_masked(&mut self, line: &str, shown: &str) -> Result<Reply, SmtpError> {
+        self.transcript.command_masked(shown);
+        self.write(line.as_bytes())?;
+        self.read_reply()
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), SmtpError> {
+        self.arm_timeout()?;
+        let stream = self.io.get_mut();
+        stream
+            .write_all(bytes)
+            .and_then(|_| stream.flush())
+            .map_err(|e| self.io_error("sending to", e))
+    }
+
+    fn arm_timeout(&mut self) -> Result<(), SmtpError> {
+        let mut timeout = self.timeout;
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(SmtpError::local(format!("timed out: the check took longer than {}s", self.timeout.as_secs())));
+            }
+            timeout = timeout.min(left);
+        }
+        if let Some(tcp) = self.io.get_ref().tcp() {
+            let _ = tcp.set_read_timeout(Some(timeout));
+            let _ = tcp.set_write_timeout(Some(timeout));
+        }
+        Ok(())
+    }
+
+    fn io_error(&self, doing: &str, e: std::io::Error) -> SmtpError {
+        use std::io::ErrorKind::{TimedOut, WouldBlock};
+        if matches!(e.kind(), WouldBlock | TimedOut) {
+            SmtpError::local(format!("timed out after {}s {doing} {}", self.timeout.as_secs(), self.host))
+        } else {
+            SmtpError::local(format!("connection to {} failed while {doing} it: {e}", self.host))
+        }
+    }
+
+    fn read_reply(&mut self) -> Result<Reply, SmtpError> {
+        self.arm_timeout()?;
+        let mut lines: Vec<String> = Vec::new();
+        loop {
+            let mut raw = Vec::new();
+            let read = (&mut self.io)
+                .take(MAX_LINE as u64 + 2)
+                .read_until(b'\n', &mut raw)
+                .map_err(|e| self.io_error("waiting for a reply from", e))?;
+            if read == 0 {
+                return Err(SmtpError::local(format!("{} closed the connection", self.host)));
+            }
+            let line = String::from_utf8_lossy(&raw).trim_end_matches(['\r', '\n']).to_owned();
+            let code = line.get(..3).and_then(|c| c.parse::<u16>().ok()).filter(|c| (200..=599).contains(c));
+            let Some(code) = code else {
+                self.transcript.reply(&line);
+                return Err(SmtpError::local(format!("not an SMTP reply: {line}")));
+            };
+            let more = line.as_bytes().get(3) == Some(&b'-');
+            lines.push(line);
+            if !more {
+                let text = lines.join("\n");
+                self.transcript.reply(&text);
+                return Ok(Reply { code, text });
+            }
+            if lines.len() >= MAX_REPLY_LINES {
+                return Err(SmtpError::local("the server's reply is too long"));
+            }
+        }
+    }
+}
+
+/// SMTP transparency (RFC 5321 §4.5.2) plus the terminator, in one buffer so
+/// the end of the message leaves in the same write as its last line.
+/// (lettre's `ClientCodec` does the same but is private to lettre.)
+/// `message` ends with CRLF, as [`crate::letter::Letter::render`] guarantees.
+pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + message.len() / 64 + 5);
+    let mut line_start = true;
+    for &b in message {
+        if line_start && b == b'.' {
+            out.push(b'.');
+        }
+        out.push(b);
+        line_start = b == b'\n';
+    }
+    if !message.is_empty() && !message.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_stuffing() {
+        assert_eq!(dot_stuff(b".a\r\nb\r\n..c\r\n.\r\n"), b"..a\r\nb\r\n...c\r\n..\r\n.\r\n");
+        assert_eq!(dot_stuff(b"x"), b"x\r\n.\r\n");
+        assert_eq!(dot_stuff(b""), b".\r\n");
+    }
+
+    #[test]
+    fn permanent_only_for_5xx() {
+        assert!(SmtpError { code: Some(550), message: String::new() }.is_permanent());
+        assert!(!SmtpError { code: Some(451), message: String::new() }.is_permanent());
+        assert!(!SmtpError::local("timeout").is_permanent());
+    }
+}

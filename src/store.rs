@@ -1,0 +1,384 @@
+//! The SQLite file every PHP worker of a site shares: accounts, settings and
+//! the journal. WAL so readers never wait for a sender, a busy timeout so
+//! writers queue instead of failing, and numbered migrations so a newer
+//! extension upgrades an older file in place.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::account::{Account, AccountDraft, AuthKind, Security, Server};
+use crate::settings::Settings;
+
+/// Each entry moves the schema one version up; never edit a released one.
+const MIGRATIONS: &[&str] = &[
+    // 1: accounts, settings, journal
+    "CREATE TABLE accounts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        active INTEGER NOT NULL DEFAULT 1,
+        name TEXT NOT NULL DEFAULT '',
+        email TEXT NOT NULL,
+        host TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        security TEXT NOT NULL,
+        auth TEXT NOT NULL,
+        login TEXT NOT NULL DEFAULT '',
+        password BLOB,
+        mailing_first INTEGER NOT NULL DEFAULT 0,
+        verify_tls INTEGER NOT NULL DEFAULT 1,
+        daily_limit INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX accounts_email ON accounts (email COLLATE NOCASE);
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE journal (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        time INTEGER NOT NULL,
+        account_id INTEGER,
+        mailing_id TEXT,
+        from_addr TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reply TEXT NOT NULL,
+        duration_ms INTEGER NOT NULL
+    );",
+];
+
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub struct Store {
+    conn: Connection,
+}
+
+/// One journal row (SPEC §6), as written and as read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JournalEntry {
+    pub id: i64,
+    pub time: i64,
+    pub account_id: Option<i64>,
+    pub mailing_id: Option<String>,
+    pub from: String,
+    pub recipients: String,
+    pub subject: String,
+    pub message_id: String,
+    pub status: String,
+    pub reply: String,
+    pub duration_ms: i64,
+}
+
+fn sql_error(path: &Path) -> impl Fn(rusqlite::Error) -> String + '_ {
+    move |e| format!("database {}: {e}", path.display())
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store, String> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create directory {} for the database: {e}", dir.display()))?;
+        }
+        let err = sql_error(path);
+        let conn = Connection::open(path).map_err(&err)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(&err)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(&err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(format!("database {}: cannot switch to WAL mode (got {mode})", path.display()));
+        }
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;").map_err(&err)?;
+        let mut store = Store { conn };
+        store.migrate().map_err(|e| {
+            if e.to_string().contains("readonly") {
+                format!("database {} is not writable by this PHP process: {e}", path.display())
+            } else {
+                err(e)
+            }
+        })?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> rusqlite::Result<()> {
+        let current: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if current == SCHEMA_VERSION {
+            return Ok(());
+        }
+        // IMMEDIATE: the first worker takes the write lock; the others wait
+        // on the busy timeout and then see the new version.
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if current > SCHEMA_VERSION {
+            return Err(rusqlite::Error::InvalidParameterName(format!(
+                "schema version {current} is newer than this extension ({SCHEMA_VERSION}); upgrade smtp34"
+            )));
+        }
+        for migration in &MIGRATIONS[current as usize..] {
+            tx.execute_batch(migration)?;
+        }
+        tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+        tx.commit()
+    }
+
+    pub fn schema_version(&self) -> rusqlite::Result<i64> {
+        self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+    }
+
+    // ---- accounts ----
+
+    const ACCOUNT_COLUMNS: &'static str = "id, active, name, email, host, port, security, auth, login, \
+        password IS NOT NULL AND length(password) > 0, mailing_first, verify_tls, daily_limit, created_at, updated_at";
+
+    fn account_from_row(row: &rusqlite::Row) -> rusqlite::Result<Account> {
+        let security: String = row.get(6)?;
+        let auth: String = row.get(7)?;
+        Ok(Account {
+            id: row.get(0)?,
+            active: row.get(1)?,
+            name: row.get(2)?,
+            email: row.get(3)?,
+            server: Server {
+                host: row.get(4)?,
+                port: row.get(5)?,
+                security: Security::parse(&security).unwrap_or(Security::None),
+                verify_tls: row.get(11)?,
+                auth: AuthKind::parse(&auth).unwrap_or(AuthKind::None),
+                login: row.get(8)?,
+            },
+            has_password: row.get(9)?,
+            mailing_first: row.get(10)?,
+            daily_limit: row.get(12)?,
+            created_at: row.get(13)?,
+            updated_at: row.get(14)?,
+        })
+    }
+
+    /// All accounts, highest id first.
+    pub fn accounts(&self) -> rusqlite::Result<Vec<Account>> {
+        let sql = format!("SELECT {} FROM accounts ORDER BY id DESC", Self::ACCOUNT_COLUMNS);
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([], Self::account_from_row)?;
+        rows.collect()
+    }
+
+    pub fn account(&self, id: i64) -> rusqlite::Result<Option<Account>> {
+        let sql = format!("SELECT {} FROM accounts WHERE id = ?1", Self::ACCOUNT_COLUMNS);
+        self.conn.query_row(&sql, [id], Self::account_from_row).optional()
+    }
+
+    /// The encrypted password of an account, if it has one.
+    pub fn sealed_password(&self, id: i64) -> rusqlite::Result<Option<Vec<u8>>> {
+        self.conn
+            .query_row("SELECT password FROM accounts WHERE id = ?1", [id], |r| r.get::<_, Option<Vec<u8>>>(0))
+            .optional()
+            .map(Option::flatten)
+            .map(|p| p.filter(|p| !p.is_empty()))
+    }
+
+    /// Inserts (draft without id) or updates; `sealed_password` None keeps the stored one.
+    /// Returns the id, or None when the id to update does not exist.
+    pub fn save_account(&self, draft: &AccountDraft, sealed_password: Option<Vec<u8>>, now: i64) -> rusqlite::Result<Option<i64>> {
+        let s = &draft.server;
+        match draft.id {
+            None => {
+                self.conn.execute(
+                    "INSERT INTO accounts (active, name, email, host, port, security, auth, login, password,
+                        mailing_first, verify_tls, daily_limit, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+                    params![
+                        draft.active, draft.name, draft.email, s.host, s.port, s.security.as_str(), s.auth.as_str(),
+                        s.login, sealed_password, draft.mailing_first, s.verify_tls, draft.daily_limit, now
+                    ],
+                )?;
+                Ok(Some(self.conn.last_insert_rowid()))
+            }
+            Some(id) => {
+                let changed = self.conn.execute(
+                    "UPDATE accounts SET active = ?2, name = ?3, email = ?4, host = ?5, port = ?6, security = ?7,
+                        auth = ?8, login = ?9, password = COALESCE(?10, password), mailing_first = ?11,
+                        verify_tls = ?12, daily_limit = ?13, updated_at = ?14
+                     WHERE id = ?1",
+                    params![
+                        id, draft.active, draft.name, draft.email, s.host, s.port, s.security.as_str(), s.auth.as_str(),
+                        s.login, sealed_password, draft.mailing_first, s.verify_tls, draft.daily_limit, now
+                    ],
+                )?;
+                Ok((changed == 1).then_some(id))
+            }
+        }
+    }
+
+    pub fn delete_account(&self, id: i64) -> rusqlite::Result<bool> {
+        Ok(self.conn.execute("DELETE FROM accounts WHERE id = ?1", [id])? == 1)
+    }
+
+    // ---- settings ----
+
+    pub fn settings(&self) -> rusqlite::Result<Settings> {
+        let mut stmt = self.conn.prepare_cached("SELECT key, value FROM settings")?;
+        let pairs: Vec<(String, String)> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        Ok(Settings::from_stored(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+    }
+
+    pub fn save_settings(&mut self, settings: &Settings) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for key in crate::settings::KEYS {
+            tx.execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, settings.stored(key)],
+            )?;
+        }
+        tx.commit()
+    }
+
+    // ---- journal ----
+
+    pub fn append_journal(&self, entry: &JournalEntry) -> rusqlite::Result<i64> {
+        self.conn.execute(
+            "INSERT INTO journal (time, account_id, mailing_id, from_addr, recipients, subject, message_id, status, reply, duration_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                entry.time, entry.account_id, entry.mailing_id, entry.from, entry.recipients, entry.subject,
+                entry.message_id, entry.status, entry.reply, entry.duration_ms
+            ],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// The newest `limit` rows, newest first.
+    pub fn journal(&self, limit: i64) -> rusqlite::Result<Vec<JournalEntry>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, time, account_id, mailing_id, from_addr, recipients, subject, message_id, status, reply, duration_ms
+             FROM journal ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit.max(0)], |r| {
+            Ok(JournalEntry {
+                id: r.get(0)?,
+                time: r.get(1)?,
+                account_id: r.get(2)?,
+                mailing_id: r.get(3)?,
+                from: r.get(4)?,
+                recipients: r.get(5)?,
+                subject: r.get(6)?,
+                message_id: r.get(7)?,
+                status: r.get(8)?,
+                reply: r.get(9)?,
+                duration_ms: r.get(10)?,
+            })
+        })?;
+        rows.collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fields::{Fields, Value};
+
+    fn temp_db(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("smtp34-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir.join("nested/smtp34.db")
+    }
+
+    fn draft(email: &str) -> AccountDraft {
+        let fields: Fields = [
+            ("email".to_string(), Value::Bytes(email.as_bytes().to_vec())),
+            ("host".to_string(), Value::Bytes(b"smtp.site.ru".to_vec())),
+            ("name".to_string(), Value::Bytes("Магазин".as_bytes().to_vec())),
+        ]
+        .into_iter()
+        .collect();
+        AccountDraft::from_fields(&fields, None).unwrap()
+    }
+
+    #[test]
+    fn creates_schema_in_wal_and_reopens() {
+        let path = temp_db("schema");
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        let mode: String = store.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        drop(store);
+        assert_eq!(Store::open(&path).unwrap().schema_version().unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let path = temp_db("newer");
+        let store = Store::open(&path).unwrap();
+        store.conn.execute_batch("PRAGMA user_version = 99").unwrap();
+        drop(store);
+        assert!(Store::open(&path).err().unwrap().contains("newer than this extension"));
+    }
+
+    #[test]
+    fn accounts_round_trip_highest_first_and_keep_password_on_update() {
+        let store = Store::open(&temp_db("accounts")).unwrap();
+        let one = store.save_account(&draft("a@site.ru"), Some(vec![1, 2, 3]), 100).unwrap().unwrap();
+        let two = store.save_account(&draft("b@site.ru"), None, 101).unwrap().unwrap();
+        let list = store.accounts().unwrap();
+        assert_eq!(list.iter().map(|a| a.id).collect::<Vec<_>>(), vec![two, one]);
+        assert!(list[1].has_password && !list[0].has_password);
+        assert_eq!(list[1].name, "Магазин");
+
+        let mut update = draft("a2@site.ru");
+        update.id = Some(one);
+        assert_eq!(store.save_account(&update, None, 200).unwrap(), Some(one));
+        let got = store.account(one).unwrap().unwrap();
+        assert_eq!((got.email.as_str(), got.created_at, got.updated_at), ("a2@site.ru", 100, 200));
+        assert_eq!(store.sealed_password(one).unwrap(), Some(vec![1, 2, 3]));
+
+        update.id = Some(999);
+        assert_eq!(store.save_account(&update, None, 200).unwrap(), None);
+        assert!(store.delete_account(one).unwrap());
+        assert!(!store.delete_account(one).unwrap());
+        assert_eq!(store.account(one).unwrap(), None);
+    }
+
+    #[test]
+    fn settings_default_then_persist() {
+        let path = temp_db("settings");
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(store.settings().unwrap(), Settings::default());
+        let mut s = Settings::default();
+        s.enabled = true;
+        s.timeout = 3;
+        store.save_settings(&s).unwrap();
+        drop(store);
+        assert_eq!(Store::open(&path).unwrap().settings().unwrap(), s);
+    }
+
+    #[test]
+    fn journal_newest_first_with_limit() {
+        let store = Store::open(&temp_db("journal")).unwrap();
+        for i in 0..5 {
+            store
+                .append_journal(&JournalEntry { time: i, status: "sent".into(), subject: format!("s{i}"), ..Default::default() })
+                .unwrap();
+        }
+        let rows = store.journal(3).unwrap();
+        assert_eq!(rows.iter().map(|r| r.subject.as_str()).collect::<Vec<_>>(), ["s4", "s3", "s2"]);
+    }
+
+    #[test]
+    fn concurrent_writers_all_land() {
+        let path = temp_db("concurrent");
+        Store::open(&path).unwrap();
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let store = Store::open(&path).unwrap();
+                    for i in 0..50 {
+                        store.append_journal(&JournalEntry { time: t * 100 + i, ..Default::default() }).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(Store::open(&path).unwrap().journal(1000).unwrap().len(), 200);
+    }
+}
