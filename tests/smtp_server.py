@@ -23,10 +23,8 @@ import socket
 import ssl
 import sys
 import threading
-import time
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 class SpoolHandler:
@@ -56,8 +54,8 @@ class SpoolHandler:
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
             "mail_options": envelope.mail_options,
-            "tls": session.ssl is not None,
-            "login": session.login_data.decode() if isinstance(session.login_data, bytes) else session.login_data,
+            "tls": server.transport.get_extra_info("ssl_object") is not None,
+            "login": session.auth_data if isinstance(session.auth_data, str) else None,
         }
         with open(base + ".json", "w") as f:
             json.dump(meta, f)
@@ -70,8 +68,9 @@ def authenticator_for(credentials):
 
     def authenticate(server, session, envelope, mechanism, auth_data):
         if isinstance(auth_data, LoginPassword):
-            ok = auth_data.login.decode() == user and auth_data.password.decode() == password
-            return AuthResult(success=ok, handled=False)
+            login = auth_data.login.decode()
+            ok = login == user and auth_data.password.decode() == password
+            return AuthResult(success=ok, handled=False, auth_data=login if ok else None)
         return AuthResult(success=False, handled=False)
 
     return authenticate
@@ -118,40 +117,35 @@ def main():
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.cert, args.key)
 
-    options = dict(
-        hostname="127.0.0.1",
-        port=port,
-        server_hostname="smtp34-test",
-        decode_data=False,
-        enable_SMTPUTF8=True,
-        ready_timeout=10,
-    )
-    server_kwargs = {}
+    smtp_options = dict(hostname="smtp34-test", decode_data=False, enable_SMTPUTF8=True)
     if args.auth:
-        server_kwargs.update(
+        smtp_options.update(
             authenticator=authenticator_for(args.auth),
             auth_required=True,
-            auth_require_tls=args.tls != "none",
+            # aiosmtpd counts only STARTTLS as TLS; an implicit-TLS session is encrypted already
+            auth_require_tls=args.tls == "starttls",
         )
-    if args.tls == "implicit":
-        options["ssl_context"] = context
-    elif args.tls == "starttls":
-        server_kwargs.update(tls_context=context, require_starttls=True)
+    if args.tls == "starttls":
+        smtp_options.update(tls_context=context, require_starttls=True)
 
-    controller = Controller(SpoolHandler(args.spool, args.reject_rcpt), server_kwargs=server_kwargs, **options)
-    if args.tls == "implicit":
-        # The controller's readiness probe cannot speak implicit TLS on all
-        # aiosmtpd versions; start it and wait for the port instead.
-        controller._trigger_server = lambda: None
-    controller.start()
+    # aiosmtpd's SMTP protocol on our own loop: its Controller cannot probe
+    # an implicit-TLS listener on every version, and we need nothing else of it.
+    handler = SpoolHandler(args.spool, args.reject_rcpt)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    server = loop.run_until_complete(
+        loop.create_server(
+            lambda: SMTP(handler, **smtp_options),
+            host="127.0.0.1",
+            port=port,
+            ssl=context if args.tls == "implicit" else None,
+        )
+    )
     print("READY %d" % port, flush=True)
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+        loop.run_forever()
     finally:
-        controller.stop()
+        server.close()
 
 
 if __name__ == "__main__":

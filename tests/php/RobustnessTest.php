@@ -1,0 +1,163 @@
+<?php
+declare(strict_types=1);
+
+/** Bad input, bad configuration and many workers: never a crash, never a silent loss. */
+final class RobustnessTest extends Smtp34TestCase
+{
+    public function testTheExtensionDescribesItself(): void
+    {
+        exec(escapeshellarg(PHP_BINARY) . ' -n -d extension=' . escapeshellarg(ChildPhp::extension()) . ' --ri smtp34', $out, $code);
+        $text = implode("\n", $out);
+        $this->assertSame(0, $code);
+        $this->assertMatchesRegularExpression('/^Version => \d+\.\d+\.\d+$/m', $text);
+        $this->assertMatchesRegularExpression('/^Commit => \S+$/m', $text);
+        foreach (['smtp34.db', 'smtp34.key_file', 'smtp34.log_dir'] as $ini) {
+            $this->assertMatchesRegularExpression("/^$ini => /m", $text);
+        }
+    }
+
+    public function testIniPathsAreSystemOnly(): void
+    {
+        $this->assertFalse(ini_set('smtp34.db', '/tmp/elsewhere.db'));
+        $this->assertNotSame('/tmp/elsewhere.db', ini_get('smtp34.db'));
+    }
+
+    public function testTheApiHasTheSpecShape(): void
+    {
+        $signature = static function (string $function): string {
+            $f = new ReflectionFunction($function);
+            return implode(', ', array_map(static fn (ReflectionParameter $p) => ($p->isOptional() ? '?' : '') . '$' . $p->getName(), $f->getParameters()));
+        };
+        $this->assertSame('$to, $subject, $message, ?$additional_headers, ?$additional_parameters, ?$context', $signature('custom_mail'));
+        $this->assertSame('$account, ?$check', $signature('smtp34_account_save'));
+        $this->assertSame('$from, ?$mailing', $signature('smtp34_resolve'));
+        $this->assertSame('?$limit', $signature('smtp34_journal'));
+        $this->assertSame('?$changes', $signature('smtp34_settings'));
+        $this->assertTrue(is_subclass_of('Smtp34\\Exception', RuntimeException::class));
+    }
+
+    public function testCustomMailTakesFiveOrSixArgumentsAndAnyContextObject(): void
+    {
+        $server = $this->authServer();
+        $this->account($server);
+        $this->assertTrue(custom_mail('u@mail.ru', 's', "b\n", 'From: shop@site.ru', ''));
+        $this->assertTrue(custom_mail('u@mail.ru', 's', "b\n", 'From: shop@site.ru', '', new ArrayObject()));
+        $this->assertTrue(custom_mail('u@mail.ru', 's', "b\n", 'From: shop@site.ru', '', null));
+        $this->assertCount(3, $server->received());
+    }
+
+    public function testToAndSubjectCannotInjectHeadersOrRecipients(): void
+    {
+        $server = $this->authServer();
+        $this->account($server);
+
+        $this->assertTrue(custom_mail("u@mail.ru\r\nBcc: evil@x.ru", "Тема\r\nBcc: evil2@x.ru\r\n\r\nfake body", "b\n", 'From: shop@site.ru'));
+
+        $letter = $server->only();
+        $this->assertNotContains('evil2@x.ru', $letter['meta']['rcpt_tos']);
+        [$head, $body] = self::split($letter['raw']);
+        $this->assertStringContainsString("\r\nSubject: Тема  Bcc: evil2@x.ru    fake body\r\n", $head);
+        $this->assertSame("b\r\n", $body);
+    }
+
+    /** @dataProvider badLetters */
+    public function testBadLettersAreJournaledNotFatal(string $to, string $headers, string $status, string $reply): void
+    {
+        $server = $this->authServer();
+        $this->account($server);
+        smtp34_settings(['fallback' => 'none']);
+
+        $result = custom_mail($to, 's', "b\n", $headers);
+
+        $row = $this->lastJournal();
+        $this->assertSame($status === 'sent', $result);
+        $this->assertSame($status, $row['status']);
+        $this->assertStringContainsString($reply, $row['reply']);
+    }
+
+    public static function badLetters(): array
+    {
+        return [
+            'no From' => ['u@mail.ru', 'Reply-To: a@b.ru', 'refused', 'no readable From'],
+            'garbage From' => ['u@mail.ru', "From: \x00\xff garbage", 'refused', 'no readable From'],
+            'invalid recipients only' => ['not an address, also@bad@', 'From: shop@site.ru', 'failed', 'no valid recipients'],
+            'some invalid recipients' => ['u@mail.ru, bad@', 'From: shop@site.ru', 'sent', 'skipped: bad@'],
+            'garbage header lines' => ['u@mail.ru', "From: shop@site.ru\r\nthis is not a header\r\n\r\n\r\n: empty name", 'sent', '2 malformed header line(s) dropped'],
+        ];
+    }
+
+    public function testRandomBytesNeverCrash(): void
+    {
+        $this->account($this->authServer());
+        smtp34_settings(['fallback' => 'none']); // our own path, not PHP's mail()
+        mt_srand(34);
+        for ($i = 0; $i < 40; $i++) {
+            $junk = static fn (): string => random_bytes(mt_rand(1, 200));
+            $result = custom_mail($junk(), $junk(), $junk(), (mt_rand(0, 1) ? "From: shop@site.ru\r\n" : '') . $junk(), $junk());
+            $this->assertIsBool($result);
+        }
+        $this->assertCount(40, smtp34_journal(40));
+    }
+
+    public function testHandingOverToMailIsExactlyLikeMailEvenForBadInput(): void
+    {
+        smtp34_settings(['enabled' => false]);
+        try {
+            custom_mail('u@mail.ru', 's', 'b', 'From: a@b.ru', "-f\0x");
+            $this->fail('no exception');
+        } catch (ValueError $e) {
+            $this->assertStringStartsWith('mail(): Argument #5 ($additional_params) must not contain any null bytes', $e->getMessage());
+        }
+        $row = $this->lastJournal();
+        $this->assertSame('disabled', $row['status']);
+        $this->assertStringContainsString('PHP mail() returned false', $row['reply']);
+    }
+
+    public function testAnUnwritableDatabaseIsAClearErrorAndCustomMailReturnsFalse(): void
+    {
+        $ini = ['smtp34.db' => '/proc/smtp34/nowhere.db', 'smtp34.key_file' => '/proc/smtp34/key', 'smtp34.log_dir' => '/proc/smtp34/logs'];
+        $result = ChildPhp::run(<<<'PHP'
+            try { smtp34_settings(); } catch (Smtp34\Exception $e) { echo 'exception: ', $e->getMessage(), "\n"; }
+            var_dump(custom_mail('u@mail.ru', 's', 'b', 'From: a@b.ru'));
+            PHP, $ini);
+
+        $this->assertSame(0, $result['code']);
+        $this->assertStringContainsString('exception: cannot create directory /proc/smtp34 for the database', $result['stdout']);
+        $this->assertStringContainsString('bool(false)', $result['stdout']);
+        $this->assertStringContainsString('smtp34: the letter was not sent: cannot create directory /proc/smtp34', $result['stderr']);
+    }
+
+    public function testDefaultsRunWithNoIniSet(): void
+    {
+        $result = ChildPhp::run(<<<'PHP'
+            echo json_encode(smtp34_settings()), "\n";
+            PHP, [], ['TMPDIR' => sys_get_temp_dir()]);
+        $this->assertSame(0, $result['code'], $result['stderr']);
+        $this->assertSame(false, json_decode($result['stdout'], true)['enabled'], 'disabled after install');
+    }
+
+    public function testSeveralWorkersShareOneDatabase(): void
+    {
+        $server = $this->authServer();
+        $this->account($server);
+        $code = <<<'PHP'
+            for ($i = 0; $i < 10; $i++) {
+                if (!custom_mail("u$i@mail.ru", 's', "b\n", 'From: shop@site.ru')) { echo smtp34_journal(1)[0]['reply'], "\n"; }
+            }
+            PHP;
+        $ini = ['smtp34.db' => ini_get('smtp34.db'), 'smtp34.key_file' => ini_get('smtp34.key_file'), 'smtp34.log_dir' => ini_get('smtp34.log_dir')];
+        $before = smtp34_journal(1)[0]['id'] ?? 0;
+
+        $workers = array_map(static fn () => ChildPhp::start($code, $ini), range(1, 4));
+        foreach ($workers as $wait) {
+            $result = $wait();
+            $this->assertSame(0, $result['code'], $result['stderr']);
+            $this->assertSame('', $result['stdout']);
+        }
+
+        $this->assertCount(40, $server->received());
+        $rows = array_filter(smtp34_journal(100), static fn ($row) => $row['id'] > $before);
+        $this->assertCount(40, $rows);
+        $this->assertSame(['sent'], array_values(array_unique(array_column($rows, 'status'))));
+    }
+}

@@ -1,0 +1,72 @@
+<?php
+declare(strict_types=1);
+
+use PHPUnit\Framework\TestCase;
+
+/** Each test starts with no accounts and the default settings, smtp34 enabled. */
+abstract class Smtp34TestCase extends TestCase
+{
+    protected const DEFAULTS = [
+        'enabled' => true, 'log_enabled' => true, 'log_level' => 2, 'log_period' => 'day', 'log_max_mb' => 10,
+        'timeout' => 5, 'check_sends_test' => false, 'test_recipient' => '', 'fallback' => 'mail', 'outbox_max_hours' => 48,
+    ];
+
+    /** @var list<SmtpServer> */
+    private array $servers = [];
+
+    protected function setUp(): void
+    {
+        foreach (smtp34_account_list() as $account) {
+            smtp34_account_delete($account['id']);
+        }
+        smtp34_settings(self::DEFAULTS);
+    }
+
+    protected function tearDown(): void
+    {
+        foreach ($this->servers as $server) {
+            $server->stop();
+        }
+        $this->servers = [];
+    }
+
+    /** @param array<string, string|bool> $options */
+    protected function server(array $options = []): SmtpServer
+    {
+        return $this->servers[] = new SmtpServer($options);
+    }
+
+    protected function authServer(array $options = []): SmtpServer
+    {
+        return $this->server($options + ['auth' => 'shop:s3cret-pass']);
+    }
+
+    /** Saves an account for `$server` (checked against it unless $check is false). */
+    protected function account(SmtpServer $server, array $fields = [], bool $check = true): int
+    {
+        return smtp34_account_save($fields + [
+            'name' => 'Магазин',
+            'email' => 'shop@site.ru',
+            'host' => '127.0.0.1',
+            'port' => $server->port,
+            'security' => 'none',
+            'auth' => 'login',
+            'login' => 'shop',
+            'password' => 's3cret-pass',
+        ], $check);
+    }
+
+    /** @return array<string, mixed> */
+    protected function lastJournal(): array
+    {
+        return smtp34_journal(1)[0];
+    }
+
+    /** Splits a received letter into [header block, body] at the first blank line. */
+    protected static function split(string $raw): array
+    {
+        $at = strpos($raw, "\r\n\r\n");
+        self::assertNotFalse($at, 'no blank line between headers and body');
+        return [substr($raw, 0, $at + 2), substr($raw, $at + 4)];
+    }
+}
