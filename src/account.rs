@@ -88,6 +88,8 @@ pub struct Account {
     pub daily_limit: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Bumped by every save; a transcript log restarts when it changes.
+    pub revision: i64,
 }
 
 /// An account to insert or update, validated.
@@ -270,6 +272,7 @@ mod tests {
             daily_limit: 0,
             created_at: 1,
             updated_at: 1,
+            revision: 1,
         };
         let update = fields(&[("id", Value::Int(7)), ("port", text("587")), ("password", text("")), ("has_password", Value::Bool(true))]);
         let updated = AccountDraft::from_fields(&update, Some(&stored)).unwrap();

@@ -13,6 +13,7 @@ use crate::crypto::random_hex;
 use crate::error::{Error, Result};
 use crate::headers::Mailbox;
 use crate::letter::{Letter, MailArgs};
+use crate::logs;
 use crate::routing::{self, Candidate};
 use crate::runtime::Runtime;
 use crate::settings::Settings;
@@ -100,10 +101,12 @@ fn route_and_send(
     if letter.dropped_header_lines > 0 {
         notes.push(format!("{} malformed header line(s) dropped", letter.dropped_header_lines));
     }
+    let started = Instant::now();
+    let mut transcript = Transcript::default();
     let outcome = if letter.recipients.is_empty() {
         Err(SmtpError { code: None, message: "no valid recipients".into() })
     } else {
-        send_letter(rt, settings, &account, letter)
+        send_letter(rt, settings, &account, letter, &mut transcript)
     };
     let (accepted, reply) = match outcome {
         Ok(delivered) => {
@@ -115,8 +118,32 @@ fn route_and_send(
         Err(e) => (false, e.message),
     };
     entry.status = if accepted { "sent" } else { "failed" }.into();
+    let title = format!(
+        "send {} to {}: {} ({reply}) in {} ms",
+        letter.message_id,
+        if entry.recipients.is_empty() { "nobody" } else { &entry.recipients },
+        entry.status,
+        started.elapsed().as_millis()
+    );
+    let target = logs::Target { kind: logs::Kind::Send, account_id: account.id, revision: account.revision };
+    if let Err(problem) = write_log(rt, settings, target, &title, &transcript) {
+        notes.push(problem);
+    }
     entry.reply = std::iter::once(reply).chain(notes).collect::<Vec<_>>().join("; ");
     accepted
+}
+
+/// Appends a transcript to its log when logs are on. A log that cannot be
+/// written is reported to the caller (for the journal) and nothing else:
+/// the letter's fate does not depend on it.
+fn write_log(rt: &Runtime, settings: &Settings, target: logs::Target, title: &str, transcript: &Transcript) -> std::result::Result<(), String> {
+    if !settings.log_enabled {
+        return Ok(());
+    }
+    let now = clock::now_unix();
+    let mut entry = format!("==== {} {title}\n", clock::iso(now)).into_bytes();
+    entry.extend_from_slice(&transcript.render(settings.log_level));
+    logs::append(&rt.paths.log_dir, target, logs::Policy::from_settings(settings), &entry, now)
 }
 
 fn choose_account(rt: &Runtime, letter: &Letter) -> Result<Option<Account>> {
@@ -137,15 +164,20 @@ fn pick_account(rt: &Runtime, from: &Mailbox, mailing: bool) -> Result<Option<Ac
     Ok(id.and_then(|id| accounts.into_iter().find(|a| a.id == id)))
 }
 
-fn send_letter(rt: &mut Runtime, settings: &Settings, account: &Account, letter: &Letter) -> std::result::Result<crate::smtp::Delivered, SmtpError> {
+fn send_letter(
+    rt: &mut Runtime,
+    settings: &Settings,
+    account: &Account,
+    letter: &Letter,
+    transcript: &mut Transcript,
+) -> std::result::Result<crate::smtp::Delivered, SmtpError> {
     let password = stored_password(rt, account.id, &account.server).map_err(|e| SmtpError { code: None, message: e.to_string() })?;
     let envelope_from = match &letter.envelope_from {
         Some(address) => address.clone(),
         None => account.email.parse().map_err(|_| SmtpError { code: None, message: format!("account email '{}' is not valid", account.email) })?,
     };
     let message = letter.render(&account.name, &clock::rfc5322(clock::now_unix()));
-    let mut transcript = Transcript::default();
-    let mut session = Session::open(&account.server, password.as_deref(), settings.timeout(), None, &mut transcript)?;
+    let mut session = Session::open(&account.server, password.as_deref(), settings.timeout(), None, transcript)?;
     let delivered = session.send(&envelope_from, &letter.recipients, &message)?;
     session.quit();
     Ok(delivered)
@@ -165,12 +197,13 @@ fn stored_password(rt: &mut Runtime, id: i64, server: &Server) -> Result<Option<
 pub struct CheckOutcome {
     pub ok: bool,
     pub message: String,
-    pub transcript: String,
+    pub transcript: Vec<u8>,
 }
 
 /// Connects, secures, authorizes and (with `check_sends_test`) sends a test
-/// letter, all within the `timeout` setting.
-pub fn check(rt: &mut Runtime, draft: &AccountDraft) -> Result<CheckOutcome> {
+/// letter, all within the `timeout` setting. The transcript also goes to
+/// `check_<id>.log` of `log_as` (account 0: an account not saved yet).
+pub fn check(rt: &mut Runtime, draft: &AccountDraft, log_as: logs::Target) -> Result<CheckOutcome> {
     let settings = rt.store.settings()?;
     let password = match (&draft.password, draft.id) {
         (Some(password), _) => Some(password.clone()),
@@ -185,7 +218,15 @@ pub fn check(rt: &mut Runtime, draft: &AccountDraft) -> Result<CheckOutcome> {
         Err(e) => e.message.clone(),
     };
     transcript.note(format!("Result: {}", if result.is_ok() { "OK" } else { "FAILED" }));
-    Ok(CheckOutcome { ok: result.is_ok(), message, transcript: transcript.render(settings.log_level) })
+    let title = format!(
+        "check of {} on {}:{}: {message}",
+        draft.email, draft.server.host, draft.server.port
+    );
+    let mut rendered = transcript.render(settings.log_level);
+    if let Err(problem) = write_log(rt, &settings, log_as, &title, &transcript) {
+        rendered.extend_from_slice(format!("({problem})\n").as_bytes());
+    }
+    Ok(CheckOutcome { ok: result.is_ok(), message, transcript: rendered })
 }
 
 fn run_check(

@@ -13,6 +13,7 @@ pub mod error;
 pub mod fields;
 pub mod headers;
 pub mod letter;
+pub mod logs;
 pub mod php;
 pub mod routing;
 pub mod runtime;

@@ -5,6 +5,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use ext_php_rs::binary::Binary;
 use ext_php_rs::binary_slice::BinarySlice;
 use ext_php_rs::boxed::ZBox;
 use ext_php_rs::convert::IntoZvalDyn;
@@ -18,6 +19,7 @@ use crate::delivery;
 use crate::error::Error;
 use crate::fields::{FieldError, Fields, Value};
 use crate::letter::MailArgs;
+use crate::logs;
 use crate::runtime::with_runtime;
 use crate::settings;
 use crate::store::JournalEntry;
@@ -230,7 +232,7 @@ fn journal_array(e: &JournalEntry) -> PhpArray {
 }
 
 /// An account array validated against the stored account it updates, if any.
-fn draft_of(rt: &crate::runtime::Runtime, fields: &Fields) -> Result<AccountDraft, Error> {
+fn draft_of(rt: &crate::runtime::Runtime, fields: &Fields) -> Result<(AccountDraft, Option<Account>), Error> {
     let id = match fields.get("id") {
         None | Some(Value::Null) => None,
         Some(v) => Some(v.to_int("id")?).filter(|id| *id > 0),
@@ -239,7 +241,16 @@ fn draft_of(rt: &crate::runtime::Runtime, fields: &Fields) -> Result<AccountDraf
         Some(id) => Some(rt.store.account(id)?.ok_or_else(|| FieldError::new("id", format!("no account with id {id}")))?),
         None => None,
     };
-    Ok(AccountDraft::from_fields(fields, existing.as_ref())?)
+    Ok((AccountDraft::from_fields(fields, existing.as_ref())?, existing))
+}
+
+/// The check log of an account: its own, or `check_0.log` before it is saved.
+fn check_log(existing: Option<&Account>, revision_after: i64) -> logs::Target {
+    logs::Target {
+        kind: logs::Kind::Check,
+        account_id: existing.map_or(0, |a| a.id),
+        revision: existing.map_or(0, |a| a.revision + revision_after),
+    }
 }
 
 // ---- accounts ----
@@ -251,9 +262,10 @@ pub fn smtp34_account_save(account: &ZendHashTable, check: bool) -> PhpResult<i6
     let fields = fields_of(account);
     guard(|| {
         with_runtime(|rt| {
-            let draft = draft_of(rt, &fields)?;
+            let (draft, existing) = draft_of(rt, &fields)?;
             if check {
-                let outcome = delivery::check(rt, &draft)?;
+                // logged under the revision the account is about to get
+                let outcome = delivery::check(rt, &draft, check_log(existing.as_ref(), 1))?;
                 if !outcome.ok {
                     return Err(Error::CheckFailed(format!("account check failed, nothing saved: {}", outcome.message)));
                 }
@@ -302,12 +314,12 @@ pub fn smtp34_account_check(account: &Zval) -> PhpResult<PhpArray> {
             if account.is_long() && rt.store.account(account.long().unwrap_or(0))?.is_none() {
                 return Err(Error::Invalid(FieldError::new("id", "no account with this id")));
             }
-            let draft = draft_of(rt, &fields)?;
-            let outcome = delivery::check(rt, &draft)?;
+            let (draft, existing) = draft_of(rt, &fields)?;
+            let outcome = delivery::check(rt, &draft, check_log(existing.as_ref(), 0))?;
             Ok(array_of(vec![
                 ("ok", Value::Bool(outcome.ok)),
                 ("message", text(&outcome.message)),
-                ("transcript", text(&outcome.transcript)),
+                ("transcript", Value::Bytes(outcome.transcript)),
             ]))
         })
     })
@@ -345,6 +357,46 @@ pub fn smtp34_journal(limit: i64) -> PhpResult<Vec<PhpArray>> {
     guard(|| with_runtime(|rt| Ok(rt.store.journal(limit)?.iter().map(journal_array).collect())))
 }
 
+// ---- transcript logs ----
+
+#[php_function]
+#[php(name = "smtp34_log_list")]
+pub fn smtp34_log_list() -> PhpResult<Vec<PhpArray>> {
+    guard(|| {
+        let dir = crate::runtime::paths().log_dir;
+        Ok(logs::list(&dir)
+            .iter()
+            .map(|log| {
+                array_of(vec![
+                    ("name", text(&log.name)),
+                    ("account_id", Value::Int(log.account_id)),
+                    ("kind", text(log.kind.as_str())),
+                    ("size", Value::Int(log.size as i64)),
+                    ("modified", Value::Int(log.modified)),
+                ])
+            })
+            .collect())
+    })
+}
+
+#[php_function]
+#[php(name = "smtp34_log_read")]
+pub fn smtp34_log_read(name: BinarySlice<u8>) -> PhpResult<Binary<u8>> {
+    let name = String::from_utf8_lossy(&name).into_owned();
+    guard(|| match logs::read(&crate::runtime::paths().log_dir, &name) {
+        Ok(bytes) => Ok(Binary::from(bytes)),
+        Err(logs::ReadError::BadName(e)) => Err(Error::Invalid(e)),
+        Err(logs::ReadError::Missing(m)) => Err(Error::Storage(m)),
+    })
+}
+
+#[php_function]
+#[php(name = "smtp34_log_delete")]
+pub fn smtp34_log_delete(name: BinarySlice<u8>) -> PhpResult<bool> {
+    let name = String::from_utf8_lossy(&name).into_owned();
+    guard(|| Ok(logs::delete(&crate::runtime::paths().log_dir, &name)?))
+}
+
 /// Adds the class and the functions of SPEC §6 to the module.
 pub fn register(module: ModuleBuilder) -> ModuleBuilder {
     module
@@ -358,4 +410,7 @@ pub fn register(module: ModuleBuilder) -> ModuleBuilder {
         .function(wrap_function!(smtp34_settings))
         .function(wrap_function!(smtp34_resolve))
         .function(wrap_function!(smtp34_journal))
+        .function(wrap_function!(smtp34_log_list))
+        .function(wrap_function!(smtp34_log_read))
+        .function(wrap_function!(smtp34_log_delete))
 }

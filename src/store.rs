@@ -46,6 +46,9 @@ const MIGRATIONS: &[&str] = &[
         reply TEXT NOT NULL,
         duration_ms INTEGER NOT NULL
     );",
+    // 2: a revision per account, bumped by every save, so a transcript log
+    // knows exactly when its account's parameters changed (SPEC §5 "Logs")
+    "ALTER TABLE accounts ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -127,7 +130,7 @@ impl Store {
     // ---- accounts ----
 
     const ACCOUNT_COLUMNS: &'static str = "id, active, name, email, host, port, security, auth, login, \
-        password IS NOT NULL AND length(password) > 0, mailing_first, verify_tls, daily_limit, created_at, updated_at";
+        password IS NOT NULL AND length(password) > 0, mailing_first, verify_tls, daily_limit, created_at, updated_at, revision";
 
     fn account_from_row(row: &rusqlite::Row) -> rusqlite::Result<Account> {
         let security: String = row.get(6)?;
@@ -150,6 +153,7 @@ impl Store {
             daily_limit: row.get(12)?,
             created_at: row.get(13)?,
             updated_at: row.get(14)?,
+            revision: row.get(15)?,
         })
     }
 
@@ -196,7 +200,7 @@ impl Store {
                 let changed = self.conn.execute(
                     "UPDATE accounts SET active = ?2, name = ?3, email = ?4, host = ?5, port = ?6, security = ?7,
                         auth = ?8, login = ?9, password = COALESCE(?10, password), mailing_first = ?11,
-                        verify_tls = ?12, daily_limit = ?13, updated_at = ?14
+                        verify_tls = ?12, daily_limit = ?13, updated_at = ?14, revision = revision + 1
                      WHERE id = ?1",
                     params![
                         id, draft.active, draft.name, draft.email, s.host, s.port, s.security.as_str(), s.auth.as_str(),
@@ -304,6 +308,20 @@ mod tests {
     }
 
     #[test]
+    fn upgrades_a_version_1_file_in_place() {
+        let path = temp_db("upgrade");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let v1 = Connection::open(&path).unwrap();
+        v1.execute_batch(MIGRATIONS[0]).unwrap();
+        v1.execute_batch("PRAGMA user_version = 1;
+            INSERT INTO accounts (email, host, port, security, auth, created_at, updated_at) VALUES ('a@b.ru', 'h', 25, 'none', 'none', 1, 1);").unwrap();
+        drop(v1);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(store.accounts().unwrap()[0].revision, 1);
+    }
+
+    #[test]
     fn refuses_a_newer_schema() {
         let path = temp_db("newer");
         let store = Store::open(&path).unwrap();
@@ -326,7 +344,7 @@ mod tests {
         update.id = Some(one);
         assert_eq!(store.save_account(&update, None, 200).unwrap(), Some(one));
         let got = store.account(one).unwrap().unwrap();
-        assert_eq!((got.email.as_str(), got.created_at, got.updated_at), ("a2@site.ru", 100, 200));
+        assert_eq!((got.email.as_str(), got.created_at, got.updated_at, got.revision), ("a2@site.ru", 100, 200, 2));
         assert_eq!(store.sealed_password(one).unwrap(), Some(vec![1, 2, 3]));
 
         update.id = Some(999);

@@ -135,12 +135,18 @@ impl Stream {
         matches!(self, Stream::Tls(_))
     }
 
-    /// `TLSv1_3 TLS13_AES_256_GCM_SHA384`, for level-3 transcripts.
+    /// `TLSv1_3 TLS13_AES_256_GCM_SHA384, certificate subject CN=smtp.site.ru`, for level-3 transcripts.
     pub fn tls_description(&self) -> Option<String> {
         let Stream::Tls(tls) = self else { return None };
         let version = tls.conn.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
         let suite = tls.conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
-        Some(format!("{version} {suite}"))
+        let subject = tls
+            .conn
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .and_then(|der| x509_parser::parse_x509_certificate(der).ok())
+            .map_or_else(|| "unreadable".to_owned(), |(_, cert)| cert.subject().to_string());
+        Some(format!("{version} {suite}, certificate subject {subject}"))
     }
 }
 

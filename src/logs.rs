@@ -1,0 +1,285 @@
+//! Transcript logs (SPEC §5 "Logs"): one file per account and kind in
+//! `smtp34.log_dir`, `send_<id>.log` and `check_<id>.log` (`check_0.log` for
+//! an account not saved yet). Each log starts with a header line naming the
+//! account revision it belongs to and when it was started; it is started
+//! afresh when the account changes, when `log_period` has passed, or when it
+//! would grow past `log_max_mb`. Writers in several PHP processes take an
+//! exclusive lock on the file, so entries never interleave.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::fields::FieldError;
+use crate::settings::Settings;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Send,
+    Check,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Send => "send",
+            Kind::Check => "check",
+        }
+    }
+}
+
+/// Which log an entry goes to, and the account revision it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    pub kind: Kind,
+    pub account_id: i64,
+    pub revision: i64,
+}
+
+impl Target {
+    pub fn file_name(&self) -> String {
+        format!("{}_{}.log", self.kind.as_str(), self.account_id)
+    }
+}
+
+/// When a log is started afresh, from the settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub period_seconds: i64,
+    /// 0: no limit.
+    pub max_bytes: u64,
+}
+
+impl Policy {
+    pub fn from_settings(settings: &Settings) -> Policy {
+        const DAY: i64 = 86_400;
+        let period_seconds = match settings.log_period {
+            "week" => 7 * DAY,
+            "month" => 30 * DAY,
+            "year" => 365 * DAY,
+            _ => DAY,
+        };
+        Policy { period_seconds, max_bytes: settings.log_max_mb as u64 * 1024 * 1024 }
+    }
+}
+
+const HEADER_PREFIX: &str = "# smtp34 transcript log; account revision ";
+
+fn header(revision: i64, started: i64) -> String {
+    format!("{HEADER_PREFIX}{revision}; started {started} ({} UTC)\n", crate::clock::iso(started))
+}
+
+/// `(revision, started)` from a header line.
+fn parse_header(line: &str) -> Option<(i64, i64)> {
+    let rest = line.strip_prefix(HEADER_PREFIX)?;
+    let (revision, rest) = rest.split_once("; started ")?;
+    let started = rest.split_whitespace().next()?;
+    Some((revision.parse().ok()?, started.parse().ok()?))
+}
+
+/// Appends one entry, starting the log afresh first when the policy says so.
+pub fn append(dir: &Path, target: Target, policy: Policy, entry: &[u8], now: i64) -> Result<(), String> {
+    let path = dir.join(target.file_name());
+    let failed = |e: std::io::Error| format!("cannot write transcript log {}: {e}", path.display());
+    fs::create_dir_all(dir).map_err(failed)?;
+    let mut file = OpenOptions::new().read(true).append(true).create(true).open(&path).map_err(failed)?;
+    file.lock().map_err(failed)?;
+    let size = file.metadata().map_err(failed)?.len();
+    let current = first_line(&mut file).and_then(|line| parse_header(&line));
+    let restart = match current {
+        None => true,
+        Some((revision, started)) => {
+            revision != target.revision
+                || now - started >= policy.period_seconds
+                || (policy.max_bytes > 0 && size + entry.len() as u64 > policy.max_bytes)
+        }
+    };
+    let mut out = Vec::with_capacity(entry.len() + 128);
+    if restart {
+        file.set_len(0).map_err(failed)?;
+        out.extend_from_slice(header(target.revision, now).as_bytes());
+    }
+    out.extend_from_slice(entry);
+    // One write under the lock: a reader never sees half an entry from another writer.
+    file.write_all(&out).map_err(failed)?;
+    Ok(())
+}
+
+fn first_line(file: &mut File) -> Option<String> {
+    file.seek(SeekFrom::Start(0)).ok()?;
+    let mut line = String::new();
+    BufReader::new(file.take(256)).read_line(&mut line).ok()?;
+    Some(line)
+}
+
+
+/// A log as `smtp34_log_list()` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogInfo {
+    pub name: String,
+    pub kind: Kind,
+    pub account_id: i64,
+    pub size: u64,
+    pub modified: i64,
+}
+
+/// The log a name stands for; only names this extension writes are accepted,
+/// so no path, `..` or other file can be reached.
+pub fn parse_name(name: &str) -> Result<(Kind, i64), FieldError> {
+    let bad = || FieldError::new("name", format!("'{}' is not a smtp34 log name (send_<id>.log or check_<id>.log)", name.escape_default()));
+    let stem = name.strip_suffix(".log").ok_or_else(bad)?;
+    let (kind, id) = stem.split_once('_').ok_or_else(bad)?;
+    let kind = match kind {
+        "send" => Kind::Send,
+        "check" => Kind::Check,
+        _ => return Err(bad()),
+    };
+    if id.is_empty() || id.len() > 18 || !id.bytes().all(|b| b.is_ascii_digit()) || (id.len() > 1 && id.starts_with('0')) {
+        return Err(bad());
+    }
+    Ok((kind, id.parse().map_err(|_| bad())?))
+}
+
+fn path_of(dir: &Path, name: &str) -> Result<PathBuf, FieldError> {
+    parse_name(name).map(|_| dir.join(name))
+}
+
+/// The logs in `dir`, by account then kind.
+pub fn list(dir: &Path) -> Vec<LogInfo> {
+    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
+    let mut logs: Vec<LogInfo> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let (kind, account_id) = parse_name(&name).ok()?;
+            let meta = entry.metadata().ok().filter(|m| m.is_file())?;
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs() as i64);
+            Some(LogInfo { name, kind, account_id, size: meta.len(), modified })
+        })
+        .collect();
+    logs.sort_by(|a, b| (a.account_id, a.kind.as_str()).cmp(&(b.account_id, b.kind.as_str())));
+    logs
+}
+
+pub enum ReadError {
+    BadName(FieldError),
+    Missing(String),
+}
+
+pub fn read(dir: &Path, name: &str) -> Result<Vec<u8>, ReadError> {
+    let path = path_of(dir, name).map_err(ReadError::BadName)?;
+    fs::read(&path).map_err(|e| ReadError::Missing(format!("cannot read log {name}: {e}")))
+}
+
+/// Deletes a log; false when there was none.
+pub fn delete(dir: &Path, name: &str) -> Result<bool, FieldError> {
+    let path = path_of(dir, name)?;
+    Ok(fs::remove_file(path).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("smtp34-logs-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    const DAY: Policy = Policy { period_seconds: 86_400, max_bytes: 0 };
+    const SEND_1: Target = Target { kind: Kind::Send, account_id: 1, revision: 1 };
+
+    fn text(dir: &Path, name: &str) -> String {
+        String::from_utf8(fs::read(dir.join(name)).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn appends_under_one_header() {
+        let dir = temp_dir("append");
+        append(&dir, SEND_1, DAY, b"one\n", 1000).unwrap();
+        append(&dir, SEND_1, DAY, b"two\n", 1001).unwrap();
+        let log = text(&dir, "send_1.log");
+        assert!(log.starts_with("# smtp34 transcript log; account revision 1; started 1000 "));
+        assert!(log.ends_with("\none\ntwo\n"));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn restarts_on_account_change_period_and_size() {
+        let dir = temp_dir("restart");
+        append(&dir, SEND_1, DAY, b"old\n", 1000).unwrap();
+        append(&dir, Target { revision: 2, ..SEND_1 }, DAY, b"new revision\n", 1001).unwrap();
+        assert!(!text(&dir, "send_1.log").contains("old"));
+
+        append(&dir, Target { revision: 2, ..SEND_1 }, DAY, b"same day\n", 1001 + 86_399).unwrap();
+        assert!(text(&dir, "send_1.log").contains("new revision"));
+        append(&dir, Target { revision: 2, ..SEND_1 }, DAY, b"next day\n", 1001 + 86_400).unwrap();
+        let log = text(&dir, "send_1.log");
+        assert!(!log.contains("same day") && log.contains("next day"));
+
+        let small = Policy { period_seconds: 86_400, max_bytes: 300 }; // header ~75 + 100 + 50 fits, + 100 more does not
+        append(&dir, SEND_1, small, &[b'a'; 100], 5000).unwrap();
+        append(&dir, SEND_1, small, &[b'b'; 50], 5000).unwrap();
+        assert!(text(&dir, "send_1.log").contains(&"a".repeat(100)));
+        append(&dir, SEND_1, small, &[b'c'; 100], 5000).unwrap();
+        let log = text(&dir, "send_1.log");
+        assert!(!log.contains(&"a".repeat(100)) && log.contains(&"c".repeat(100)));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn names_are_validated() {
+        assert_eq!(parse_name("send_12.log"), Ok((Kind::Send, 12)));
+        assert_eq!(parse_name("check_0.log"), Ok((Kind::Check, 0)));
+        for bad in ["../send_1.log", "send_1.log/..", "/etc/passwd", "send_-1.log", "send_01.log", "send_1.txt", "mail_1.log", "send_.log", "send_1.log\0", "send_1", "check_99999999999999999999.log"] {
+            assert!(parse_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lists_only_our_logs() {
+        let dir = temp_dir("list");
+        append(&dir, SEND_1, DAY, b"x\n", 1).unwrap();
+        append(&dir, Target { kind: Kind::Check, account_id: 0, revision: 0 }, DAY, b"x\n", 1).unwrap();
+        fs::write(dir.join("other.txt"), b"not ours").unwrap();
+        let names: Vec<String> = list(&dir).into_iter().map(|l| l.name).collect();
+        assert_eq!(names, ["check_0.log", "send_1.log"]);
+        assert!(matches!(read(&dir, "../other.txt"), Err(ReadError::BadName(_))));
+        assert!(delete(&dir, "send_1.log").unwrap());
+        assert!(!delete(&dir, "send_1.log").unwrap());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn concurrent_writers_never_interleave() {
+        let dir = temp_dir("concurrent");
+        let handles: Vec<_> = (0..4u8)
+            .map(|t| {
+                let dir = dir.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..50 {
+                        let mut entry = vec![b'0' + t; 5000];
+                        entry.push(b'\n');
+                        append(&dir, SEND_1, DAY, &entry, 1).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let log = text(&dir, "send_1.log");
+        let lines: Vec<&str> = log.lines().skip(1).collect();
+        assert_eq!(lines.len(), 200);
+        for line in lines {
+            assert_eq!(line.len(), 5000);
+            assert!(line.bytes().all(|b| b == line.as_bytes()[0]));
+        }
+        fs::remove_dir_all(dir).unwrap();
+    }
+}
