@@ -8,7 +8,7 @@ was encrypted and who authenticated).
 
   smtp_server.py --spool DIR [--port N] [--tls none|starttls|implicit]
                  [--cert PEM --key PEM] [--auth USER:PASSWORD]
-                 [--reject-rcpt SUBSTRING] [--silent]
+                 [--auth-only PLAIN|LOGIN] [--reject-rcpt SUBSTRING] [--silent]
 
 Prints "READY <port>" on stdout once it accepts connections, then runs
 until killed. --silent accepts TCP connections and never answers (for
@@ -102,6 +102,7 @@ def main():
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--auth")
+    parser.add_argument("--auth-only", help="offer just this AUTH mechanism (PLAIN or LOGIN)")
     parser.add_argument("--reject-rcpt")
     parser.add_argument("--silent", action="store_true")
     args = parser.parse_args()
@@ -125,6 +126,8 @@ def main():
             # aiosmtpd counts only STARTTLS as TLS; an implicit-TLS session is encrypted already
             auth_require_tls=args.tls == "starttls",
         )
+    if args.auth_only:
+        smtp_options["auth_exclude_mechanism"] = [m for m in ("PLAIN", "LOGIN") if m != args.auth_only]
     if args.tls == "starttls":
         smtp_options.update(tls_context=context, require_starttls=True)
 
