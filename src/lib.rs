@@ -30,10 +30,12 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const COMMIT: &str = env!("SMTP34_COMMIT");
 
 /// PHP_INI_SYSTEM: set in php.ini, never moved by ini_set().
-static INI_ENTRIES: IniEntryDefs<4> = IniEntryDefs::new([
+static INI_ENTRIES: IniEntryDefs<5> = IniEntryDefs::new([
     IniEntryDef::new(c"smtp34.db", c"", IniEntryPermission::System),
     IniEntryDef::new(c"smtp34.key_file", c"", IniEntryPermission::System),
     IniEntryDef::new(c"smtp34.log_dir", c"", IniEntryPermission::System),
+    // password_hash() of the standalone admin pages' password; empty: they refuse to serve
+    IniEntryDef::new(c"smtp34.admin_password_hash", c"", IniEntryPermission::System),
     IniEntryDef::end(),
 ]);
 

@@ -1,0 +1,318 @@
+<?php
+declare(strict_types=1);
+
+namespace Smtp34\Admin;
+
+/**
+ * The admin pages of SPEC §7 over the extension's API, for any host: the
+ * standalone router and the Bitrix module's admin pages both call these.
+ * No business rule lives here: validation, checks and storage are the
+ * extension's; a page only turns form fields into API calls and answers
+ * (ValueError, Smtp34\Exception) into messages. The host has already
+ * checked rights and the CSRF token of a POST.
+ */
+final class Pages
+{
+    /** Account fields as the forms carry them (the API's names). */
+    public const ACCOUNT_FIELDS = ['active', 'name', 'email', 'host', 'port', 'security', 'auth', 'login', 'password', 'mailing_first', 'verify_tls', 'daily_limit'];
+    private const BOOLEAN_FIELDS = ['active', 'mailing_first', 'verify_tls'];
+
+    /**
+     * @param \Closure(string, array<string, string|int>): string $url page name + query → URL
+     */
+    public function __construct(
+        private readonly I18n $t,
+        private readonly \Closure $url,
+        private readonly string $sessid,
+    ) {
+    }
+
+    private function t(string $code): string
+    {
+        return Html::e($this->t->get($code));
+    }
+
+    private function url(string $page, array $query = []): string
+    {
+        return ($this->url)($page, $query);
+    }
+
+    private function form(string $page, array $query = [], string $id = ''): string
+    {
+        return '<form method="post" action="' . Html::e($this->url($page, $query)) . '"' . ($id ? ' id="' . Html::e($id) . '"' : '') . '>'
+            . Html::hidden('sessid', $this->sessid);
+    }
+
+    private static function error(string $text): string
+    {
+        return '<div class="smtp34-error" role="alert">' . Html::e($text) . '</div>';
+    }
+
+    private static function note(string $text): string
+    {
+        return '<div class="smtp34-note">' . Html::e($text) . '</div>';
+    }
+
+    // ---- SMTP accounts list ----
+
+    public function accounts(Request $request): Response
+    {
+        if ($request->isPost()) {
+            $ids = array_map('intval', (array) ($request->post['ids'] ?? []));
+            if (isset($request->post['id'])) {
+                $ids[] = (int) $request->post['id'];
+            }
+            $action = (string) ($request->post['action'] ?? '');
+            foreach (array_unique($ids) as $id) {
+                match ($action) {
+                    'delete' => smtp34_account_delete($id),
+                    'activate' => smtp34_account_save(['id' => $id, 'active' => true], false),
+                    'deactivate' => smtp34_account_save(['id' => $id, 'active' => false], false),
+                    default => null,
+                };
+            }
+            return Response::redirect($this->url('accounts'));
+        }
+
+        $accounts = smtp34_account_list();
+        $html = '<p><a class="smtp34-button" id="add-account" href="' . Html::e($this->url('account_edit')) . '">' . $this->t('ADD_ACCOUNT') . '</a></p>';
+        if ($accounts === []) {
+            return new Response($this->t->get('ACCOUNTS_TITLE'), $html . '<p>' . $this->t('NO_ACCOUNTS') . '</p>');
+        }
+        $html .= $this->form('accounts', [], 'accounts-form') . '<table class="smtp34-table" id="accounts"><thead><tr><th></th>';
+        foreach (['COL_ID', 'COL_ACTIVE', 'COL_NAME', 'COL_EMAIL', 'COL_SERVER', 'COL_PORT', 'COL_SECURITY', 'COL_AUTH', 'COL_ACTIONS'] as $col) {
+            $html .= '<th>' . $this->t($col) . '</th>';
+        }
+        $html .= '</tr></thead><tbody>';
+        foreach ($accounts as $a) {
+            $yesNo = fn (bool $b) => $this->t($b ? 'YES' : 'NO');
+            $html .= '<tr data-id="' . $a['id'] . '">'
+                . '<td><input type="checkbox" name="ids[]" value="' . $a['id'] . '"></td>'
+                . '<td>' . $a['id'] . '</td>'
+                . '<td class="active">' . $yesNo($a['active']) . '</td>'
+                . '<td class="name">' . Html::e($a['name']) . '</td>'
+                . '<td class="email">' . Html::e($a['email']) . '</td>'
+                . '<td>' . Html::e($a['host']) . '</td>'
+                . '<td>' . $a['port'] . '</td>'
+                . '<td>' . $yesNo($a['security'] !== 'none') . ' <small>(' . Html::e($a['security']) . ')</small></td>'
+                . '<td>' . $yesNo($a['auth'] !== 'none') . '</td>'
+                . '<td><a class="edit" href="' . Html::e($this->url('account_edit', ['id' => $a['id']])) . '">' . $this->t('EDIT') . '</a></td>'
+                . '</tr>';
+        }
+        $html .= '</tbody></table><p>' . $this->t('FOR_SELECTED') . ': '
+            . Html::select('action', ['' => '—', 'activate' => $this->t->get('ACTIVATE'), 'deactivate' => $this->t->get('DEACTIVATE'), 'delete' => $this->t->get('DELETE')], '', 'group-action')
+            . ' <button type="submit" id="apply-group">' . $this->t('APPLY_ACTION') . '</button></p></form>';
+        return new Response($this->t->get('ACCOUNTS_TITLE'), $html);
+    }
+
+    // ---- add / edit form ----
+
+    public function accountEdit(Request $request): Response
+    {
+        $id = (int) ($request->query['id'] ?? 0);
+        $stored = $id > 0 ? smtp34_account_get($id) : null;
+        if ($id > 0 && $stored === null) {
+            return Response::redirect($this->url('accounts'));
+        }
+        $values = $stored ?? ['active' => true, 'name' => '', 'email' => '', 'host' => '', 'port' => 465, 'security' => 'ssl', 'auth' => 'login', 'login' => '', 'mailing_first' => false, 'verify_tls' => true, 'daily_limit' => 0, 'has_password' => false];
+        $message = '';
+
+        if ($request->isPost()) {
+            $button = $this->pressed($request->post);
+            if ($button === 'cancel') {
+                return Response::redirect($this->url('accounts'));
+            }
+            $fields = $this->accountFields($request->post);
+            if ($id > 0) {
+                $fields['id'] = $id;
+            }
+            try {
+                $savedId = smtp34_account_save($fields, true);
+                return Response::redirect(match ($button) {
+                    'apply' => $this->url('account_edit', ['id' => $savedId, 'saved' => 1]),
+                    'save_and_add' => $this->url('account_edit', ['saved' => 1]),
+                    default => $this->url('accounts'),
+                });
+            } catch (\ValueError $e) {
+                $message = self::error($this->t->get('INVALID_FIELD') . ' ' . $e->getMessage());
+            } catch (\Smtp34\Exception $e) {
+                $message = self::error($this->t->get('CHECK_FAILED') . ' ' . $e->getMessage());
+            }
+            // keep what was typed, never the password
+            $values = array_merge($values, array_diff_key($fields, ['password' => 1]));
+            foreach (self::BOOLEAN_FIELDS as $flag) {
+                $values[$flag] = ($request->post[$flag] ?? 'N') === 'Y';
+            }
+        } elseif (isset($request->query['saved'])) {
+            $message = self::note($this->t->get('SAVED'));
+        }
+
+        $title = $this->t->get($stored ? 'ACCOUNT_EDIT_TITLE' : 'ACCOUNT_ADD_TITLE');
+        $html = $message . '<p><a href="' . Html::e($this->url('accounts')) . '">' . $this->t('ACCOUNTS_TITLE') . '</a></p>'
+            . $this->form('account_edit', $id > 0 ? ['id' => $id] : [], 'account-form')
+            . '<h2>' . $this->t('ACCOUNT_PARAMS') . '</h2><table class="smtp34-form">';
+        $row = fn (string $field, string $input, string $hint = '') => '<tr><td><label for="' . $field . '">' . $this->t('FIELD_' . $field) . ':</label></td><td>' . $input
+            . ($hint !== '' ? '<br><small>' . Html::e($hint) . '</small>' : '') . '</td></tr>';
+        $text = fn (string $field, string $type = 'text') => '<input type="' . $type . '" name="' . $field . '" id="' . $field . '" value="' . Html::e((string) ($values[$field] ?? '')) . '" size="40">';
+        $html .= $row('active', Html::checkbox('active', (bool) $values['active']))
+            . $row('name', $text('name'))
+            . $row('email', $text('email'))
+            . $row('host', $text('host'))
+            . $row('port', $text('port', 'number'))
+            . $row('security', Html::select('security', ['none' => $this->t->get('SECURITY_none'), 'ssl' => $this->t->get('SECURITY_ssl'), 'starttls' => $this->t->get('SECURITY_starttls')], (string) $values['security']))
+            . $row('verify_tls', Html::checkbox('verify_tls', (bool) $values['verify_tls']))
+            . $row('auth', Html::select('auth', ['none' => $this->t->get('AUTH_none'), 'login' => $this->t->get('AUTH_login')], (string) $values['auth']))
+            . $row('login', $text('login'))
+            . $row('password', '<input type="password" name="password" id="password" value="" autocomplete="new-password" size="40">', !empty($values['has_password']) ? $this->t->get('PASSWORD_KEEP') : '')
+            . $row('mailing_first', Html::checkbox('mailing_first', (bool) $values['mailing_first']))
+            . $row('daily_limit', $text('daily_limit', 'number'))
+            . '</table><p class="smtp34-buttons">'
+            . '<button type="submit" name="save" value="Y" id="save">' . $this->t('SAVE') . '</button> '
+            . '<button type="submit" name="apply" value="Y" id="apply">' . $this->t('APPLY') . '</button> '
+            . '<button type="submit" name="cancel" value="Y" id="cancel" formnovalidate>' . $this->t('CANCEL') . '</button> '
+            . '<button type="submit" name="save_and_add" value="Y" id="save-and-add">' . $this->t('SAVE_AND_ADD') . '</button>'
+            . '</p></form><p class="smtp34-hint">' . $this->t('FORM_NOTE') . '</p><p class="smtp34-hint">' . $this->t('FORM_NOTE_ACTIVE') . '</p>';
+        return new Response($title, $html);
+    }
+
+    private function pressed(array $post): string
+    {
+        foreach (['cancel', 'apply', 'save_and_add', 'save'] as $button) {
+            if (isset($post[$button])) {
+                return $button;
+            }
+        }
+        return 'save';
+    }
+
+    /** The API's account array from a form: known fields only, checkboxes as booleans. */
+    private function accountFields(array $post): array
+    {
+        $fields = [];
+        foreach (self::ACCOUNT_FIELDS as $field) {
+            if (!array_key_exists($field, $post) || is_array($post[$field])) {
+                continue;
+            }
+            $value = (string) $post[$field];
+            $fields[$field] = in_array($field, self::BOOLEAN_FIELDS, true) ? $value === 'Y' : $value;
+        }
+        return $fields;
+    }
+
+    // ---- settings ----
+
+    public function settings(Request $request): Response
+    {
+        $message = '';
+        $current = smtp34_settings();
+        if ($request->isPost()) {
+            $changes = [];
+            foreach ($current as $key => $value) {
+                if (array_key_exists($key, $request->post) && !is_array($request->post[$key])) {
+                    $posted = (string) $request->post[$key];
+                    $changes[$key] = is_bool($value) ? $posted === 'Y' : $posted;
+                }
+            }
+            try {
+                smtp34_settings($changes);
+                return Response::redirect($this->url('settings', ['saved' => 1]));
+            } catch (\ValueError $e) {
+                $message = self::error($this->t->get('INVALID_FIELD') . ' ' . $e->getMessage());
+                $current = array_merge($current, array_map(static fn ($v) => $v, $changes));
+            }
+        } elseif (isset($request->query['saved'])) {
+            $message = self::note($this->t->get('SAVED'));
+        }
+
+        $html = $message . $this->form('settings', [], 'settings-form') . '<table class="smtp34-form">';
+        foreach ($current as $key => $value) {
+            $input = match (true) {
+                is_bool($value) => Html::checkbox($key, $value),
+                $key === 'log_level' => Html::select($key, ['1' => '1', '2' => '2', '3' => '3', '4' => '4'], (string) $value),
+                $key === 'log_period' => Html::select($key, array_combine(['day', 'week', 'month', 'year'], array_map(fn ($p) => $this->t->get("PERIOD_$p"), ['day', 'week', 'month', 'year'])), (string) $value),
+                $key === 'fallback' => Html::select($key, ['mail' => $this->t->get('FALLBACK_mail'), 'none' => $this->t->get('FALLBACK_none')], (string) $value),
+                default => '<input type="text" name="' . $key . '" id="' . $key . '" value="' . Html::e((string) $value) . '">',
+            };
+            $html .= '<tr><td><label for="' . $key . '">' . $this->t("SET_$key") . ':</label></td><td>' . $input
+                . '<br><small>' . $this->t("SET_{$key}_HELP") . '</small></td></tr>';
+        }
+        $html .= '</table><p><button type="submit" name="save" value="Y" id="save">' . $this->t('SAVE') . '</button></p></form>';
+        return new Response($this->t->get('SETTINGS_TITLE'), $html);
+    }
+
+    // ---- logs ----
+
+    public function logs(Request $request): Response
+    {
+        if ($request->isPost()) {
+            try {
+                smtp34_log_delete((string) ($request->post['name'] ?? ''));
+            } catch (\ValueError) {
+                // not one of our logs: nothing to delete
+            }
+            return Response::redirect($this->url('logs'));
+        }
+        if (isset($request->query['view'])) {
+            return $this->viewLog((string) $request->query['view']);
+        }
+        $logs = smtp34_log_list();
+        if ($logs === []) {
+            return new Response($this->t->get('LOGS_TITLE'), '<p>' . $this->t('NO_LOGS') . '</p>');
+        }
+        $accounts = array_column(smtp34_account_list(), null, 'id');
+        $html = '<table class="smtp34-table" id="logs"><thead><tr>';
+        foreach (['LOG_ACCOUNT', 'LOG_KIND', 'LOG_FILE', 'LOG_MODIFIED', 'LOG_SIZE', 'COL_ACTIONS'] as $col) {
+            $html .= '<th>' . $this->t($col) . '</th>';
+        }
+        $html .= '</tr></thead><tbody>';
+        foreach ($logs as $log) {
+            $account = $accounts[$log['account_id']] ?? null;
+            $who = $account ? '[' . $account['id'] . '] ' . trim($account['name'] . ' <' . $account['email'] . '>')
+                : ($log['account_id'] === 0 ? $this->t->get('NOT_SAVED_ACCOUNT') : '[' . $log['account_id'] . '] ' . $this->t->get('DELETED_ACCOUNT'));
+            $html .= '<tr data-name="' . Html::e($log['name']) . '"><td>' . Html::e($who) . '</td><td>' . $this->t('KIND_' . $log['kind']) . '</td>'
+                . '<td>' . Html::e($log['name']) . '</td><td>' . Html::date($log['modified']) . '</td><td>' . $log['size'] . '</td>'
+                . '<td><a class="view" href="' . Html::e($this->url('logs', ['view' => $log['name']])) . '">' . $this->t('LOG_VIEW') . '</a> '
+                . $this->form('logs') . Html::hidden('name', $log['name'])
+                . '<button type="submit" class="delete">' . $this->t('DELETE') . '</button></form></td></tr>';
+        }
+        return new Response($this->t->get('LOGS_TITLE'), $html . '</tbody></table>');
+    }
+
+    private function viewLog(string $name): Response
+    {
+        $back = '<p><a href="' . Html::e($this->url('logs')) . '">' . $this->t('BACK_TO_LOGS') . '</a></p>';
+        try {
+            $text = smtp34_log_read($name);
+        } catch (\ValueError | \Smtp34\Exception $e) {
+            return new Response($this->t->get('LOGS_TITLE'), $back . self::error($e->getMessage()), 404);
+        }
+        // a log holds letters' own bytes; a windows-1251 letter is shown as such
+        if (!mb_check_encoding($text, 'UTF-8')) {
+            $text = mb_convert_encoding($text, 'UTF-8', 'Windows-1251');
+        }
+        return new Response($name, $back . '<pre class="smtp34-log" id="log-text">' . Html::e($text) . '</pre>');
+    }
+
+    // ---- journal ----
+
+    public function journal(Request $request): Response
+    {
+        $limit = max(1, min(1000, (int) ($request->query['limit'] ?? 100)));
+        $rows = smtp34_journal($limit);
+        if ($rows === []) {
+            return new Response($this->t->get('JOURNAL_TITLE'), '<p>' . $this->t('NO_JOURNAL') . '</p>');
+        }
+        $html = '<table class="smtp34-table" id="journal"><thead><tr>';
+        foreach (['J_time', 'J_status', 'J_account', 'J_mailing', 'J_from', 'J_recipients', 'J_subject', 'J_message_id', 'J_reply', 'J_duration'] as $col) {
+            $html .= '<th>' . $this->t($col) . '</th>';
+        }
+        $html .= '</tr></thead><tbody>';
+        foreach ($rows as $row) {
+            $html .= '<tr class="status-' . Html::e($row['status']) . '"><td>' . Html::date($row['time']) . '</td><td class="status">' . Html::e($row['status']) . '</td>'
+                . '<td>' . Html::e($row['account_id'] ?? '—') . '</td><td>' . Html::e($row['mailing_id'] ?? '') . '</td>'
+                . '<td>' . Html::e($row['from']) . '</td><td>' . Html::e($row['recipients']) . '</td><td class="subject">' . Html::e($row['subject']) . '</td>'
+                . '<td>' . Html::e($row['message_id']) . '</td><td class="reply">' . Html::e($row['reply']) . '</td><td>' . $row['duration_ms'] . '</td></tr>';
+        }
+        return new Response($this->t->get('JOURNAL_TITLE'), $html . '</tbody></table>');
+    }
+}
