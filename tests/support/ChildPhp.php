@@ -13,9 +13,9 @@ final class ChildPhp
      * @param array<string, string> $env
      * @return array{code: int, stdout: string, stderr: string, seconds: float}
      */
-    public static function run(string $code, array $ini = [], array $env = []): array
+    public static function run(string $code, array $ini = [], array $env = [], bool $withExtension = true): array
     {
-        $process = self::start($code, $ini, $env);
+        $process = self::start($code, $ini, $env, $withExtension);
         return $process();
     }
 
@@ -25,9 +25,12 @@ final class ChildPhp
      * @param array<string, string> $env
      * @return callable(): array{code: int, stdout: string, stderr: string, seconds: float}
      */
-    public static function start(string $code, array $ini = [], array $env = []): callable
+    public static function start(string $code, array $ini = [], array $env = [], bool $withExtension = true): callable
     {
-        $command = [PHP_BINARY, '-n', '-d', 'extension=' . self::extension(), '-d', 'display_errors=stderr', '-d', 'log_errors=0'];
+        $command = [PHP_BINARY, '-n', '-d', 'display_errors=stderr', '-d', 'log_errors=0'];
+        if ($withExtension) {
+            array_push($command, '-d', 'extension=' . self::extension());
+        }
         foreach (['pdo', 'pdo_sqlite', 'sqlite3', 'mbstring'] as $module) {
             // -n drops Debian's conf.d; keep what tests themselves use
             if (extension_loaded($module) && !self::builtin($module)) {

@@ -1,0 +1,62 @@
+<?php
+// Installer of the smtp34.smtp module (Marketplace → Installed solutions).
+use Bitrix\Main\EventManager;
+use Bitrix\Main\ModuleManager;
+use Smtp34\Admin\I18n;
+use Smtp34\Bitrix\EventHandler;
+use Smtp34\Bitrix\Requirements;
+
+require_once __DIR__ . '/../lib/autoload.php';
+
+class smtp34_smtp extends CModule
+{
+    public $MODULE_ID = 'smtp34.smtp';
+    public $MODULE_VERSION;
+    public $MODULE_VERSION_DATE;
+    public $MODULE_NAME;
+    public $MODULE_DESCRIPTION;
+    public $PARTNER_NAME = 'smtp34';
+    public $PARTNER_URI = '';
+
+    public function __construct()
+    {
+        $arModuleVersion = [];
+        include __DIR__ . '/version.php';
+        $this->MODULE_VERSION = $arModuleVersion['VERSION'];
+        $this->MODULE_VERSION_DATE = $arModuleVersion['VERSION_DATE'];
+        $t = self::i18n();
+        $this->MODULE_NAME = $t->get('MODULE_NAME');
+        $this->MODULE_DESCRIPTION = $t->get('MODULE_DESCRIPTION');
+    }
+
+    private static function i18n(): I18n
+    {
+        return new I18n(defined('LANGUAGE_ID') && LANGUAGE_ID === 'en' ? 'en' : 'ru');
+    }
+
+    public function DoInstall()
+    {
+        global $APPLICATION;
+        $problem = Requirements::problem(self::i18n());
+        if ($problem !== null) {
+            $APPLICATION->ThrowException($problem);
+            return false;
+        }
+        ModuleManager::registerModule($this->MODULE_ID);
+        EventManager::getInstance()->registerEventHandler(
+            'sender', 'OnPostingSendRecipientEmail', $this->MODULE_ID, EventHandler::class, 'onPostingSendRecipientEmail'
+        );
+        CopyDirFiles(__DIR__ . '/admin', $_SERVER['DOCUMENT_ROOT'] . '/bitrix/admin', true, true);
+        return true;
+    }
+
+    public function DoUninstall()
+    {
+        EventManager::getInstance()->unRegisterEventHandler(
+            'sender', 'OnPostingSendRecipientEmail', $this->MODULE_ID, EventHandler::class, 'onPostingSendRecipientEmail'
+        );
+        DeleteDirFiles(__DIR__ . '/admin', $_SERVER['DOCUMENT_ROOT'] . '/bitrix/admin');
+        ModuleManager::unRegisterModule($this->MODULE_ID);
+        return true;
+    }
+}

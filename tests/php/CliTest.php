@@ -1,0 +1,138 @@
+<?php
+declare(strict_types=1);
+
+/** php/bin/smtp34: output and exit code of each subcommand, run as a separate PHP process. */
+final class CliTest extends Smtp34TestCase
+{
+    private array $ini;
+
+    protected function setUp(): void
+    {
+        parent::setUp();
+        $this->ini = ChildPhp::freshIni();
+    }
+
+    /** @return array{code: int, stdout: string, stderr: string} */
+    private function cli(string ...$args): array
+    {
+        $code = sprintf('$argv = %s; $argc = count($argv); require %s;', var_export(array_merge(['smtp34'], $args), true), var_export(__DIR__ . '/../../php/bin/smtp34', true));
+        return ChildPhp::run(str_replace("#!/usr/bin/env php\n", '', $code), $this->ini);
+    }
+
+    private function addAccount(SmtpServer $server, string ...$extra): int
+    {
+        $result = $this->cli('--json', 'account', 'add', 'name=Магазин', 'email=shop@site.ru', 'host=127.0.0.1', "port=$server->port", 'login=shop', 'password=s3cret-pass', ...$extra);
+        $this->assertSame(0, $result['code'], $result['stderr']);
+        return json_decode($result['stdout'], true)['id'];
+    }
+
+    public function testAccountAddChecksListShowEditDelete(): void
+    {
+        $server = $this->authServer();
+        $add = $this->cli('account', 'add', 'name=Магазин', 'email=shop@site.ru', 'host=127.0.0.1', "port=$server->port", 'login=shop', 'password=s3cret-pass');
+        $this->assertSame(0, $add['code'], $add['stderr']);
+        $this->assertSame("account 1 saved\n", $add['stdout']);
+
+        $list = $this->cli('account', 'list');
+        $this->assertSame(0, $list['code']);
+        $lines = explode("\n", trim($list['stdout']));
+        $this->assertMatchesRegularExpression('/^id\s+active\s+name\s+email\s+host\s+port\s+security\s+auth\s+login\s+mailing_first$/', $lines[0]);
+        $this->assertMatchesRegularExpression('/^1\s+yes\s+Магазин\s+shop@site\.ru\s+127\.0\.0\.1\s+' . $server->port . '\s+none\s+login\s+shop\s+no$/', $lines[2]);
+        $this->assertStringNotContainsString('s3cret', $list['stdout']);
+
+        $json = json_decode($this->cli('--json', 'account', 'show', '1')['stdout'], true);
+        $this->assertSame('shop@site.ru', $json['email']);
+        $this->assertArrayNotHasKey('password', $json);
+
+        $edit = $this->cli('account', 'edit', '1', 'name=Новое', '--no-check');
+        $this->assertSame([0, "account 1 saved\n"], [$edit['code'], $edit['stdout']]);
+        $this->assertMatchesRegularExpression('/^name\s+Новое$/m', $this->cli('account', 'show', '1')['stdout']);
+
+        $this->assertSame(0, $this->cli('account', 'delete', '1')['code']);
+        $gone = $this->cli('account', 'delete', '1');
+        $this->assertSame([1, "no such account\n"], [$gone['code'], $gone['stdout']]);
+        $this->assertSame(1, $this->cli('account', 'show', '1')['code']);
+    }
+
+    public function testAFailedCheckOnAddExitsOneWithTheServersReply(): void
+    {
+        $server = $this->authServer();
+        $result = $this->cli('account', 'add', 'email=shop@site.ru', 'host=127.0.0.1', "port=$server->port", 'login=shop', 'password=wrong');
+        $this->assertSame(1, $result['code']);
+        $this->assertStringContainsString('535', $result['stderr']);
+        $this->assertSame("(none)\n", $this->cli('account', 'list')['stdout']);
+    }
+
+    public function testAccountCheckPrintsTheTranscript(): void
+    {
+        $server = $this->authServer();
+        $id = $this->addAccount($server);
+        $ok = $this->cli('account', 'check', (string) $id);
+        $this->assertSame(0, $ok['code']);
+        $this->assertStringContainsString('CLIENT -> SERVER: AUTH PLAIN ********', $ok['stdout']);
+        $this->assertStringEndsWith("OK: connected to 127.0.0.1:$server->port (none), authorized as shop\n", $ok['stdout']);
+
+        $server->stop();
+        $down = $this->cli('account', 'check', (string) $id);
+        $this->assertSame(1, $down['code']);
+        $this->assertStringContainsString('FAILED: cannot connect', $down['stdout']);
+    }
+
+    public function testUsageErrorsExitTwo(): void
+    {
+        foreach ([['frobnicate'], ['account'], ['account', 'show', 'abc'], ['account', 'add', 'not-a-pair'], ['journal', '--limit'], ['log', 'show'], ['send-test', '1'],
+                  ['account', 'add', 'email=bad', 'host=h', '--no-check'], ['settings', 'log_level=9']] as $args) {
+            $result = $this->cli(...$args);
+            $this->assertSame(2, $result['code'], implode(' ', $args) . ': ' . $result['stderr']);
+            $this->assertSame('', $result['stdout']);
+            $this->assertStringStartsWith('smtp34: ', $result['stderr']);
+        }
+        $help = $this->cli('help');
+        $this->assertSame(0, $help['code']);
+        $this->assertStringContainsString('send-test <account-id> <to>', $help['stdout']);
+    }
+
+    public function testSettingsShowAndChange(): void
+    {
+        $shown = $this->cli('settings');
+        $this->assertSame(0, $shown['code']);
+        $this->assertMatchesRegularExpression('/^enabled\s+no$/m', $shown['stdout']);
+        $changed = $this->cli('--json', 'settings', 'enabled=1', 'log_level=4');
+        $this->assertSame(0, $changed['code']);
+        $this->assertSame([true, 4], array_values(array_intersect_key(json_decode($changed['stdout'], true), ['enabled' => 1, 'log_level' => 1])));
+    }
+
+    public function testSendTestJournalAndLogs(): void
+    {
+        $server = $this->authServer();
+        $id = $this->addAccount($server);
+
+        $disabled = $this->cli('send-test', (string) $id, 'admin@site.ru');
+        $this->assertSame([1, "smtp34 is disabled (settings enabled=1 turns it on)\n"], [$disabled['code'], $disabled['stdout']]);
+
+        $this->cli('settings', 'enabled=1');
+        $sent = $this->cli('send-test', (string) $id, 'admin@site.ru');
+        $this->assertSame(0, $sent['code'], $sent['stdout'] . $sent['stderr']);
+        $this->assertStringStartsWith('sent: 250 2.0.0 Ok', $sent['stdout']);
+        $this->assertSame(['admin@site.ru'], $server->only()['meta']['rcpt_tos']);
+
+        $newer = $this->addAccount($server);
+        $elsewhere = $this->cli('send-test', (string) $id, 'admin@site.ru');
+        $this->assertSame(1, $elsewhere['code']);
+        $this->assertStringContainsString("account $newer would send it", $elsewhere['stdout']);
+
+        $journal = $this->cli('journal', '--limit', '5');
+        $this->assertSame(0, $journal['code']);
+        $this->assertMatchesRegularExpression('/^1\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+sent\s+' . $id . '\s+Магазин <shop@site\.ru>\s+admin@site\.ru\s+smtp34: test letter\s+250/m', $journal['stdout']);
+        $this->assertCount(1, json_decode($this->cli('--json', 'journal')['stdout'], true));
+
+        $logs = $this->cli('log', 'list');
+        $this->assertMatchesRegularExpression("/^send_$id\\.log\\s+$id\\s+send\\s+\\d+\\s+\\d{4}-/m", $logs['stdout']);
+        $show = $this->cli('log', 'show', "send_$id.log");
+        $this->assertSame(0, $show['code']);
+        $this->assertStringContainsString('CLIENT -> SERVER: RCPT TO:<admin@site.ru>', $show['stdout']);
+        $this->assertSame(2, $this->cli('log', 'show', '../smtp34.db')['code']);
+        $this->assertSame(0, $this->cli('log', 'delete', "send_$id.log")['code']);
+        $this->assertSame(1, $this->cli('log', 'delete', "send_$id.log")['code']);
+    }
+}
