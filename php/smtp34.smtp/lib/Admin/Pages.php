@@ -136,7 +136,9 @@ final class Pages
             } catch (\ValueError $e) {
                 $message = self::error($this->t->get('INVALID_FIELD') . ' ' . $e->getMessage());
             } catch (\Smtp34\Exception $e) {
-                $message = self::error($this->t->get('CHECK_FAILED') . ' ' . $e->getMessage());
+                // the page says "not saved" in the admin's language; show the server's own words after it
+                $reply = preg_replace('/^account check failed, nothing saved: /', '', $e->getMessage());
+                $message = self::error($this->t->get('CHECK_FAILED') . ' ' . $reply);
             }
             // keep what was typed, never the password
             $values = array_merge($values, array_diff_key($fields, ['password' => 1]));

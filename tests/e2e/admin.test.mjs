@@ -1,0 +1,224 @@
+// End-to-end: the standalone admin pages (php -S + php/admin/router.php with the
+// extension loaded) in Debian's headless chromium, against a real aiosmtpd.
+// Screenshots of each page go to test-output/ at the top of the repository.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:net';
+import { chromium } from 'playwright-core';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const shots = join(repo, 'test-output');
+const extension = process.env.SMTP34_EXTENSION;
+const password = 'e2e-admin-pass';
+const work = mkdtempSync(join(tmpdir(), 'smtp34-e2e-'));
+const ini = [
+  '-d', `extension=${extension}`,
+  '-d', `smtp34.db=${work}/smtp34.db`,
+  '-d', `smtp34.key_file=${work}/smtp34.key`,
+  '-d', `smtp34.log_dir=${work}/logs`,
+];
+const children = [];
+let base, smtpPort, browser, page;
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function start(command, args) {
+  const child = spawn(command, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  return child;
+}
+
+function php(code) {
+  return execFileSync('php', [...ini, '-r', code], { cwd: repo, encoding: 'utf8' });
+}
+
+const auth = 'Basic ' + Buffer.from(`admin:${password}`).toString('base64');
+
+before(async () => {
+  assert.ok(extension, 'SMTP34_EXTENSION must point at the built extension (run .ci/test)');
+  mkdirSync(shots, { recursive: true });
+
+  const smtp = start('/usr/bin/python3', ['tests/smtp_server.py', '--spool', join(work, 'spool'), '--auth', 'shop:s3cret-pass']);
+  smtpPort = await new Promise((resolve, reject) => {
+    smtp.stdout.on('data', (d) => { const m = /READY (\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); });
+    smtp.on('exit', () => reject(new Error('smtp_server.py exited')));
+  });
+
+  const hash = execFileSync('php', ['-r', `echo password_hash(${JSON.stringify(password)}, PASSWORD_DEFAULT);`], { encoding: 'utf8' });
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  start('php', [...ini, '-d', `smtp34.admin_password_hash=${hash}`, '-S', `127.0.0.1:${port}`, 'php/admin/router.php']);
+  for (let i = 0; i < 100; i++) {
+    try { await fetch(base); break; } catch { await new Promise((r) => setTimeout(r, 100)); }
+  }
+
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const context = await browser.newContext({ httpCredentials: { username: 'admin', password }, locale: 'ru-RU' });
+  page = await context.newPage();
+});
+
+after(async () => {
+  await browser?.close();
+  for (const child of children) child.kill('SIGKILL');
+});
+
+async function shot(name) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+async function fillAccount(fields) {
+  for (const [name, value] of Object.entries(fields)) {
+    const input = page.locator(`[name="${name}"]:not([type=hidden])`);
+    if ((await input.getAttribute('type')) === 'checkbox') {
+      await input.setChecked(Boolean(value));
+    } else if ((await input.evaluate((e) => e.tagName)) === 'SELECT') {
+      await input.selectOption(String(value));
+    } else {
+      await input.fill(String(value));
+    }
+  }
+}
+
+test('without credentials the pages answer 401', async () => {
+  const response = await fetch(base + '/accounts');
+  assert.equal(response.status, 401);
+  assert.match(response.headers.get('www-authenticate'), /^Basic realm="smtp34"/);
+  const wrong = await fetch(base + '/accounts', { headers: { Authorization: 'Basic ' + Buffer.from('admin:nope').toString('base64') } });
+  assert.equal(wrong.status, 401);
+});
+
+test('a POST without sessid is refused and changes nothing', async () => {
+  const response = await fetch(base + '/settings', {
+    method: 'POST',
+    headers: { Authorization: auth, 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: 'enabled=Y&log_level=4',
+  });
+  assert.equal(response.status, 403);
+  assert.equal(php('echo json_encode(smtp34_settings()["enabled"]);'), 'false');
+});
+
+test('an account added through the form is checked and listed', async () => {
+  await page.goto(base + '/');
+  await shot('01-accounts-empty');
+  await page.click('#add-account');
+  await fillAccount({ name: 'Магазин', email: 'shop@site.ru', host: '127.0.0.1', port: smtpPort, security: 'none', auth: 'login', login: 'shop', password: 's3cret-pass', mailing_first: true });
+  await shot('02-account-form');
+  await page.click('#save');
+  await page.waitForURL(base + '/accounts');
+  const row = page.locator('#accounts tbody tr');
+  assert.equal(await row.count(), 1);
+  assert.equal(await row.locator('td.name').textContent(), 'Магазин');
+  assert.equal(await row.locator('td.email').textContent(), 'shop@site.ru');
+  const headers = await page.locator('#accounts th').allTextContents();
+  assert.deepEqual(headers.slice(1, 9), ['ID', 'Активность', 'Имя отправителя', 'Email', 'Сервер', 'Порт', 'SSL/TLS', 'Авторизация']);
+  await shot('03-accounts-list');
+});
+
+test('a wrong password shows the server reply, keeps the form and saves nothing', async () => {
+  await page.goto(base + '/account_edit');
+  await fillAccount({ name: 'Неверный', email: 'wrong@site.ru', host: '127.0.0.1', port: smtpPort, security: 'none', auth: 'login', login: 'shop', password: 'wrong-password' });
+  await page.click('#save');
+  const error = page.locator('.smtp34-error');
+  assert.match(await error.textContent(), /535 5\.7\.8 Authentication credentials invalid/);
+  assert.equal(await page.inputValue('#email'), 'wrong@site.ru');
+  assert.equal(await page.inputValue('#name'), 'Неверный');
+  assert.equal(await page.inputValue('#password'), '', 'the password is never echoed back');
+  assert.ok(!(await page.content()).includes('wrong-password'));
+  await shot('04-account-check-failed');
+  assert.equal(php('echo count(smtp34_account_list());'), '1');
+});
+
+test('editing with Apply and deactivating through the list', async () => {
+  await page.goto(base + '/accounts');
+  await page.click('#accounts a.edit');
+  await page.fill('#name', 'Магазин (основной)');
+  await page.click('#apply');
+  assert.match(await page.locator('.smtp34-note').textContent(), /Сохранено/);
+  assert.equal(await page.inputValue('#name'), 'Магазин (основной)');
+  assert.equal(await page.inputValue('#password'), '');
+  await page.click('#cancel');
+  await page.waitForURL(base + '/accounts');
+  await page.check('#accounts tbody input[name="ids[]"]');
+  await page.selectOption('#group-action', 'deactivate');
+  await page.click('#apply-group');
+  await page.waitForURL(base + '/accounts');
+  assert.equal(await page.locator('#accounts td.active').textContent(), 'Нет');
+  assert.equal(php('echo json_encode(smtp34_account_list()[0]["active"]);'), 'false');
+  await page.check('#accounts tbody input[name="ids[]"]');
+  await page.selectOption('#group-action', 'activate');
+  await page.click('#apply-group');
+  assert.equal(await page.locator('#accounts td.active').textContent(), 'Да');
+});
+
+test('settings are saved', async () => {
+  await page.goto(base + '/settings');
+  await page.check('#enabled');
+  await page.selectOption('#log_level', '4');
+  await page.fill('#timeout', '7');
+  await shot('05-settings');
+  await page.click('#save');
+  assert.match(await page.locator('.smtp34-note').textContent(), /Сохранено/);
+  assert.ok(await page.isChecked('#enabled'));
+  assert.equal(await page.inputValue('#log_level'), '4');
+  const settings = JSON.parse(php('echo json_encode(smtp34_settings());'));
+  assert.equal(settings.enabled, true);
+  assert.equal(settings.timeout, 7);
+
+  await page.fill('#timeout', '0');
+  await page.click('#save');
+  assert.match(await page.locator('.smtp34-error').textContent(), /timeout: must be from 1 to 600/);
+});
+
+test('a letter sent shows in the logs and the journal', async () => {
+  const sent = php(`var_dump(custom_mail('user@mail.ru', '=?UTF-8?B?' . base64_encode('Заказ №7') . '?=', "Текст письма\\n", 'From: shop@site.ru'));`);
+  assert.match(sent, /bool\(true\)/);
+
+  await page.goto(base + '/logs');
+  const names = await page.locator('#logs tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.name));
+  assert.ok(names.includes('send_1.log'), names.join(','));
+  await shot('06-logs');
+  await page.click('#logs tr[data-name="send_1.log"] a.view');
+  const log = await page.locator('#log-text').textContent();
+  assert.match(log, /CLIENT -> SERVER: AUTH PLAIN \*{8}/);
+  assert.match(log, /CLIENT -> SERVER: Текст письма/);
+  assert.ok(!log.includes('s3cret-pass'));
+  await shot('07-log-view');
+
+  await page.goto(base + '/journal');
+  const first = page.locator('#journal tbody tr').first();
+  assert.equal(await first.locator('td.status').textContent(), 'sent');
+  assert.equal(await first.locator('td.subject').textContent(), 'Заказ №7');
+  await shot('08-journal');
+
+  await page.goto(base + '/logs');
+  await page.click('#logs tr[data-name="send_1.log"] button.delete');
+  assert.equal(await page.locator('#logs tr[data-name="send_1.log"]').count(), 0);
+});
+
+test('markup in an account stays text', async () => {
+  php(`smtp34_account_save(['name' => '<script>window.pwned = 1</script><b>x</b>', 'email' => 'x@site.ru', 'host' => '127.0.0.1', 'port' => ${smtpPort}], false);`);
+  await page.goto(base + '/accounts');
+  const names = await page.locator('#accounts td.name').allTextContents();
+  assert.ok(names.includes('<script>window.pwned = 1</script><b>x</b>'), names.join(' | '));
+  assert.equal(await page.evaluate(() => window.pwned), undefined);
+  assert.equal(await page.locator('#accounts td.name b').count(), 0);
+  await page.goto(base + '/?lang=en');
+  assert.equal(await page.locator('h1').textContent(), 'SMTP accounts');
+  await shot('09-accounts-english');
+});
