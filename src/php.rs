@@ -311,9 +311,6 @@ pub fn smtp34_account_check(account: &Zval) -> PhpResult<PhpArray> {
     guard(|| {
         let fields = fields?;
         with_runtime(|rt| {
-            if account.is_long() && rt.store.account(account.long().unwrap_or(0))?.is_none() {
-                return Err(Error::Invalid(FieldError::new("id", "no account with this id")));
-            }
             let (draft, existing) = draft_of(rt, &fields)?;
             let outcome = delivery::check(rt, &draft, check_log(existing.as_ref(), 0))?;
             Ok(array_of(vec![

@@ -97,8 +97,9 @@ static RUNTIME: Mutex<Option<(u32, Runtime)>> = Mutex::new(None);
 /// Runs `f` with this process's runtime, opening it on first use in this process.
 pub fn with_runtime<T>(f: impl FnOnce(&mut Runtime) -> Result<T>) -> Result<T> {
     // A panic inside `f` (caught at the PHP boundary) poisons the lock: the
-    // runtime is then rebuilt rather than trusted.
+    // runtime is then rebuilt once rather than trusted.
     let mut guard = RUNTIME.lock().unwrap_or_else(|poisoned| {
+        RUNTIME.clear_poison();
         let mut guard = poisoned.into_inner();
         *guard = None;
         guard

@@ -100,6 +100,18 @@ final class AccountApiTest extends Smtp34TestCase
         $this->assertStringStartsWith('535', $bad['message']);
     }
 
+    public function testCheckOfAnUnknownAccountOrAWrongArgumentIsAValueError(): void
+    {
+        foreach ([[999999, 'id: no account with id 999999'], ['shop@site.ru', 'account: must be an account array or an account id']] as [$argument, $message]) {
+            try {
+                smtp34_account_check($argument);
+                $this->fail('accepted ' . json_encode($argument));
+            } catch (ValueError $e) {
+                $this->assertSame($message, $e->getMessage());
+            }
+        }
+    }
+
     public function testCheckSendsATestLetterWhenAskedTo(): void
     {
         $server = $this->authServer();
