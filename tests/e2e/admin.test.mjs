@@ -164,6 +164,19 @@ test('editing with Apply and deactivating through the list', async () => {
   await page.selectOption('#group-action', 'activate');
   await page.click('#apply-group');
   assert.equal(await page.locator('#accounts td.active').textContent(), 'Да');
+  await page.click('#accounts button.toggle');
+  assert.equal(await page.locator('#accounts td.active').textContent(), 'Нет');
+  await page.click('#accounts button.toggle');
+  assert.equal(await page.locator('#accounts td.active').textContent(), 'Да');
+});
+
+test('a row is deleted with its own button', async () => {
+  php(`smtp34_account_save(['name' => 'Временный', 'email' => 'temp@site.ru', 'host' => '127.0.0.1', 'port' => ${smtpPort}], false);`);
+  await page.goto(base + '/accounts');
+  assert.equal(await page.locator('#accounts tbody tr').count(), 2);
+  await page.click('#accounts tr[data-id="2"] button.delete');
+  await page.waitForURL(base + '/accounts');
+  assert.deepEqual(await page.locator('#accounts tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.id)), ['1']);
 });
 
 test('settings are saved', async () => {

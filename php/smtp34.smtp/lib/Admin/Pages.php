@@ -59,10 +59,14 @@ final class Pages
     {
         if ($request->isPost()) {
             $ids = array_map('intval', (array) ($request->post['ids'] ?? []));
+            $action = (string) ($request->post['action'] ?? '');
             if (isset($request->post['id'])) {
                 $ids[] = (int) $request->post['id'];
             }
-            $action = (string) ($request->post['action'] ?? '');
+            // a row's own button: "delete:5", "activate:5", "deactivate:5"
+            if (is_string($request->post['row'] ?? null) && preg_match('/^(delete|activate|deactivate):(\d+)$/', $request->post['row'], $m)) {
+                [$action, $ids] = [$m[1], [(int) $m[2]]];
+            }
             foreach (array_unique($ids) as $id) {
                 match ($action) {
                     'delete' => smtp34_account_delete($id),
@@ -96,7 +100,9 @@ final class Pages
                 . '<td>' . $a['port'] . '</td>'
                 . '<td>' . $yesNo($a['security'] !== 'none') . ' <small>(' . Html::e($a['security']) . ')</small></td>'
                 . '<td>' . $yesNo($a['auth'] !== 'none') . '</td>'
-                . '<td><a class="edit" href="' . Html::e($this->url('account_edit', ['id' => $a['id']])) . '">' . $this->t('EDIT') . '</a></td>'
+                . '<td><a class="edit" href="' . Html::e($this->url('account_edit', ['id' => $a['id']])) . '">' . $this->t('EDIT') . '</a> '
+                . '<button type="submit" name="row" class="toggle" value="' . ($a['active'] ? 'deactivate' : 'activate') . ':' . $a['id'] . '">' . $this->t($a['active'] ? 'DEACTIVATE' : 'ACTIVATE') . '</button> '
+                . '<button type="submit" name="row" class="delete" value="delete:' . $a['id'] . '">' . $this->t('DELETE') . '</button></td>'
                 . '</tr>';
         }
         $html .= '</tbody></table><p>' . $this->t('FOR_SELECTED') . ': '
