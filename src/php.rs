@@ -6,9 +6,9 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use ext_php_rs::binary::Binary;
-use ext_php_rs::binary_slice::BinarySlice;
 use ext_php_rs::boxed::ZBox;
-use ext_php_rs::convert::IntoZvalDyn;
+use ext_php_rs::convert::{FromZval, IntoZvalDyn, StubLiteral};
+use ext_php_rs::flags::DataType;
 use ext_php_rs::exception::PhpException;
 use ext_php_rs::prelude::*;
 use ext_php_rs::types::{ZendHashTable, ZendObject, Zval};
@@ -100,23 +100,49 @@ fn php_mail(args: &MailArgs) -> bool {
     mail.try_call(params).map(|r| r.is_true()).unwrap_or(false)
 }
 
+/// A PHP `string` argument taken as its bytes: windows-1251 sites exist, and
+/// ext-php-rs's `&str`/`String` refuse anything that is not UTF-8 (SPEC §8).
+/// Unlike `BinarySlice` it can carry a `""` default, so reflection shows the
+/// signature of SPEC §6.
+pub struct Bytes<'a>(&'a [u8]);
+
+impl<'a> FromZval<'a> for Bytes<'a> {
+    const TYPE: DataType = DataType::String;
+
+    fn from_zval(zval: &'a Zval) -> Option<Self> {
+        zval.zend_str().map(|s| Bytes(s.as_bytes()))
+    }
+}
+
+impl Bytes<'_> {
+    /// The `""` default (ext-php-rs's attribute parser does not take an empty literal).
+    pub const EMPTY: Bytes<'static> = Bytes(b"");
+}
+
+impl StubLiteral for Bytes<'_> {
+    fn stub_literal(&self) -> String {
+        format!("'{}'", String::from_utf8_lossy(self.0).replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+}
+
 #[php_function]
 #[php(name = "custom_mail")]
+#[php(defaults(additional_headers = Bytes::EMPTY, additional_parameters = Bytes::EMPTY))]
 pub fn custom_mail(
-    to: BinarySlice<u8>,
-    subject: BinarySlice<u8>,
-    message: BinarySlice<u8>,
-    additional_headers: Option<BinarySlice<u8>>,
-    additional_parameters: Option<BinarySlice<u8>>,
+    to: Bytes,
+    subject: Bytes,
+    message: Bytes,
+    additional_headers: Bytes,
+    additional_parameters: Bytes,
     context: Option<&ZendObject>,
 ) -> bool {
     let _ = context; // Bitrix's Mail\Context: nothing in it decides routing (SPEC §2).
     let args = MailArgs {
-        to: &to,
-        subject: &subject,
-        message: &message,
-        headers: additional_headers.as_deref().copied().unwrap_or_default(),
-        parameters: additional_parameters.as_deref().copied().unwrap_or_default(),
+        to: to.0,
+        subject: subject.0,
+        message: message.0,
+        headers: additional_headers.0,
+        parameters: additional_parameters.0,
     };
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         with_runtime(|rt| Ok(delivery::custom_mail(rt, &args, &mut || php_mail(&args))))
@@ -343,8 +369,8 @@ pub fn smtp34_settings(changes: Option<&ZendHashTable>) -> PhpResult<PhpArray> {
 #[php_function]
 #[php(name = "smtp34_resolve")]
 #[php(defaults(mailing = false))]
-pub fn smtp34_resolve(from: BinarySlice<u8>, mailing: bool) -> PhpResult<Option<i64>> {
-    guard(|| with_runtime(|rt| delivery::resolve(rt, &from, mailing)))
+pub fn smtp34_resolve(from: Bytes, mailing: bool) -> PhpResult<Option<i64>> {
+    guard(|| with_runtime(|rt| delivery::resolve(rt, from.0, mailing)))
 }
 
 #[php_function]
@@ -378,8 +404,8 @@ pub fn smtp34_log_list() -> PhpResult<Vec<PhpArray>> {
 
 #[php_function]
 #[php(name = "smtp34_log_read")]
-pub fn smtp34_log_read(name: BinarySlice<u8>) -> PhpResult<Binary<u8>> {
-    let name = String::from_utf8_lossy(&name).into_owned();
+pub fn smtp34_log_read(name: Bytes) -> PhpResult<Binary<u8>> {
+    let name = String::from_utf8_lossy(name.0).into_owned();
     guard(|| match logs::read(&crate::runtime::paths().log_dir, &name) {
         Ok(bytes) => Ok(Binary::from(bytes)),
         Err(logs::ReadError::BadName(e)) => Err(Error::Invalid(e)),
@@ -389,8 +415,8 @@ pub fn smtp34_log_read(name: BinarySlice<u8>) -> PhpResult<Binary<u8>> {
 
 #[php_function]
 #[php(name = "smtp34_log_delete")]
-pub fn smtp34_log_delete(name: BinarySlice<u8>) -> PhpResult<bool> {
-    let name = String::from_utf8_lossy(&name).into_owned();
+pub fn smtp34_log_delete(name: Bytes) -> PhpResult<bool> {
+    let name = String::from_utf8_lossy(name.0).into_owned();
     guard(|| Ok(logs::delete(&crate::runtime::paths().log_dir, &name)?))
 }
 

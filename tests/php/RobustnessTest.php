@@ -34,6 +34,9 @@ final class RobustnessTest extends Smtp34TestCase
         $this->assertSame('?$limit', $signature('smtp34_journal'));
         $this->assertSame('?$changes', $signature('smtp34_settings'));
         $this->assertTrue(is_subclass_of('Smtp34\\Exception', RuntimeException::class));
+        $headers = (new ReflectionFunction('custom_mail'))->getParameters()[3];
+        $this->assertSame('string', (string) $headers->getType(), 'string, not ?string');
+        $this->assertSame('', $headers->getDefaultValue());
     }
 
     public function testCustomMailTakesFiveOrSixArgumentsAndAnyContextObject(): void
