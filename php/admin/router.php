@@ -55,17 +55,16 @@ if ($method === 'POST' && !hash_equals($sessid, (string) ($_POST['sessid'] ?? ''
     smtp34_plain_page(403, $t->get('CSRF_FAILED'));
 }
 
-$routes = ['accounts' => 'accounts', 'account_edit' => 'accountEdit', 'settings' => 'settings', 'logs' => 'logs', 'journal' => 'journal'];
 $path = trim((string) parse_url($_SERVER['REQUEST_URI'] ?? '/', PHP_URL_PATH), '/');
 $page = $path === '' ? 'accounts' : $path;
-if (!isset($routes[$page])) {
+if (!isset(Pages::PAGES[$page])) {
     smtp34_plain_page(404, 'Not found');
 }
 
 $url = static fn (string $page, array $query = []): string => '/' . $page . ($query ? '?' . http_build_query($query) : '');
-$pages = new Pages($t, \Closure::fromCallable($url), $sessid);
+$pages = new Pages($t, $url, $sessid);
 try {
-    $response = $pages->{$routes[$page]}(new Request($method, $_GET, $_POST));
+    $response = $pages->show($page, new Request($method, $_GET, $_POST));
 } catch (\Throwable $e) {
     $response = new Response('smtp34', '<div class="smtp34-error" role="alert">' . Html::e($e->getMessage()) . '</div>', 500);
 }

@@ -13,6 +13,9 @@ namespace Smtp34\Admin;
  */
 final class Pages
 {
+    /** Page name (URL or Bitrix file) → the method that renders it. */
+    public const PAGES = ['accounts' => 'accounts', 'account_edit' => 'accountEdit', 'settings' => 'settings', 'logs' => 'logs', 'journal' => 'journal'];
+
     /** Account fields as the forms carry them (the API's names). */
     public const ACCOUNT_FIELDS = ['active', 'name', 'email', 'host', 'port', 'security', 'auth', 'login', 'password', 'mailing_first', 'verify_tls', 'daily_limit'];
     private const BOOLEAN_FIELDS = ['active', 'mailing_first', 'verify_tls'];
@@ -25,6 +28,12 @@ final class Pages
         private readonly \Closure $url,
         private readonly string $sessid,
     ) {
+    }
+
+    /** Renders page `$page`, one of PAGES. */
+    public function show(string $page, Request $request): Response
+    {
+        return $this->{self::PAGES[$page]}($request);
     }
 
     private function t(string $code): string
@@ -88,8 +97,8 @@ final class Pages
             $html .= '<th>' . $this->t($col) . '</th>';
         }
         $html .= '</tr></thead><tbody>';
+        $yesNo = fn (bool $b) => $this->t($b ? 'YES' : 'NO');
         foreach ($accounts as $a) {
-            $yesNo = fn (bool $b) => $this->t($b ? 'YES' : 'NO');
             $html .= '<tr data-id="' . $a['id'] . '">'
                 . '<td><input type="checkbox" name="ids[]" value="' . $a['id'] . '"></td>'
                 . '<td>' . $a['id'] . '</td>'
@@ -226,7 +235,7 @@ final class Pages
                 return Response::redirect($this->url('settings', ['saved' => 1]));
             } catch (\ValueError $e) {
                 $message = self::error($this->t->get('INVALID_FIELD') . ' ' . $e->getMessage());
-                $current = array_merge($current, array_map(static fn ($v) => $v, $changes));
+                $current = array_merge($current, $changes);
             }
         } elseif (isset($request->query['saved'])) {
             $message = self::note($this->t->get('SAVED'));

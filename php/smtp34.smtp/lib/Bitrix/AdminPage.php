@@ -17,7 +17,6 @@ use Smtp34\Admin\Response;
 final class AdminPage
 {
     public const MODULE_ID = 'smtp34.smtp';
-    private const METHODS = ['accounts' => 'accounts', 'account_edit' => 'accountEdit', 'settings' => 'settings', 'logs' => 'logs', 'journal' => 'journal'];
 
     /** A full admin page: prolog, page, epilog. */
     public static function run(string $page): void
@@ -70,7 +69,7 @@ final class AdminPage
             return new Response('smtp34', '<div class="adm-info-message">' . htmlspecialchars($t->get('NO_EXTENSION')) . '</div>', 500);
         }
         $pages = new Pages($t, \Closure::fromCallable([self::class, 'url']), bitrix_sessid());
-        return $pages->{self::METHODS[$page]}(new Request($method, self::in($get), self::in($post)));
+        return $pages->show($page, new Request($method, self::in($get), self::in($post)));
     }
 
     public static function url(string $page, array $query = []): string
