@@ -113,7 +113,10 @@ const WRITABLE: [&str; 13] = [
     "id", "active", "name", "email", "host", "port", "security", "auth", "login", "password", "mailing_first",
     "verify_tls", "daily_limit",
 ];
-const READ_ONLY: [&str; 3] = ["has_password", "created_at", "updated_at"];
+const READ_ONLY: [&str; 9] = [
+    "has_password", "created_at", "updated_at", "sent_today", "failures", "last_error", "last_error_at", "last_success_at",
+    "resting_until",
+];
 
 impl AccountDraft {
     /// Validates `fields` for an insert (`existing` = None) or an update of

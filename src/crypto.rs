@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
@@ -18,17 +18,26 @@ pub struct Cipher {
 }
 
 impl Cipher {
-    /// Loads the key file, creating it when missing. Several PHP workers may
+    /// Loads the key file, creating it when missing and `may_create` (no
+    /// password sealed with an earlier key is stored). Several PHP workers may
     /// race here: the key is written to a private temporary file and linked
     /// into place, so every worker ends up reading the same whole key.
-    pub fn open(path: &Path) -> Result<Cipher, String> {
+    pub fn open(path: &Path, may_create: bool) -> Result<Cipher, String> {
+        crate::files::owned_file(path, "key file", true)?;
         match fs::read(path) {
             Ok(text) => return Self::from_file_text(path, &text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(format!("cannot read key file {}: {e}", path.display())),
         }
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(|e| format!("cannot create directory {} for the key file: {e}", dir.display()))?;
+        if !may_create {
+            return Err(format!(
+                "the key file {} is missing, and the database holds passwords sealed with it: restore the file \
+                 (a new key could not decrypt them), or enter every account's password again after deleting the accounts",
+                path.display()
+            ));
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            crate::files::private_dir(dir, "key file's directory")?;
         }
         let key = Aes256Gcm::generate_key(OsRng);
         let temp = path.with_extension(format!("tmp-{}", random_hex(8)));
@@ -49,12 +58,6 @@ impl Cipher {
         let key = unhex(crate::headers::trim_ascii(text))
             .filter(|k| k.len() == 32)
             .ok_or_else(|| format!("key file {} is not a 64-digit hex key", path.display()))?;
-        if let Ok(meta) = fs::metadata(path) {
-            if meta.permissions().mode() & 0o077 != 0 {
-                // Tighten rather than refuse: the key must not stay readable by others.
-                let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o600));
-            }
-        }
         Ok(Cipher { aead: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key)) })
     }
 
@@ -106,6 +109,7 @@ fn unhex(text: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn temp_dir(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("smtp34-crypto-{name}-{}", std::process::id()));
@@ -117,13 +121,13 @@ mod tests {
     fn creates_a_private_key_and_round_trips() {
         let dir = temp_dir("create");
         let path = dir.join("sub/smtp34.key");
-        let cipher = Cipher::open(&path).unwrap();
+        let cipher = Cipher::open(&path, true).unwrap();
         assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         let sealed = cipher.encrypt("пароль secret");
         assert!(!sealed.windows(6).any(|w| w == b"secret"));
         assert_eq!(cipher.decrypt(&sealed).unwrap(), "пароль secret");
         // same key on reopen; different nonce each time
-        let again = Cipher::open(&path).unwrap();
+        let again = Cipher::open(&path, true).unwrap();
         assert_eq!(again.decrypt(&sealed).unwrap(), "пароль secret");
         assert_ne!(cipher.encrypt("x"), cipher.encrypt("x"));
         fs::remove_dir_all(dir).unwrap();
@@ -132,8 +136,8 @@ mod tests {
     #[test]
     fn tampering_and_other_keys_fail_cleanly() {
         let dir = temp_dir("tamper");
-        let a = Cipher::open(&dir.join("a.key")).unwrap();
-        let b = Cipher::open(&dir.join("b.key")).unwrap();
+        let a = Cipher::open(&dir.join("a.key"), true).unwrap();
+        let b = Cipher::open(&dir.join("b.key"), true).unwrap();
         let mut sealed = a.encrypt("secret");
         assert!(b.decrypt(&sealed).is_err());
         let last = sealed.len() - 1;
@@ -150,7 +154,27 @@ mod tests {
         let dir = temp_dir("broken");
         fs::create_dir_all(&dir).unwrap();
         fs::write(dir.join("bad.key"), "short").unwrap();
-        assert!(Cipher::open(&dir.join("bad.key")).err().unwrap().contains("not a 64-digit hex key"));
+        fs::set_permissions(dir.join("bad.key"), fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(Cipher::open(&dir.join("bad.key"), true).err().unwrap().contains("not a 64-digit hex key"));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_key_is_not_replaced_when_passwords_need_it() {
+        let dir = temp_dir("missing");
+        let error = Cipher::open(&dir.join("smtp34.key"), false).err().unwrap();
+        assert!(error.contains("smtp34.key is missing, and the database holds passwords sealed with it"), "{error}");
+        assert!(!dir.join("smtp34.key").exists());
+    }
+
+    #[test]
+    fn a_key_others_can_read_is_refused_not_tightened() {
+        let dir = temp_dir("open-key");
+        let path = dir.join("smtp34.key");
+        Cipher::open(&path, true).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(Cipher::open(&path, true).err().unwrap().contains("chmod 600"));
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
         fs::remove_dir_all(dir).unwrap();
     }
 
@@ -161,11 +185,11 @@ mod tests {
         let handles: Vec<_> = (0..8)
             .map(|_| {
                 let path = path.clone();
-                std::thread::spawn(move || Cipher::open(&path).map(|c| c.encrypt("x")))
+                std::thread::spawn(move || Cipher::open(&path, true).map(|c| c.encrypt("x")))
             })
             .collect();
         let sealed: Vec<Vec<u8>> = handles.into_iter().map(|h| h.join().unwrap().unwrap()).collect();
-        let cipher = Cipher::open(&path).unwrap();
+        let cipher = Cipher::open(&path, true).unwrap();
         for s in sealed {
             assert_eq!(cipher.decrypt(&s).unwrap(), "x");
         }

@@ -1,8 +1,12 @@
-//! The one path a letter takes: arguments → parsed letter → chosen account →
-//! SMTP session → journal. Also the account check, which is the same session
-//! without (or with a test) letter. No PHP here: PHP's own `mail()` is passed
-//! in as a closure.
+//! The one path a letter takes: arguments → parsed letter → decision
+//! (candidate accounts) → SMTP sessions → journal and outbox. Also the
+//! outbox flush, which sends waiting letters the same way, and the account
+//! check. No PHP here: when PHP's own `mail()` must take a letter, the caller
+//! gets a [`MailStep::HandToMail`] and reports back through [`handed_to_mail`],
+//! so no call into PHP ever happens inside this module.
 
+use std::collections::HashMap;
+use std::str::FromStr;
 use std::time::Instant;
 
 use lettre::Address;
@@ -10,11 +14,14 @@ use lettre::Address;
 use crate::account::{Account, AccountDraft, AuthKind, Server};
 use crate::clock;
 use crate::crypto::random_hex;
+use crate::decision::{self, AccountView, Decision, Handover, LetterFacts};
 use crate::error::{Error, Result};
 use crate::headers::Mailbox;
+use crate::health::Health;
 use crate::letter::{Letter, MailArgs};
 use crate::logs;
-use crate::routing::{self, Candidate};
+use crate::outbox::{retry_delay, Claim, OutboxLetter};
+use crate::outcome::{Delivery, Outcome, Status};
 use crate::runtime::Runtime;
 use crate::settings::Settings;
 use crate::smtp::{Session, SmtpError, Transcript};
@@ -27,73 +34,126 @@ pub struct MailResult {
     pub journal_error: Option<String>,
 }
 
-/// Sends one letter as SPEC §1–§4 say, journals it, and returns what
-/// `custom_mail()` returns. `php_mail` hands the untouched letter to PHP's
-/// own `mail()` (module disabled, or no account and `fallback = mail`).
-pub fn custom_mail(rt: &mut Runtime, args: &MailArgs, php_mail: &mut dyn FnMut() -> bool) -> MailResult {
+/// Where a `custom_mail()` call stands after the decision.
+pub enum MailStep {
+    Done(MailResult),
+    /// PHP's own `mail()` must get the letter, unchanged; then [`handed_to_mail`].
+    HandToMail(HandedOver),
+}
+
+/// A letter handed to PHP's `mail()`: its journal row is already written.
+pub struct HandedOver {
+    journal_id: std::result::Result<i64, String>,
+    status: Status,
+    why: String,
+    started: Instant,
+}
+
+/// Sends one letter as SPEC §1–§4 say. A store that cannot be read is an
+/// `Err`: the caller then hands the letter to PHP's `mail()` (a broken
+/// database must never stop a site's mail).
+pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
     let started = Instant::now();
+    let now = clock::now_unix();
     let letter = Letter::parse(args, &random_hex(16));
-    let mut entry = JournalEntry {
-        time: clock::now_unix(),
+    let settings = rt.store.settings()?;
+    let accounts = rt.store.accounts()?;
+    let views = AccountViews::load(rt, &accounts)?;
+    let facts = LetterFacts { from: letter.from.as_ref(), mailing: letter.mailing.is_some(), recipients: letter.recipients.len() };
+    let decision = decision::decide(settings.enabled, settings.fallback == "mail", facts, &views.views(&accounts), now, views.midnight);
+
+    let mut entry = journal_entry(&letter, now);
+    let mut notes = letter_notes(&letter);
+    let refuse = |rt: &mut Runtime, entry: &mut JournalEntry, status: Status, why: String, notes: Vec<String>| {
+        entry.status = status.as_str().into();
+        entry.reply = std::iter::once(why).chain(notes).collect::<Vec<_>>().join("; ");
+        entry.duration_ms = started.elapsed().as_millis() as i64;
+        let journal_error = rt.store.append_journal(entry).err().map(journal_problem);
+        MailStep::Done(MailResult { accepted: false, journal_error })
+    };
+    match decision {
+        Decision::HandToMail { handover, why } => {
+            let status = match handover {
+                Handover::Disabled => Status::Disabled,
+                Handover::Fallback => Status::Fallback,
+            };
+            entry.status = status.as_str().into();
+            entry.reply = format!("{why}; handed to PHP mail(), which has not answered");
+            let journal_id = rt.store.append_journal(&entry).map_err(journal_problem);
+            Ok(MailStep::HandToMail(HandedOver { journal_id, status, why, started }))
+        }
+        Decision::Refuse { why } => Ok(refuse(rt, &mut entry, Status::Refused, why, notes)),
+        Decision::Reject { why } => Ok(refuse(rt, &mut entry, Status::Failed, why, notes)),
+        Decision::Wait { sender, until, why } => {
+            let message = render(&letter, &accounts, sender);
+            entry.status = Status::Queued.as_str().into();
+            entry.account_id = Some(sender);
+            notes.insert(0, format!("waiting in the outbox: {why}"));
+            entry.reply = notes.join("; ");
+            let row = outbox_row(&letter, sender);
+            let claim = Claim { token: String::new(), until };
+            let (_, id) = rt.store.begin_letter(&entry, &row, &message, &claim, now).map_err(|e| Error::Storage(journal_problem(e)))?;
+            rt.store.retry_later(id, &row.recipients, Some(sender), &why, 0, until, now)?;
+            Ok(MailStep::Done(MailResult { accepted: true, journal_error: None }))
+        }
+        Decision::Send { sender, candidates, skipped } => {
+            let message = render(&letter, &accounts, sender);
+            entry.status = Status::Sending.as_str().into();
+            entry.account_id = Some(sender);
+            entry.reply = "sending".into();
+            let mut row = outbox_row(&letter, sender);
+            let claim = Claim { token: format!("mail-{}-{}", std::process::id(), random_hex(4)), until: now + lease(&settings, candidates.len(), row.recipients.len()) };
+            let (journal_id, outbox_id) =
+                rt.store.begin_letter(&entry, &row, &message, &claim, now).map_err(|e| Error::Storage(journal_problem(e)))?;
+            row.id = outbox_id;
+            row.journal_id = Some(journal_id);
+            row.created_at = now;
+            let chosen: Vec<Account> = candidates.iter().filter_map(|id| accounts.iter().find(|a| a.id == *id).cloned()).collect();
+            let mut outcome = Outcome::pending(row.recipients.clone());
+            outcome.notes.extend(skipped);
+            outcome.notes.extend(notes);
+            let mut shipment = Shipment { message: &message, envelope_from: letter.envelope_from.clone(), message_id: &letter.message_id };
+            try_accounts(rt, &settings, &chosen, &mut shipment, &mut outcome);
+            let journal_error = settle(rt, &settings, &row, &outcome, Some(started)).err().map(journal_problem);
+            Ok(MailStep::Done(MailResult { accepted: outcome.accepted(), journal_error }))
+        }
+    }
+}
+
+/// Completes the journal row of a letter PHP's `mail()` took: `accepted`
+/// is what it returned, `None` when it never returned (a fatal error).
+pub fn handed_to_mail(rt: &mut Runtime, handed: HandedOver, accepted: Option<bool>) -> MailResult {
+    let id = match handed.journal_id {
+        Ok(id) => id,
+        Err(problem) => return MailResult { accepted: accepted.unwrap_or(false), journal_error: Some(problem) },
+    };
+    let (status, reply) = match accepted {
+        Some(accepted) => (handed.status, format!("{}; PHP mail() returned {accepted}", handed.why)),
+        None => (Status::Interrupted, format!("{}; PHP mail() ended in a fatal error", handed.why)),
+    };
+    let duration = handed.started.elapsed().as_millis() as i64;
+    let journal_error = rt.store.complete_journal(id, status.as_str(), None, &reply, duration).err().map(journal_problem);
+    MailResult { accepted: accepted.unwrap_or(false), journal_error }
+}
+
+fn journal_problem(e: rusqlite::Error) -> String {
+    format!("cannot write the journal: {e}")
+}
+
+fn journal_entry(letter: &Letter, now: i64) -> JournalEntry {
+    JournalEntry {
+        time: now,
         mailing_id: letter.mailing.clone(),
         from: letter.from.as_ref().map(|m| if m.name.is_empty() { m.address.clone() } else { format!("{} <{}>", m.name, m.address) }).unwrap_or_default(),
         recipients: letter.recipients.iter().map(Address::to_string).collect::<Vec<_>>().join(", "),
         subject: letter.subject.clone(),
         message_id: letter.message_id.clone(),
         ..Default::default()
-    };
-
-    let accepted = match rt.store.settings() {
-        Err(e) => {
-            entry.status = "failed".into();
-            entry.reply = format!("cannot read settings: {e}");
-            false
-        }
-        Ok(settings) => route_and_send(rt, &settings, &letter, &mut entry, php_mail),
-    };
-    entry.duration_ms = started.elapsed().as_millis() as i64;
-    let journal_error = rt.store.append_journal(&entry).err().map(|e| format!("cannot write the journal: {e}"));
-    MailResult { accepted, journal_error }
+    }
 }
 
-fn route_and_send(
-    rt: &mut Runtime,
-    settings: &Settings,
-    letter: &Letter,
-    entry: &mut JournalEntry,
-    php_mail: &mut dyn FnMut() -> bool,
-) -> bool {
-    let mut hand_to_php = |entry: &mut JournalEntry, status: &str, why: &str| {
-        let accepted = php_mail();
-        entry.status = status.into();
-        entry.reply = format!("{why}; PHP mail() returned {accepted}");
-        accepted
-    };
-    if !settings.enabled {
-        return hand_to_php(entry, "disabled", "smtp34 is disabled (setting 'enabled')");
-    }
-    let account = match choose_account(rt, letter) {
-        Err(e) => {
-            entry.status = "failed".into();
-            entry.reply = e.to_string();
-            return false;
-        }
-        Ok(account) => account,
-    };
-    let Some(account) = account else {
-        let why = match &letter.from {
-            None => "the letter has no readable From".to_owned(),
-            Some(from) => format!("no active account for {}", from.address),
-        };
-        if settings.fallback == "mail" {
-            return hand_to_php(entry, "fallback", &why);
-        }
-        entry.status = "refused".into();
-        entry.reply = format!("{why} (fallback 'none')");
-        return false;
-    };
-    entry.account_id = Some(account.id);
-
+/// What the parser had to leave out of a letter, for its journal row.
+fn letter_notes(letter: &Letter) -> Vec<String> {
     let mut notes = Vec::new();
     if !letter.invalid_recipients.is_empty() {
         notes.push(format!("not valid addresses, skipped: {}", letter.invalid_recipients.join(", ")));
@@ -101,36 +161,277 @@ fn route_and_send(
     if letter.dropped_header_lines > 0 {
         notes.push(format!("{} malformed header line(s) dropped", letter.dropped_header_lines));
     }
+    notes
+}
+
+/// The bytes that go out, whichever account sends them: the From gets the
+/// sender name of the account routing chose, as SPEC §4 says.
+fn render(letter: &Letter, accounts: &[Account], sender: i64) -> Vec<u8> {
+    let name = accounts.iter().find(|a| a.id == sender).map_or("", |a| a.name.as_str());
+    letter.render(name, &clock::rfc5322(clock::now_unix()))
+}
+
+fn outbox_row(letter: &Letter, sender: i64) -> OutboxLetter {
+    let from = letter.from.clone().unwrap_or_default();
+    OutboxLetter {
+        from_name: from.name,
+        from_email: from.address,
+        mailing: letter.mailing.is_some(),
+        envelope_from: letter.envelope_from.as_ref().map(Address::to_string),
+        recipients: letter.recipients.iter().map(Address::to_string).collect(),
+        subject: letter.subject.clone(),
+        account_id: Some(sender),
+        ..Default::default()
+    }
+}
+
+/// How long a claim holds: long enough for every candidate's whole
+/// conversation at the `timeout` setting, so only a dead sender's lapses.
+fn lease(settings: &Settings, candidates: usize, recipients: usize) -> i64 {
+    let per_account = (10 + recipients as i64) * settings.timeout;
+    60 + per_account * candidates.max(1) as i64
+}
+
+/// What the decision needs of the accounts besides their fields.
+struct AccountViews {
+    health: HashMap<i64, Health>,
+    used: HashMap<i64, i64>,
+    midnight: i64,
+}
+
+impl AccountViews {
+    fn load(rt: &Runtime, accounts: &[Account]) -> Result<AccountViews> {
+        let limited = accounts.iter().any(|a| a.daily_limit > 0);
+        Ok(AccountViews {
+            health: rt.store.health()?,
+            used: if limited { rt.store.used_today()? } else { HashMap::new() },
+            midnight: if limited { rt.store.next_local_midnight()? } else { i64::MAX },
+        })
+    }
+
+    fn views<'a>(&self, accounts: &'a [Account]) -> Vec<AccountView<'a>> {
+        accounts
+            .iter()
+            .map(|a| AccountView {
+                id: a.id,
+                active: a.active,
+                name: &a.name,
+                email: &a.email,
+                mailing_first: a.mailing_first,
+                daily_limit: a.daily_limit,
+                used_today: self.used.get(&a.id).copied().unwrap_or(0),
+                backoff_until: self.health.get(&a.id).map_or(0, |h| h.backoff_until),
+            })
+            .collect()
+    }
+}
+
+/// A letter on its way: the bytes, who it is from on the envelope.
+struct Shipment<'a> {
+    message: &'a [u8],
+    envelope_from: Option<Address>,
+    message_id: &'a str,
+}
+
+/// Tries the accounts in order until no recipient is pending, the letter is
+/// refused for good, or the accounts run out. Every attempt updates the
+/// account's health and today's count, and goes to its transcript log.
+fn try_accounts(rt: &mut Runtime, settings: &Settings, accounts: &[Account], shipment: &mut Shipment, outcome: &mut Outcome) {
+    for account in accounts {
+        if outcome.pending.is_empty() || outcome.refusal.is_some() {
+            break;
+        }
+        let now = clock::now_unix();
+        let recipients: Vec<Address> = outcome.pending.iter().filter_map(|r| Address::from_str(r).ok()).collect();
+        let count = recipients.len() as i64;
+        match rt.store.reserve_today(account.id, count, account.daily_limit) {
+            Ok(true) => {}
+            Ok(false) => {
+                outcome.notes.push(format!("account {} reached its daily limit", account.id));
+                continue;
+            }
+            Err(e) => {
+                outcome.notes.push(format!("account {}: cannot count today's letters: {e}", account.id));
+                continue;
+            }
+        }
+        let (result, log_problem) = attempt(rt, settings, account, shipment, &recipients);
+        outcome.notes.extend(log_problem);
+        let sent = result.as_ref().map_or(0, |d| d.accepted.len() as i64);
+        // a limited account reserved `count`; an unlimited one only counts what it sent
+        let adjust = if account.daily_limit > 0 { sent - count } else { sent };
+        let _ = rt.store.add_today(account.id, adjust);
+        match result {
+            Ok(delivered) => {
+                if let Some(reply) = delivered.reply {
+                    let _ = rt.store.record_success(account.id, now);
+                    outcome.deliveries.push(Delivery {
+                        account_id: account.id,
+                        recipients: delivered.accepted.iter().map(Address::to_string).collect(),
+                        reply,
+                    });
+                }
+                outcome.refused.extend(delivered.refused.into_iter().map(|(a, why)| (a.to_string(), why)));
+                outcome.deferred = delivered.deferred.iter().map(|(a, why)| (a.to_string(), why.clone())).collect();
+                outcome.pending = delivered.deferred.into_iter().map(|(a, _)| a.to_string()).collect();
+            }
+            Err(error) if error.is_final() => {
+                let pending = std::mem::take(&mut outcome.pending);
+                outcome.refused.extend(pending.into_iter().map(|r| (r, error.message.clone())));
+                outcome.refusal = Some(error);
+            }
+            Err(error) => {
+                if Outcome::rests_account(&error) {
+                    let _ = rt.store.record_failure(account.id, &error.message, now);
+                }
+                outcome.failures.push((account.id, error));
+            }
+        }
+    }
+}
+
+/// One conversation with one account's server, and its transcript logged.
+/// A log that cannot be written comes back beside the result: the letter's
+/// fate does not depend on it, the journal only says so.
+fn attempt(
+    rt: &mut Runtime,
+    settings: &Settings,
+    account: &Account,
+    shipment: &Shipment,
+    recipients: &[Address],
+) -> (std::result::Result<crate::smtp::Delivered, SmtpError>, Option<String>) {
     let started = Instant::now();
     let mut transcript = Transcript::default();
-    let outcome = if letter.recipients.is_empty() {
-        Err(SmtpError { code: None, message: "no valid recipients".into() })
-    } else {
-        send_letter(rt, settings, &account, letter, &mut transcript)
+    let result = converse(rt, settings, account, shipment, recipients, &mut transcript);
+    let summary = match &result {
+        Ok(d) if d.reply.is_some() => format!("sent ({})", d.reply.as_deref().unwrap_or_default()),
+        Ok(_) => "no recipient accepted".to_owned(),
+        Err(e) => format!("failed ({})", e.message),
     };
-    let (accepted, reply) = match outcome {
-        Ok(delivered) => {
-            for (recipient, reply) in &delivered.refused {
-                notes.push(format!("refused {recipient}: {reply}"));
-            }
-            (true, delivered.reply)
-        }
-        Err(e) => (false, e.message),
-    };
-    entry.status = if accepted { "sent" } else { "failed" }.into();
-    let title = format!(
-        "send {} to {}: {} ({reply}) in {} ms",
-        letter.message_id,
-        if entry.recipients.is_empty() { "nobody" } else { &entry.recipients },
-        entry.status,
-        started.elapsed().as_millis()
-    );
+    let to = recipients.iter().map(Address::to_string).collect::<Vec<_>>().join(", ");
+    let title = format!("send {} to {to}: {summary} in {} ms", shipment.message_id, started.elapsed().as_millis());
     let target = logs::Target { kind: logs::Kind::Send, account_id: account.id, revision: account.revision };
-    if let Err(problem) = write_log(rt, settings, target, &title, &transcript) {
-        notes.push(problem);
+    (result, write_log(rt, settings, target, &title, &transcript).err())
+}
+
+fn converse(
+    rt: &mut Runtime,
+    settings: &Settings,
+    account: &Account,
+    shipment: &Shipment,
+    recipients: &[Address],
+    transcript: &mut Transcript,
+) -> std::result::Result<crate::smtp::Delivered, SmtpError> {
+    let password = stored_password(rt, account.id, &account.server).map_err(|e| SmtpError::account_setup(e.to_string()))?;
+    let envelope_from = match &shipment.envelope_from {
+        Some(address) => address.clone(),
+        None => account.email.parse().map_err(|_| SmtpError::account_setup(format!("account email '{}' is not valid", account.email)))?,
+    };
+    let mut session = Session::open(&account.server, password.as_deref(), settings.timeout(), None, transcript)?;
+    let delivered = session.send(&envelope_from, recipients, shipment.message)?;
+    session.quit();
+    Ok(delivered)
+}
+
+/// Records where a letter stands after its attempts: the outbox row goes
+/// (delivered, refused, given up) or waits for its next try, and the
+/// journal row says so. `sent_at` is set for a `custom_mail()` call (its
+/// row is completed with its duration); a flush only updates the row.
+fn settle(rt: &mut Runtime, settings: &Settings, row: &OutboxLetter, outcome: &Outcome, sent_at: Option<Instant>) -> rusqlite::Result<Settled> {
+    let now = clock::now_unix();
+    let expired = now - row.created_at >= settings.outbox_max_hours * 3600;
+    let settled = if outcome.pending.is_empty() {
+        rt.store.remove_from_outbox(row.id)?;
+        if outcome.deliveries.is_empty() { Settled::Failed } else { Settled::Sent }
+    } else if expired && sent_at.is_none() {
+        rt.store.remove_from_outbox(row.id)?;
+        Settled::GivenUp
+    } else {
+        let attempts = row.attempts + 1;
+        rt.store.retry_later(row.id, &outcome.pending, outcome.account_id(), &outcome.last_error(), attempts, now + retry_delay(attempts), now)?;
+        Settled::Waiting
+    };
+    let Some(journal_id) = row.journal_id else { return Ok(settled) };
+    let reply = outcome.reply();
+    if let Some(started) = sent_at {
+        rt.store.complete_journal(journal_id, outcome.status().as_str(), outcome.account_id(), &reply, started.elapsed().as_millis() as i64)?;
+        return Ok(settled);
     }
-    entry.reply = std::iter::once(reply).chain(notes).collect::<Vec<_>>().join("; ");
-    accepted
+    // A flush: the row was `queued` (or `interrupted`) when the whole letter
+    // waited, and is completed; a letter that was partly sent keeps `sent`
+    // and is told what became of the rest.
+    let whole_letter_waited = rt.store.journal_status(journal_id)?.is_some_and(|s| s != Status::Sent.as_str());
+    let (status, text) = match settled {
+        Settled::GivenUp => (Status::Failed, format!("given up after {} h in the outbox: {}", settings.outbox_max_hours, outcome.last_error())),
+        Settled::Waiting => (Status::Queued, format!("attempt {} from the outbox: {reply}", row.attempts + 1)),
+        Settled::Sent | Settled::Failed => (outcome.status(), format!("from the outbox: {reply}")),
+    };
+    if whole_letter_waited {
+        let status = if settled == Settled::GivenUp && !outcome.deliveries.is_empty() { Status::Sent } else { status };
+        rt.store.complete_journal(journal_id, status.as_str(), outcome.account_id(), &text, 0)?;
+    } else if settled != Settled::Waiting {
+        rt.store.add_journal_note(journal_id, &text)?;
+    }
+    Ok(settled)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settled {
+    Sent,
+    Failed,
+    GivenUp,
+    Waiting,
+}
+
+/// `smtp34_outbox_flush()`'s answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlushReport {
+    pub sent: i64,
+    pub failed: i64,
+    pub left: i64,
+}
+
+/// Tries up to `limit` waiting letters: the due ones, or with `now` every
+/// one. Accounts that fail during this flush are not tried again in it, so
+/// a hanging server costs one timeout per flush, not one per letter.
+pub fn flush(rt: &mut Runtime, limit: i64, now_flag: bool) -> Result<FlushReport> {
+    let settings = rt.store.settings()?;
+    let accounts = rt.store.accounts()?;
+    let views = AccountViews::load(rt, &accounts)?;
+    let token = format!("flush-{}-{}", std::process::id(), random_hex(4));
+    let mut report = FlushReport::default();
+    let mut failed_here: Vec<i64> = Vec::new();
+    let mut after_id = 0;
+    for _ in 0..limit.max(0) {
+        let now = clock::now_unix();
+        let claim = Claim { token: token.clone(), until: now + lease(&settings, accounts.len().min(3), 10) };
+        let Some(row) = rt.store.claim_next(&claim, now, !now_flag, after_id)? else { break };
+        after_id = row.id;
+        let from = Mailbox { name: row.from_name.clone(), address: row.from_email.clone() };
+        let usable = decision::retry_candidates(&from, row.mailing, row.recipients.len(), &views.views(&accounts), now, views.midnight, &failed_here);
+        let chosen: Vec<Account> = usable.candidates.iter().filter_map(|id| accounts.iter().find(|a| a.id == *id).cloned()).collect();
+        let mut outcome = Outcome::pending(row.recipients.clone());
+        let envelope_from = row.envelope_from.as_deref().and_then(|a| Address::from_str(a).ok());
+        let message_id = format!("(outbox #{})", row.id);
+        let mut shipment = Shipment { message: &row.message, envelope_from, message_id: &message_id };
+        try_accounts(rt, &settings, &chosen, &mut shipment, &mut outcome);
+        failed_here.extend(outcome.failures.iter().map(|(id, _)| *id));
+        if chosen.is_empty() {
+            outcome.notes.extend(usable.skipped);
+        }
+        match settle(rt, &settings, &row, &outcome, None)? {
+            Settled::Sent => report.sent += 1,
+            Settled::Failed | Settled::GivenUp => report.failed += 1,
+            Settled::Waiting => {
+                if chosen.is_empty() && usable.until != i64::MAX {
+                    // nobody could even be tried: wait for the account that can be tried first
+                    rt.store.retry_later(row.id, &outcome.pending, None, &outcome.last_error(), row.attempts, usable.until, now)?;
+                }
+            }
+        }
+    }
+    report.left = rt.store.outbox_size()?;
+    Ok(report)
 }
 
 /// Appends a transcript to its log when logs are on. A log that cannot be
@@ -144,43 +445,6 @@ fn write_log(rt: &Runtime, settings: &Settings, target: logs::Target, title: &st
     let mut entry = format!("==== {} {title}\n", clock::iso(now)).into_bytes();
     entry.extend_from_slice(&transcript.render(settings.log_level));
     logs::append(&rt.paths.log_dir, target, logs::Policy::from_settings(settings), &entry, now)
-}
-
-fn choose_account(rt: &Runtime, letter: &Letter) -> Result<Option<Account>> {
-    match &letter.from {
-        Some(from) => pick_account(rt, from, letter.mailing.is_some()),
-        None => Ok(None),
-    }
-}
-
-/// SPEC §3 over the stored accounts.
-fn pick_account(rt: &Runtime, from: &Mailbox, mailing: bool) -> Result<Option<Account>> {
-    let accounts = rt.store.accounts()?;
-    let candidates: Vec<Candidate> = accounts
-        .iter()
-        .map(|a| Candidate { id: a.id, active: a.active, name: &a.name, email: &a.email, mailing_first: a.mailing_first })
-        .collect();
-    let id = routing::choose(&candidates, &from.name, &from.address, mailing);
-    Ok(id.and_then(|id| accounts.into_iter().find(|a| a.id == id)))
-}
-
-fn send_letter(
-    rt: &mut Runtime,
-    settings: &Settings,
-    account: &Account,
-    letter: &Letter,
-    transcript: &mut Transcript,
-) -> std::result::Result<crate::smtp::Delivered, SmtpError> {
-    let password = stored_password(rt, account.id, &account.server).map_err(|e| SmtpError { code: None, message: e.to_string() })?;
-    let envelope_from = match &letter.envelope_from {
-        Some(address) => address.clone(),
-        None => account.email.parse().map_err(|_| SmtpError { code: None, message: format!("account email '{}' is not valid", account.email) })?,
-    };
-    let message = letter.render(&account.name, &clock::rfc5322(clock::now_unix()));
-    let mut session = Session::open(&account.server, password.as_deref(), settings.timeout(), None, transcript)?;
-    let delivered = session.send(&envelope_from, &letter.recipients, &message)?;
-    session.quit();
-    Ok(delivered)
 }
 
 /// The decrypted password of a stored account that authenticates.
@@ -246,11 +510,15 @@ fn run_check(
         let to = if settings.test_recipient.is_empty() { &draft.email } else { &settings.test_recipient };
         let (from, recipient) = match (draft.email.parse::<Address>(), to.parse::<Address>()) {
             (Ok(f), Ok(t)) => (f, t),
-            _ => return Err(SmtpError { code: None, message: "the test letter has no valid addresses".into() }),
+            _ => return Err(SmtpError::letter("the test letter has no valid addresses")),
         };
         let letter = test_letter(draft, to);
         let delivered = session.send(&from, &[recipient], &letter)?;
-        summary.push_str(&format!(", test letter sent to {to}: {}", delivered.reply));
+        let Some(reply) = delivered.reply else {
+            let why = delivered.refused.iter().chain(&delivered.deferred).map(|(_, why)| why.as_str()).next().unwrap_or_default();
+            return Err(SmtpError::letter(format!("the server refused the test recipient {to}: {why}")));
+        };
+        summary.push_str(&format!(", test letter sent to {to}: {reply}"));
     }
     session.quit();
     Ok(summary)
@@ -277,8 +545,11 @@ fn test_letter(draft: &AccountDraft, to: &str) -> Vec<u8> {
 
 /// Resolution used by `smtp34_resolve()`: the account custom_mail would use.
 pub fn resolve(rt: &Runtime, from: &[u8], mailing: bool) -> Result<Option<i64>> {
-    match crate::headers::parse_address_list(from, None).0.first() {
-        Some(from) => Ok(pick_account(rt, from, mailing)?.map(|a| a.id)),
-        None => Ok(None),
-    }
+    let Some(from) = crate::headers::parse_address_list(from, None).0.into_iter().next() else { return Ok(None) };
+    let accounts = rt.store.accounts()?;
+    let candidates: Vec<crate::routing::Candidate> = accounts
+        .iter()
+        .map(|a| crate::routing::Candidate { id: a.id, active: a.active, name: &a.name, email: &a.email, mailing_first: a.mailing_first })
+        .collect();
+    Ok(crate::routing::choose(&candidates, &from.name, &from.address, mailing))
 }

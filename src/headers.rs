@@ -172,7 +172,7 @@ pub fn to_text(bytes: &[u8], charset_hint: Option<&str>) -> String {
 
 /// A mailbox as found in an address header: the decoded display name
 /// (possibly empty) and the address.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Mailbox {
     pub name: String,
     pub address: String,

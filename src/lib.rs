@@ -2,18 +2,23 @@
 //! PHP application) through external SMTP accounts. See SPEC.md.
 //!
 //! The path of a letter: [`php`] (arguments) → [`letter`] (parsed letter) →
-//! [`routing`] (chosen account) → [`smtp`] (session) → [`store`] (journal),
-//! driven by [`delivery`].
+//! [`decision`] (candidate accounts, by [`routing`]) → [`smtp`] (sessions) →
+//! [`outcome`] → [`store`] (journal) and [`outbox`], driven by [`delivery`].
 
 pub mod account;
 pub mod clock;
 pub mod crypto;
+pub mod decision;
 pub mod delivery;
 pub mod error;
 pub mod fields;
+pub mod files;
 pub mod headers;
+pub mod health;
 pub mod letter;
 pub mod logs;
+pub mod outbox;
+pub mod outcome;
 pub mod php;
 pub mod routing;
 pub mod runtime;
@@ -43,7 +48,9 @@ extern "C" fn startup(_ty: i32, module_number: i32) -> i32 {
     IniEntryDef::register(INI_ENTRIES.as_slice(), module_number);
     let ini = ExecutorGlobals::get().ini_values();
     let value = |name: &str| ini.get(name).cloned().flatten().unwrap_or_default();
-    runtime::configure(runtime::Paths::resolve(&value("smtp34.db"), &value("smtp34.key_file"), &value("smtp34.log_dir")));
+    // Only the strings: php-fpm's master runs this, often as root, before it
+    // forks the workers. Paths are resolved, and files made, by the workers.
+    runtime::configure(runtime::IniPaths { db: value("smtp34.db"), key_file: value("smtp34.key_file"), log_dir: value("smtp34.log_dir") });
     // Panics are caught at every API entry and reported as PHP errors;
     // the default hook would also print them to the worker's stderr.
     std::panic::set_hook(Box::new(|_| {}));
@@ -65,6 +72,8 @@ extern "C" fn module_info(module: *mut ModuleEntry) {
     info_table_row!("Key file in use", paths.key_file.display().to_string());
     info_table_row!("Log directory in use", paths.log_dir.display().to_string());
     info_table_row!("Schema version", store::SCHEMA_VERSION.to_string());
+    let store = runtime::open_problem().unwrap_or_else(|| "usable by this user".to_owned());
+    info_table_row!("Store", store);
     info_table_end!();
     // SAFETY: `module` is the entry PHP passed to this info function.
     unsafe { display_ini_entries(module) };

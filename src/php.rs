@@ -2,6 +2,10 @@
 //! module that does the work, convert the answer or the error. Every
 //! function runs inside [`guard`], so a Rust panic becomes an
 //! `Smtp34\Exception` (or `false` for custom_mail), never a crash.
+//!
+//! PHP values are made only after [`with_runtime`] has returned: making one
+//! can hit `memory_limit`, a fatal error that longjmps over Rust frames, and
+//! the runtime must not be out of its slot then (see [`crate::runtime`]).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -12,10 +16,12 @@ use ext_php_rs::flags::DataType;
 use ext_php_rs::exception::PhpException;
 use ext_php_rs::prelude::*;
 use ext_php_rs::types::{ZendHashTable, ZendObject, Zval};
-use ext_php_rs::zend::{ce, ClassEntry};
+use ext_php_rs::zend::{bailout, ce, try_catch, CatchError, ClassEntry};
 
 use crate::account::{Account, AccountDraft};
-use crate::delivery;
+use crate::delivery::{self, MailStep};
+use crate::health::Health;
+use crate::outbox::OutboxLetter;
 use crate::error::Error;
 use crate::fields::{FieldError, Fields, Value};
 use crate::letter::MailArgs;
@@ -144,24 +150,49 @@ pub fn custom_mail(
         headers: additional_headers.0,
         parameters: additional_parameters.0,
     };
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        with_runtime(|rt| Ok(delivery::custom_mail(rt, &args, &mut || php_mail(&args))))
-    }));
-    match outcome {
-        Ok(Ok(result)) => {
-            if let Some(problem) = result.journal_error {
-                warn(&problem);
+    let step = catch_unwind(AssertUnwindSafe(|| with_runtime(|rt| delivery::custom_mail(rt, &args))));
+    let result = match step {
+        Ok(Ok(MailStep::Done(result))) => result,
+        Ok(Ok(MailStep::HandToMail(handed))) => {
+            // PHP's mail() runs with the runtime back in its slot; a fatal
+            // error inside it is journaled, then goes on as PHP meant it to.
+            let returned = try_catch(AssertUnwindSafe(|| php_mail(&args)));
+            let accepted = match &returned {
+                Ok(accepted) => Some(*accepted),
+                Err(_) => None,
+            };
+            let recorded = with_runtime(|rt| Ok(delivery::handed_to_mail(rt, handed, accepted)));
+            if let Err(CatchError::Bailout) = returned {
+                // SAFETY: re-raises the bailout we caught, to PHP's own catch point.
+                unsafe { bailout() }
             }
-            result.accepted
+            match recorded {
+                Ok(result) => result,
+                Err(e) => delivery::MailResult { accepted: accepted.unwrap_or(false), journal_error: Some(e.to_string()) },
+            }
         }
-        Ok(Err(error)) => {
-            warn(&format!("the letter was not sent: {error}"));
-            false
+        Ok(Err(problem)) => {
+            // No usable store: the site's mail goes on through mail(), as without smtp34.
+            warn_once(&format!("smtp34 cannot use its data ({problem}); letters go through PHP's mail() until this is fixed"));
+            return php_mail(&args);
         }
         Err(payload) => {
             warn(&format!("internal error, the letter was not sent: {}", panic_message(payload)));
-            false
+            return false;
         }
+    };
+    if let Some(problem) = result.journal_error {
+        warn(&problem);
+    }
+    result.accepted
+}
+
+/// Warns once per process: a broken store would otherwise warn on every letter.
+fn warn_once(message: &str) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static WARNED: AtomicU32 = AtomicU32::new(0);
+    if WARNED.swap(std::process::id(), Ordering::Relaxed) != std::process::id() {
+        warn(message);
     }
 }
 
@@ -220,7 +251,45 @@ fn int_or_null(i: Option<i64>) -> Value {
     i.map_or(Value::Null, Value::Int)
 }
 
-fn account_array(a: &Account) -> PhpArray {
+/// An account as the API shows it: its fields (never the password) and
+/// what every worker knows of it (health, today's count).
+struct AccountState {
+    account: Account,
+    health: Health,
+    sent_today: i64,
+}
+
+fn account_states(rt: &crate::runtime::Runtime, accounts: Vec<Account>) -> Result<Vec<AccountState>, Error> {
+    let mut health = rt.store.health()?;
+    let used = rt.store.used_today()?;
+    Ok(accounts
+        .into_iter()
+        .map(|account| AccountState {
+            health: health.remove(&account.id).unwrap_or_default(),
+            sent_today: used.get(&account.id).copied().unwrap_or(0),
+            account,
+        })
+        .collect())
+}
+
+fn account_array(state: &AccountState) -> PhpArray {
+    let (a, h) = (&state.account, &state.health);
+    let now = crate::clock::now_unix();
+    let mut array = account_fields(a);
+    for (key, value) in [
+        ("sent_today", Value::Int(state.sent_today)),
+        ("failures", Value::Int(h.failures)),
+        ("last_error", text(&h.last_error)),
+        ("last_error_at", int_or_null(h.last_error_at)),
+        ("last_success_at", int_or_null(h.last_success_at)),
+        ("resting_until", int_or_null(Some(h.backoff_until).filter(|t| *t > now))),
+    ] {
+        let _ = array.insert(key, to_zval(value));
+    }
+    array
+}
+
+fn account_fields(a: &Account) -> PhpArray {
     array_of(vec![
         ("id", Value::Int(a.id)),
         ("active", Value::Bool(a.active)),
@@ -309,13 +378,15 @@ pub fn smtp34_account_save(account: &ZendHashTable, check: bool) -> PhpResult<i6
 #[php_function]
 #[php(name = "smtp34_account_get")]
 pub fn smtp34_account_get(id: i64) -> PhpResult<Option<PhpArray>> {
-    guard(|| with_runtime(|rt| Ok(rt.store.account(id)?.as_ref().map(account_array))))
+    let state = guard(|| with_runtime(|rt| account_states(rt, rt.store.account(id)?.into_iter().collect())))?;
+    Ok(state.first().map(account_array))
 }
 
 #[php_function]
 #[php(name = "smtp34_account_list")]
 pub fn smtp34_account_list() -> PhpResult<Vec<PhpArray>> {
-    guard(|| with_runtime(|rt| Ok(rt.store.accounts()?.iter().map(account_array).collect())))
+    let states = guard(|| with_runtime(|rt| account_states(rt, rt.store.accounts()?)))?;
+    Ok(states.iter().map(account_array).collect())
 }
 
 #[php_function]
@@ -338,13 +409,15 @@ pub fn smtp34_account_check(account: &Zval) -> PhpResult<PhpArray> {
         let fields = fields?;
         with_runtime(|rt| {
             let (draft, existing) = draft_of(rt, &fields)?;
-            let outcome = delivery::check(rt, &draft, check_log(existing.as_ref(), 0))?;
-            Ok(array_of(vec![
-                ("ok", Value::Bool(outcome.ok)),
-                ("message", text(&outcome.message)),
-                ("transcript", Value::Bytes(outcome.transcript)),
-            ]))
+            delivery::check(rt, &draft, check_log(existing.as_ref(), 0))
         })
+    })
+    .map(|outcome| {
+        array_of(vec![
+            ("ok", Value::Bool(outcome.ok)),
+            ("message", text(&outcome.message)),
+            ("transcript", Value::Bytes(outcome.transcript)),
+        ])
     })
 }
 
@@ -354,16 +427,17 @@ pub fn smtp34_account_check(account: &Zval) -> PhpResult<PhpArray> {
 #[php(name = "smtp34_settings")]
 pub fn smtp34_settings(changes: Option<&ZendHashTable>) -> PhpResult<PhpArray> {
     let changes = changes.map(fields_of);
-    guard(|| {
+    let current = guard(|| {
         with_runtime(|rt| {
             let mut current = rt.store.settings()?;
             if let Some(changes) = changes.filter(|c| !c.is_empty()) {
                 current.apply(&changes)?;
                 rt.store.save_settings(&current)?;
             }
-            Ok(array_of(settings::KEYS.iter().map(|k| (*k, current.get(k))).collect()))
+            Ok(current)
         })
-    })
+    })?;
+    Ok(array_of(settings::KEYS.iter().map(|k| (*k, current.get(k))).collect()))
 }
 
 #[php_function]
@@ -377,7 +451,68 @@ pub fn smtp34_resolve(from: Bytes, mailing: bool) -> PhpResult<Option<i64>> {
 #[php(name = "smtp34_journal")]
 #[php(defaults(limit = 50))]
 pub fn smtp34_journal(limit: i64) -> PhpResult<Vec<PhpArray>> {
-    guard(|| with_runtime(|rt| Ok(rt.store.journal(limit)?.iter().map(journal_array).collect())))
+    let rows = guard(|| {
+        with_runtime(|rt| {
+            rt.store.mark_interrupted(crate::clock::now_unix())?;
+            Ok(rt.store.journal(limit)?)
+        })
+    })?;
+    Ok(rows.iter().map(journal_array).collect())
+}
+
+// ---- the outbox ----
+
+#[php_function]
+#[php(name = "smtp34_outbox_flush")]
+#[php(defaults(limit = 100, now = false))]
+pub fn smtp34_outbox_flush(limit: i64, now: bool) -> PhpResult<PhpArray> {
+    let report = guard(|| with_runtime(|rt| delivery::flush(rt, limit, now)))?;
+    Ok(array_of(vec![("sent", Value::Int(report.sent)), ("failed", Value::Int(report.failed)), ("left", Value::Int(report.left))]))
+}
+
+#[php_function]
+#[php(name = "smtp34_outbox_list")]
+pub fn smtp34_outbox_list() -> PhpResult<Vec<PhpArray>> {
+    let letters = guard(|| with_runtime(|rt| Ok(rt.store.outbox(crate::clock::now_unix())?)))?;
+    Ok(letters.iter().map(outbox_array).collect())
+}
+
+#[php_function]
+#[php(name = "smtp34_outbox_delete")]
+pub fn smtp34_outbox_delete(id: i64) -> PhpResult<bool> {
+    guard(|| {
+        with_runtime(|rt| {
+            let letter = rt.store.outbox(crate::clock::now_unix())?.into_iter().find(|l| l.id == id);
+            let Some(letter) = letter else { return Ok(false) };
+            let deleted = rt.store.remove_from_outbox(id)?;
+            if let (true, Some(journal_id)) = (deleted, letter.journal_id) {
+                rt.store.add_journal_note(journal_id, &format!("deleted from the outbox by an admin, not sent to {}", letter.recipients.join(", ")))?;
+                if rt.store.journal_status(journal_id)?.as_deref() != Some("sent") {
+                    rt.store.complete_journal(journal_id, "failed", None, &format!("deleted from the outbox by an admin: {}", letter.last_error), 0)?;
+                }
+            }
+            Ok(deleted)
+        })
+    })
+}
+
+fn outbox_array(l: &OutboxLetter) -> PhpArray {
+    array_of(vec![
+        ("id", Value::Int(l.id)),
+        ("journal_id", int_or_null(l.journal_id)),
+        ("created_at", Value::Int(l.created_at)),
+        ("account_id", int_or_null(l.account_id)),
+        ("mailing", Value::Bool(l.mailing)),
+        ("from", text(&if l.from_name.is_empty() { l.from_email.clone() } else { format!("{} <{}>", l.from_name, l.from_email) })),
+        ("recipients", text(&l.recipients.join(", "))),
+        ("subject", text(&l.subject)),
+        ("size", Value::Int(l.size)),
+        ("attempts", Value::Int(l.attempts)),
+        ("next_try_at", Value::Int(l.next_try_at)),
+        ("last_try_at", int_or_null(l.last_try_at)),
+        ("last_error", text(&l.last_error)),
+        ("sending", Value::Bool(l.claimed)),
+    ])
 }
 
 // ---- transcript logs ----
@@ -436,4 +571,7 @@ pub fn register(module: ModuleBuilder) -> ModuleBuilder {
         .function(wrap_function!(smtp34_log_list))
         .function(wrap_function!(smtp34_log_read))
         .function(wrap_function!(smtp34_log_delete))
+        .function(wrap_function!(smtp34_outbox_flush))
+        .function(wrap_function!(smtp34_outbox_list))
+        .function(wrap_function!(smtp34_outbox_delete))
 }

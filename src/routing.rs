@@ -16,22 +16,31 @@ pub struct Candidate<'a> {
 /// The account for a letter from `from_name <from_email>`; `None` when no
 /// account matches (the caller then applies the `fallback` setting).
 pub fn choose(candidates: &[Candidate], from_name: &str, from_email: &str, mailing: bool) -> Option<i64> {
+    ordered(candidates, from_name, from_email, mailing).first().copied()
+}
+
+/// Every active account that matches the letter at any step of SPEC §3, in
+/// the algorithm's order: the first is [`choose`]'s answer, the rest are
+/// where a letter fails over to. Within a step the highest id comes first.
+pub fn ordered(candidates: &[Candidate], from_name: &str, from_email: &str, mailing: bool) -> Vec<i64> {
     let name = clean_display_name(from_name);
     let email = from_email.trim().to_lowercase();
-    let active: Vec<&Candidate> = candidates.iter().filter(|c| c.active).collect();
-    let same_email = |c: &&&Candidate| c.email.trim().to_lowercase() == email;
-    let same_name = |c: &&&Candidate| clean_display_name(c.name) == name;
-    let highest = |found: Vec<&&Candidate>| found.iter().map(|c| c.id).max();
+    let mut same_email: Vec<&Candidate> =
+        candidates.iter().filter(|c| c.active && c.email.trim().to_lowercase() == email).collect();
+    same_email.sort_by_key(|c| std::cmp::Reverse(c.id));
+    let same_name = |c: &Candidate| clean_display_name(c.name) == name;
 
-    if mailing {
-        let first: Vec<&&Candidate> = active.iter().filter(|c| c.mailing_first).filter(same_email).collect();
-        let by_name_and_email = highest(first.iter().copied().filter(same_name).collect());
-        if let Some(id) = by_name_and_email.or_else(|| highest(first)) {
-            return Some(id);
-        }
-    }
-    let by_email: Vec<&&Candidate> = active.iter().filter(same_email).collect();
-    highest(by_email.iter().copied().filter(same_name).collect()).or_else(|| highest(by_email))
+    // The steps of SPEC §3; step 3 (email only) takes whatever is left.
+    let step = |c: &Candidate| match (mailing && c.mailing_first, same_name(c)) {
+        (true, true) => 0,
+        (true, false) => 1,
+        (false, true) => 2,
+        (false, false) => 3,
+    };
+    // A mailing_first account whose name matches stands in step 1 for a
+    // mailing; for any letter it stands in step 2 (name and email) otherwise.
+    same_email.sort_by_key(|c| step(c)); // stable: highest id first within a step
+    same_email.iter().map(|c| c.id).collect()
 }
 
 #[cfg(test)]
@@ -109,6 +118,39 @@ mod tests {
         assert_eq!(choose(&list, "  Shop ", "a@site.ru", false), Some(1));
         // exact otherwise: case matters for names
         assert_eq!(choose(&list, "shop", "a@site.ru", false), Some(2));
+    }
+
+    #[test]
+    fn every_matching_account_is_a_candidate_in_the_algorithms_order() {
+        // mailing: step 1 (mailing_first, name + email), step 1b (mailing_first, email),
+        // step 2 (name + email), step 3 (email); highest id first within each
+        assert_eq!(ordered(&accounts(), "Shop", "shop@site.ru", true), vec![3, 4, 2, 1, 5]);
+        assert_eq!(ordered(&accounts(), "Nobody", "shop@site.ru", true), vec![4, 3, 5, 2, 1]);
+        // not a mailing: name + email first, then the rest with that email
+        assert_eq!(ordered(&accounts(), "Shop", "shop@site.ru", false), vec![3, 2, 1, 5, 4]);
+        assert_eq!(ordered(&accounts(), "Info", "INFO@site.ru", false), vec![6]);
+        assert!(ordered(&accounts(), "Shop", "nobody@site.ru", false).is_empty());
+    }
+
+    #[test]
+    fn the_first_candidate_is_always_the_chosen_account() {
+        let names = ["Shop", "News", "Other", "Info", "Nobody", ""];
+        let emails = ["shop@site.ru", "info@site.ru", "x@site.ru"];
+        for mask in 0..64u32 {
+            let mut list = accounts();
+            for (i, c) in list.iter_mut().enumerate() {
+                c.active = mask & (1 << i) != 0;
+            }
+            for name in names {
+                for email in emails {
+                    for mailing in [false, true] {
+                        let all = ordered(&list, name, email, mailing);
+                        assert_eq!(choose(&list, name, email, mailing), all.first().copied());
+                        assert!(all.iter().all(|id| list.iter().any(|c| c.id == *id && c.active)));
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,10 +1,19 @@
-//! Per-process state: where the files are (php.ini, read once at start-up),
-//! the open store and the cipher. php-fpm forks its workers after start-up,
-//! so nothing holding a file or socket is made before the first call in a
-//! worker, and it is made again when the process id changes.
+//! Per-process state: where the files are, the open store and the cipher.
+//!
+//! php-fpm runs module start-up in its master (often root) and forks workers
+//! that run as the site's user, so start-up only remembers the php.ini
+//! strings: the default data directory is chosen, and every file and
+//! directory is opened or created, at the first call in a worker, and again
+//! when the process id changes.
+//!
+//! No lock guards the runtime. A PHP fatal error longjmps over Rust frames,
+//! and a `Mutex` guard skipped that way stays locked for the life of the
+//! worker (SPEC §8). Instead a call takes the runtime out of its slot and
+//! puts it back when it is done: a call that never comes back (a bailout, a
+//! panic) only costs the next call a fresh open.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use once_cell::sync::OnceCell;
 
@@ -19,95 +28,105 @@ pub struct Paths {
     pub log_dir: PathBuf,
 }
 
+/// The php.ini values, as read at module start-up (nothing resolved yet).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IniPaths {
+    pub db: String,
+    pub key_file: String,
+    pub log_dir: String,
+}
+
+/// Where smtp34 keeps its data when php.ini says nothing: the system
+/// directory when it exists (a package or an admin made it for the PHP
+/// user), else a directory private to this user under the system temp dir.
+/// Neither is created here: only the first use in a worker creates a missing
+/// one, as the worker's own user.
+pub const SYSTEM_DATA_DIR: &str = "/var/lib/smtp34";
+
 impl Paths {
-    /// Resolves the ini values; empty ones get defaults beside the database,
-    /// and the database itself defaults to a private data directory.
-    pub fn resolve(db: &str, key_file: &str, log_dir: &str) -> Paths {
-        let db = if db.trim().is_empty() { default_data_dir().join("smtp34.db") } else { PathBuf::from(db.trim()) };
+    /// Resolves the ini values; empty ones get defaults beside the database.
+    pub fn resolve(ini: &IniPaths) -> Paths {
+        let db = if ini.db.trim().is_empty() { default_data_dir().join("smtp34.db") } else { PathBuf::from(ini.db.trim()) };
         let dir = db.parent().map(Path::to_path_buf).unwrap_or_default();
-        let key_file = if key_file.trim().is_empty() { dir.join("smtp34.key") } else { PathBuf::from(key_file.trim()) };
-        let log_dir = if log_dir.trim().is_empty() { dir.join("logs") } else { PathBuf::from(log_dir.trim()) };
+        let key_file = if ini.key_file.trim().is_empty() { dir.join("smtp34.key") } else { PathBuf::from(ini.key_file.trim()) };
+        let log_dir = if ini.log_dir.trim().is_empty() { dir.join("logs") } else { PathBuf::from(ini.log_dir.trim()) };
         Paths { db, key_file, log_dir }
     }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.db.parent().map(Path::to_path_buf).filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."))
+    }
 }
 
-/// `/var/lib/smtp34` when this process may write there, else a directory
-/// private to this user under the system temp dir (never the web root).
 fn default_data_dir() -> PathBuf {
-    let system = PathBuf::from("/var/lib/smtp34");
-    if std::fs::create_dir_all(&system).is_ok() && is_writable(&system) {
+    let system = PathBuf::from(SYSTEM_DATA_DIR);
+    if system.is_dir() {
         return system;
     }
-    // SAFETY: getuid has no preconditions and cannot fail.
-    let uid = unsafe { libc_getuid() };
-    let private = std::env::temp_dir().join(format!("smtp34-{uid}"));
-    if std::fs::create_dir_all(&private).is_ok() {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700));
-    }
-    private
+    std::env::temp_dir().join(format!("smtp34-{}", crate::files::current_uid()))
 }
 
-extern "C" {
-    #[link_name = "getuid"]
-    fn libc_getuid() -> u32;
+static INI: OnceCell<IniPaths> = OnceCell::new();
+
+/// Called once at module start-up with the php.ini strings; creates nothing.
+pub fn configure(ini: IniPaths) {
+    let _ = INI.set(ini);
 }
 
-fn is_writable(dir: &Path) -> bool {
-    let probe = dir.join(format!(".smtp34-probe-{}", std::process::id()));
-    let ok = std::fs::write(&probe, b"").is_ok();
-    let _ = std::fs::remove_file(probe);
-    ok
-}
-
-static PATHS: OnceCell<Paths> = OnceCell::new();
-
-/// Set once at module start-up from php.ini.
-pub fn configure(paths: Paths) {
-    let _ = PATHS.set(paths);
-}
-
+/// The paths this process uses (resolved now, as this process's user).
 pub fn paths() -> Paths {
-    PATHS.get().cloned().unwrap_or_else(|| Paths::resolve("", "", ""))
+    Paths::resolve(INI.get().unwrap_or(&IniPaths::default()))
 }
 
 pub struct Runtime {
     pub paths: Paths,
     pub store: Store,
     cipher: Option<Cipher>,
+    pid: u32,
 }
 
 impl Runtime {
     pub fn open(paths: Paths) -> Result<Runtime> {
+        crate::files::private_dir(&paths.data_dir(), "data directory").map_err(Error::Storage)?;
         let store = Store::open(&paths.db).map_err(Error::Storage)?;
-        Ok(Runtime { paths, store, cipher: None })
+        Ok(Runtime { paths, store, cipher: None, pid: std::process::id() })
     }
 
-    /// The cipher, loading (or creating) the key file on first use.
+    /// The cipher. The key file is created on first use, unless the store
+    /// already holds passwords sealed with a key that is now missing: a new
+    /// key would silently make every one of them undecryptable.
     pub fn cipher(&mut self) -> Result<&Cipher> {
         if self.cipher.is_none() {
-            self.cipher = Some(Cipher::open(&self.paths.key_file).map_err(Error::Storage)?);
+            let may_create = !self.store.has_sealed_passwords()?;
+            self.cipher = Some(Cipher::open(&self.paths.key_file, may_create).map_err(Error::Storage)?);
         }
         Ok(self.cipher.as_ref().expect("set just above"))
     }
 }
 
-static RUNTIME: Mutex<Option<(u32, Runtime)>> = Mutex::new(None);
+thread_local! {
+    static SLOT: RefCell<Option<Runtime>> = const { RefCell::new(None) };
+}
 
-/// Runs `f` with this process's runtime, opening it on first use in this process.
+/// Runs `f` with this process's runtime, opening it on first use in this
+/// process. `f` must not call into PHP (see the module comment): a call into
+/// PHP belongs between two `with_runtime` calls.
 pub fn with_runtime<T>(f: impl FnOnce(&mut Runtime) -> Result<T>) -> Result<T> {
-    // A panic inside `f` (caught at the PHP boundary) poisons the lock: the
-    // runtime is then rebuilt once rather than trusted.
-    let mut guard = RUNTIME.lock().unwrap_or_else(|poisoned| {
-        RUNTIME.clear_poison();
-        let mut guard = poisoned.into_inner();
-        *guard = None;
-        guard
-    });
     let pid = std::process::id();
-    if guard.as_ref().is_none_or(|(owner, _)| *owner != pid) {
-        *guard = Some((pid, Runtime::open(paths())?));
-    }
-    let (_, runtime) = guard.as_mut().expect("set just above");
-    f(runtime)
+    let mut runtime = match SLOT.with(|slot| slot.borrow_mut().take()) {
+        Some(runtime) if runtime.pid == pid => runtime,
+        inherited => {
+            // A connection inherited through fork belongs to the parent: never close it here.
+            std::mem::forget(inherited);
+            Runtime::open(paths())?
+        }
+    };
+    let result = f(&mut runtime);
+    SLOT.with(|slot| *slot.borrow_mut() = Some(runtime));
+    result
+}
+
+/// Whether this process can open its store at all (for `php --ri` and warnings).
+pub fn open_problem() -> Option<String> {
+    with_runtime(|_| Ok(())).err().map(|e| e.to_string())
 }

@@ -49,12 +49,50 @@ const MIGRATIONS: &[&str] = &[
     // 2: a revision per account, bumped by every save, so a transcript log
     // knows exactly when its account's parameters changed (SPEC §5 "Logs")
     "ALTER TABLE accounts ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;",
+    // 3: nothing lost. The outbox holds every letter from just before its
+    // first attempt (a claimed row) until it is delivered or given up; the
+    // health of each account (failures, back-off) and the recipients it sent
+    // today (daily_limit) are shared by every worker.
+    "CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        journal_id INTEGER,
+        created_at INTEGER NOT NULL,
+        from_name TEXT NOT NULL,
+        from_email TEXT NOT NULL,
+        mailing INTEGER NOT NULL,
+        envelope_from TEXT,
+        recipients TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        message BLOB NOT NULL,
+        account_id INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_try_at INTEGER NOT NULL,
+        last_try_at INTEGER,
+        last_error TEXT NOT NULL DEFAULT '',
+        claimed_by TEXT,
+        claim_until INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX outbox_due ON outbox (next_try_at);
+    CREATE TABLE account_health (
+        account_id INTEGER PRIMARY KEY,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        last_error_at INTEGER,
+        last_success_at INTEGER,
+        backoff_until INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE daily_usage (
+        account_id INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        recipients INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (account_id, day)
+    );",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 pub struct Store {
-    conn: Connection,
+    pub(crate) conn: Connection,
 }
 
 /// One journal row (SPEC §6), as written and as read.
@@ -78,11 +116,10 @@ fn sql_error(path: &Path) -> impl Fn(rusqlite::Error) -> String + '_ {
 }
 
 impl Store {
+    /// Opens (creating when missing) the database; its directory must
+    /// already be there and be this user's (see [`crate::files`]).
     pub fn open(path: &Path) -> Result<Store, String> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create directory {} for the database: {e}", dir.display()))?;
-        }
+        crate::files::owned_file(path, "database", false)?;
         let err = sql_error(path);
         let conn = Connection::open(path).map_err(&err)?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(&err)?;
@@ -213,7 +250,13 @@ impl Store {
     }
 
     pub fn delete_account(&self, id: i64) -> rusqlite::Result<bool> {
+        self.conn.execute("DELETE FROM account_health WHERE account_id = ?1", [id])?;
         Ok(self.conn.execute("DELETE FROM accounts WHERE id = ?1", [id])? == 1)
+    }
+
+    /// Whether any account holds a password sealed with the key file.
+    pub fn has_sealed_passwords(&self) -> rusqlite::Result<bool> {
+        self.conn.query_row("SELECT EXISTS (SELECT 1 FROM accounts WHERE length(password) > 0)", [], |r| r.get(0))
     }
 
     // ---- settings ----
@@ -249,6 +292,26 @@ impl Store {
         Ok(self.conn.last_insert_rowid())
     }
 
+    /// Completes a row written before the work: its final status and reply.
+    pub fn complete_journal(&self, id: i64, status: &str, account_id: Option<i64>, reply: &str, duration_ms: i64) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE journal SET status = ?2, account_id = COALESCE(?3, account_id), reply = ?4, duration_ms = ?5 WHERE id = ?1",
+            params![id, status, account_id, reply, duration_ms],
+        )?;
+        Ok(())
+    }
+
+    /// Adds what happened later (the outbox delivered or gave up on part of
+    /// a letter) to a row whose status stays as it is.
+    pub fn add_journal_note(&self, id: i64, note: &str) -> rusqlite::Result<()> {
+        self.conn.execute("UPDATE journal SET reply = reply || '; ' || ?2 WHERE id = ?1", params![id, note])?;
+        Ok(())
+    }
+
+    pub fn journal_status(&self, id: i64) -> rusqlite::Result<Option<String>> {
+        self.conn.query_row("SELECT status FROM journal WHERE id = ?1", [id], |r| r.get(0)).optional()
+    }
+
     /// The newest `limit` rows, newest first.
     pub fn journal(&self, limit: i64) -> rusqlite::Result<Vec<JournalEntry>> {
         let mut stmt = self.conn.prepare_cached(
@@ -282,6 +345,7 @@ mod tests {
     fn temp_db(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("smtp34-store-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("nested")).unwrap();
         dir.join("nested/smtp34.db")
     }
 

@@ -9,10 +9,19 @@ was encrypted and who authenticated).
   smtp_server.py --spool DIR [--port N] [--tls none|starttls|implicit]
                  [--cert PEM --key PEM] [--auth USER:PASSWORD]
                  [--auth-only PLAIN|LOGIN] [--reject-rcpt SUBSTRING] [--silent]
+                 [--greet-421] [--defer-rcpt SUBSTRING] [--reject-data]
+                 [--drop-after-data] [--misbehave-while FILE]
 
 Prints "READY <port>" on stdout once it accepts connections, then runs
 until killed. --silent accepts TCP connections and never answers (for
 timeout tests).
+
+Misbehaviour on purpose, for the outbox tests: --greet-421 answers every
+connection with 421 and hangs up; --defer-rcpt answers 451 to recipients
+containing SUBSTRING; --reject-data answers 554 to DATA; --drop-after-data
+reads the whole letter, then drops the connection without a reply (the
+letter is not kept). With --misbehave-while FILE these apply only while
+FILE exists: a test removes it to let the server recover.
 """
 
 import argparse
@@ -28,19 +37,30 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 class SpoolHandler:
-    def __init__(self, spool, reject_rcpt):
+    def __init__(self, spool, args):
         self.spool = spool
-        self.reject_rcpt = reject_rcpt
+        self.args = args
         self.count = 0
         self.lock = threading.Lock()
 
+    def misbehaving(self):
+        flag = self.args.misbehave_while
+        return flag is None or os.path.exists(flag)
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if self.reject_rcpt and self.reject_rcpt in address:
+        if self.args.reject_rcpt and self.args.reject_rcpt in address:
             return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+        if self.args.defer_rcpt and self.args.defer_rcpt in address and self.misbehaving():
+            return "451 4.7.1 <%s>: Recipient address deferred: try again later" % address
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.args.reject_data and self.misbehaving():
+            return "554 5.7.1 Message rejected as spam"
+        if self.args.drop_after_data and self.misbehaving():
+            server.transport.abort()
+            return "250 never seen"
         with self.lock:
             self.count += 1
             number = self.count
@@ -61,6 +81,14 @@ class SpoolHandler:
             json.dump(meta, f)
         os.rename(base + ".eml.part", base + ".eml")
         return "250 2.0.0 Ok: queued as smtp34test%d" % number
+
+
+class Refuse421(asyncio.Protocol):
+    """A server too busy to talk: 421 at connect, then it hangs up."""
+
+    def connection_made(self, transport):
+        transport.write(b"421 4.3.2 smtp34-test: too busy, try again later\r\n")
+        transport.close()
 
 
 def authenticator_for(credentials):
@@ -105,6 +133,11 @@ def main():
     parser.add_argument("--auth-only", help="offer just this AUTH mechanism (PLAIN or LOGIN)")
     parser.add_argument("--reject-rcpt")
     parser.add_argument("--silent", action="store_true")
+    parser.add_argument("--greet-421", action="store_true")
+    parser.add_argument("--defer-rcpt")
+    parser.add_argument("--reject-data", action="store_true")
+    parser.add_argument("--drop-after-data", action="store_true")
+    parser.add_argument("--misbehave-while")
     args = parser.parse_args()
 
     os.makedirs(args.spool, exist_ok=True)
@@ -133,12 +166,18 @@ def main():
 
     # aiosmtpd's SMTP protocol on our own loop: its Controller cannot probe
     # an implicit-TLS listener on every version, and we need nothing else of it.
-    handler = SpoolHandler(args.spool, args.reject_rcpt)
+    handler = SpoolHandler(args.spool, args)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+
+    def protocol():
+        if args.greet_421 and handler.misbehaving():
+            return Refuse421()
+        return SMTP(handler, **smtp_options)
+
     server = loop.run_until_complete(
         loop.create_server(
-            lambda: SMTP(handler, **smtp_options),
+            protocol,
             host="127.0.0.1",
             port=port,
             ssl=context if args.tls == "implicit" else None,

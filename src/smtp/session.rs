@@ -22,21 +22,50 @@ use super::stream::{self, Stream};
 use super::transcript::{Transcript, MASK};
 use crate::account::{AuthKind, Security, Server};
 
+/// Whose problem a failed attempt is. An account problem (connecting, TLS,
+/// the greeting, EHLO, AUTH, a connection lost or timed out) says nothing
+/// about the letter: another account, or the same one later, may deliver it.
+/// A letter problem is the server refusing this letter (MAIL FROM, RCPT, DATA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Concern {
+    Account,
+    Letter,
+}
+
 /// Why a conversation failed: the server's reply when it gave one, else what went wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmtpError {
+    pub concern: Concern,
+    /// Trying again later may succeed: a 4xx reply, a timeout, a lost connection.
+    pub transient: bool,
     pub code: Option<u16>,
     pub message: String,
 }
 
 impl SmtpError {
-    fn local(message: impl Into<String>) -> Self {
-        Self { code: None, message: message.into() }
+    /// The network failed us (connect, timeout, connection lost): transient, the account's.
+    pub fn network(message: impl Into<String>) -> Self {
+        Self { concern: Concern::Account, transient: true, code: None, message: message.into() }
     }
 
-    /// A 5xx reply: retrying the same letter will not help.
-    pub fn is_permanent(&self) -> bool {
-        self.code.is_some_and(|c| c >= 500)
+    /// The account cannot work as configured (no STARTTLS offered, no password, bad certificate).
+    pub fn account_setup(message: impl Into<String>) -> Self {
+        Self { concern: Concern::Account, transient: false, code: None, message: message.into() }
+    }
+
+    /// This letter cannot be sent as it is, whatever the server says.
+    pub fn letter(message: impl Into<String>) -> Self {
+        Self { concern: Concern::Letter, transient: false, code: None, message: message.into() }
+    }
+
+    /// A server reply that refuses: 4xx is transient, 5xx permanent.
+    fn refusal(concern: Concern, reply: &Reply) -> Self {
+        Self { concern, transient: reply.code < 500, code: Some(reply.code), message: reply.text.clone() }
+    }
+
+    /// A 5xx refusal of the letter itself: retrying it anywhere will not help.
+    pub fn is_final(&self) -> bool {
+        self.concern == Concern::Letter && !self.transient
     }
 }
 
@@ -54,13 +83,19 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn error(&self) -> SmtpError {
-        SmtpError { code: Some(self.code), message: self.text.clone() }
+    /// A refusal during the account's part of the conversation (greeting, EHLO, STARTTLS, AUTH).
+    fn account_error(&self) -> SmtpError {
+        SmtpError::refusal(Concern::Account, self)
+    }
+
+    /// A refusal of this letter (MAIL FROM, RCPT, DATA, the end of data).
+    fn letter_error(&self) -> SmtpError {
+        SmtpError::refusal(Concern::Letter, self)
     }
 
     fn lettre(&self) -> Result<Response, SmtpError> {
         let raw: String = self.text.lines().map(|l| format!("{l}\r\n")).collect();
-        Response::from_str(&raw).map_err(|_| SmtpError::local(format!("unreadable reply: {}", self.text)))
+        Response::from_str(&raw).map_err(|_| SmtpError::network(format!("unreadable reply: {}", self.text)))
     }
 }
 
@@ -79,13 +114,18 @@ pub struct Session<'t> {
     transcript: &'t mut Transcript,
 }
 
-/// What the server accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the server did with one letter, recipient by recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Delivered {
-    /// The reply to the end of DATA (usually `250 ... queued as ...`).
-    pub reply: String,
-    /// Recipients the server refused, with its reply; the rest got the letter.
-    pub refused: Vec<(String, String)>,
+    /// The reply to the end of DATA (usually `250 ... queued as ...`);
+    /// `None` when no recipient was accepted and no DATA was sent.
+    pub reply: Option<String>,
+    /// Recipients that got the letter.
+    pub accepted: Vec<Address>,
+    /// Recipients refused for good (5xx), with the server's reply.
+    pub refused: Vec<(Address, String)>,
+    /// Recipients refused for now (4xx), with the server's reply: worth another try.
+    pub deferred: Vec<(Address, String)>,
 }
 
 impl<'t> Session<'t> {
@@ -101,11 +141,11 @@ impl<'t> Session<'t> {
         transcript.connection(format!("Connection: opening to {}:{}, timeout={}s", server.host, server.port, timeout.as_secs()));
         let started = Instant::now();
         let (tcp, addr) = stream::connect(&server.host, server.port, timeout).map_err(|e| {
-            SmtpError::local(format!("cannot connect to {}:{}: {e}", server.host, server.port))
+            SmtpError::network(format!("cannot connect to {}:{}: {e}", server.host, server.port))
         })?;
         transcript.connection(format!("Connection: opened to {addr} in {} ms", started.elapsed().as_millis()));
         let stream = match server.security {
-            Security::Ssl => Stream::tls(tcp, &server.host, server.verify_tls).map_err(SmtpError::local)?,
+            Security::Ssl => Stream::tls(tcp, &server.host, server.verify_tls).map_err(SmtpError::account_setup)?,
             Security::None | Security::StartTls => Stream::Plain(tcp),
         };
         let mut session = Session {
@@ -121,14 +161,14 @@ impl<'t> Session<'t> {
         session.note_tls();
         let greeting = session.read_reply()?;
         if greeting.code != 220 {
-            return Err(greeting.error());
+            return Err(greeting.account_error());
         }
         session.ehlo()?;
         if server.security == Security::StartTls {
             session.starttls()?;
         }
         if server.auth == AuthKind::Login {
-            let password = password.ok_or_else(|| SmtpError::local("the account has no password stored"))?;
+            let password = password.ok_or_else(|| SmtpError::account_setup("the account has no password stored"))?;
             session.authenticate(&server.login, password)?;
         }
         Ok(session)
@@ -144,26 +184,26 @@ impl<'t> Session<'t> {
     fn ehlo(&mut self) -> Result<(), SmtpError> {
         let reply = self.command(&Ehlo::new(self.hello.clone()).to_string())?;
         if reply.code != 250 {
-            return Err(reply.error());
+            return Err(reply.account_error());
         }
         self.info = ServerInfo::from_response(&reply.lettre()?)
-            .map_err(|_| SmtpError::local(format!("unreadable EHLO reply: {}", reply.text)))?;
+            .map_err(|_| SmtpError::network(format!("unreadable EHLO reply: {}", reply.text)))?;
         Ok(())
     }
 
     fn starttls(&mut self) -> Result<(), SmtpError> {
         if !self.info.supports_feature(Extension::StartTls) {
-            return Err(SmtpError::local("the server does not offer STARTTLS"));
+            return Err(SmtpError::account_setup("the server does not offer STARTTLS"));
         }
         let reply = self.command(&Starttls.to_string())?;
         if reply.code != 220 {
-            return Err(reply.error());
+            return Err(reply.account_error());
         }
         let plain = std::mem::replace(&mut self.io, BufReader::new(Stream::Closed)).into_inner();
         let Stream::Plain(tcp) = plain else {
-            return Err(SmtpError::local("STARTTLS on a connection that is already encrypted"));
+            return Err(SmtpError::account_setup("STARTTLS on a connection that is already encrypted"));
         };
-        self.io = BufReader::new(Stream::tls(tcp, &self.host, self.verify_tls).map_err(SmtpError::local)?);
+        self.io = BufReader::new(Stream::tls(tcp, &self.host, self.verify_tls).map_err(SmtpError::account_setup)?);
         self.note_tls();
         self.ehlo()
     }
@@ -172,9 +212,9 @@ impl<'t> Session<'t> {
         let mechanism = self
             .info
             .get_auth_mechanism(&[Mechanism::Plain, Mechanism::Login])
-            .ok_or_else(|| SmtpError::local("the server offers no AUTH PLAIN or LOGIN on this connection"))?;
+            .ok_or_else(|| SmtpError::account_setup("the server offers no AUTH PLAIN or LOGIN on this connection"))?;
         let credentials = Credentials::new(login.to_owned(), password.to_owned());
-        let sasl_error = |e: lettre::transport::smtp::Error| SmtpError::local(format!("AUTH {mechanism}: {e}"));
+        let sasl_error = |e: lettre::transport::smtp::Error| SmtpError::account_setup(format!("AUTH {mechanism}: {e}"));
         let first = Auth::new(mechanism, credentials.clone(), None).map_err(sasl_error)?;
         let shown = if mechanism.supports_initial_response() { format!("AUTH {mechanism} {MASK}") } else { format!("AUTH {mechanism}") };
         let mut reply = self.command_masked(&first.to_string(), &shown)?;
@@ -186,20 +226,22 @@ impl<'t> Session<'t> {
             reply = self.command_masked(&next.to_string(), MASK)?;
         }
         if reply.code != 235 {
-            return Err(reply.error());
+            return Err(reply.account_error());
         }
         Ok(())
     }
 
-    /// MAIL, RCPT for each recipient, DATA. Recipients the server refuses are
-    /// reported; the letter goes to the others. It fails only when every
-    /// recipient is refused or the server refuses the envelope or the data.
+    /// MAIL, RCPT for each recipient, DATA. Recipients the server refuses
+    /// (for good or for now) are reported and the letter goes to the others.
+    /// When it accepts none, no DATA is sent (RSET ends the transaction) and
+    /// `Delivered::reply` is `None`. An `Err` means the whole letter failed:
+    /// the server refused MAIL FROM, DATA or the data, or the connection failed.
     pub fn send(&mut self, from: &Address, recipients: &[Address], message: &[u8]) -> Result<Delivered, SmtpError> {
         let mut parameters = Vec::new();
         let needs_utf8 = !from.to_string().is_ascii() || recipients.iter().any(|r| !r.to_string().is_ascii());
         if needs_utf8 {
             if !self.info.supports_feature(Extension::SmtpUtfEight) {
-                return Err(SmtpError::local("an address is not ASCII and the server does not offer SMTPUTF8"));
+                return Err(SmtpError::letter("an address is not ASCII and the server does not offer SMTPUTF8"));
             }
             parameters.push(MailParameter::SmtpUtfEight);
         }
@@ -210,35 +252,35 @@ impl<'t> Session<'t> {
         }
         let reply = self.command(&Mail::new(Some(from.clone()), parameters).to_string())?;
         if reply.code != 250 {
-            return Err(reply.error());
+            return Err(reply.letter_error());
         }
-        let mut refused = Vec::new();
-        let mut last_refusal = None;
+        let mut delivered = Delivered::default();
         for recipient in recipients {
             let reply = self.command(&Rcpt::new(recipient.clone(), vec![]).to_string())?;
-            if reply.code != 250 && reply.code != 251 {
-                refused.push((recipient.to_string(), reply.text.clone()));
-                last_refusal = Some(reply);
+            match reply.code {
+                250 | 251 => delivered.accepted.push(recipient.clone()),
+                400..=499 => delivered.deferred.push((recipient.clone(), reply.text)),
+                _ => delivered.refused.push((recipient.clone(), reply.text)),
             }
         }
-        if refused.len() == recipients.len() {
-            return Err(match last_refusal {
-                Some(reply) => reply.error(),
-                None => SmtpError::local("no recipients"),
-            });
+        if delivered.accepted.is_empty() {
+            // a failed RSET only means the connection is going away; the answer is already known
+            let _ = self.command("RSET\r\n");
+            return Ok(delivered);
         }
         let reply = self.command(&Data.to_string())?;
         if reply.code != 354 {
-            return Err(reply.error());
+            return Err(reply.letter_error());
         }
         self.transcript.data(message);
         let wire = dot_stuff(message);
         self.write(&wire)?;
         let reply = self.read_reply()?;
         if reply.code != 250 {
-            return Err(reply.error());
+            return Err(reply.letter_error());
         }
-        Ok(Delivered { reply: reply.text, refused })
+        delivered.reply = Some(reply.text);
+        Ok(delivered)
     }
 
     /// Says goodbye; a server that hangs up first is not an error.
@@ -274,7 +316,7 @@ impl<'t> Session<'t> {
         if let Some(deadline) = self.deadline {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(SmtpError::local(format!("timed out: the check took longer than {}s", self.timeout.as_secs())));
+                return Err(SmtpError::network(format!("timed out: the check took longer than {}s", self.timeout.as_secs())));
             }
             timeout = timeout.min(left);
         }
@@ -288,9 +330,9 @@ impl<'t> Session<'t> {
     fn io_error(&self, doing: &str, e: std::io::Error) -> SmtpError {
         use std::io::ErrorKind::{TimedOut, WouldBlock};
         if matches!(e.kind(), WouldBlock | TimedOut) {
-            SmtpError::local(format!("timed out after {}s {doing} {}", self.timeout.as_secs(), self.host))
+            SmtpError::network(format!("timed out after {}s {doing} {}", self.timeout.as_secs(), self.host))
         } else {
-            SmtpError::local(format!("connection to {} failed while {doing} it: {e}", self.host))
+            SmtpError::network(format!("connection to {} failed while {doing} it: {e}", self.host))
         }
     }
 
@@ -304,13 +346,13 @@ impl<'t> Session<'t> {
                 .read_until(b'\n', &mut raw)
                 .map_err(|e| self.io_error("waiting for a reply from", e))?;
             if read == 0 {
-                return Err(SmtpError::local(format!("{} closed the connection", self.host)));
+                return Err(SmtpError::network(format!("{} closed the connection", self.host)));
             }
             let line = String::from_utf8_lossy(&raw).trim_end_matches(['\r', '\n']).to_owned();
             let code = line.get(..3).and_then(|c| c.parse::<u16>().ok()).filter(|c| (200..=599).contains(c));
             let Some(code) = code else {
                 self.transcript.reply(&line);
-                return Err(SmtpError::local(format!("not an SMTP reply: {line}")));
+                return Err(SmtpError::network(format!("not an SMTP reply: {line}")));
             };
             let more = line.as_bytes().get(3) == Some(&b'-');
             lines.push(line);
@@ -320,7 +362,7 @@ impl<'t> Session<'t> {
                 return Ok(Reply { code, text });
             }
             if lines.len() >= MAX_REPLY_LINES {
-                return Err(SmtpError::local("the server's reply is too long"));
+                return Err(SmtpError::network("the server's reply is too long"));
             }
         }
     }
@@ -358,10 +400,23 @@ mod tests {
         assert_eq!(dot_stuff(b""), b".\r\n");
     }
 
+    fn reply(code: u16) -> Reply {
+        Reply { code, text: format!("{code} text") }
+    }
+
     #[test]
-    fn permanent_only_for_5xx() {
-        assert!(SmtpError { code: Some(550), message: String::new() }.is_permanent());
-        assert!(!SmtpError { code: Some(451), message: String::new() }.is_permanent());
-        assert!(!SmtpError::local("timeout").is_permanent());
+    fn only_a_5xx_refusal_of_the_letter_is_final() {
+        assert!(reply(550).letter_error().is_final());
+        assert!(reply(554).letter_error().is_final());
+        assert!(!reply(451).letter_error().is_final());
+        assert!(reply(451).letter_error().transient);
+        // the account's refusals are never final for the letter: another account may take it
+        assert!(!reply(535).account_error().is_final());
+        assert!(!reply(535).account_error().transient);
+        assert!(reply(421).account_error().transient);
+        assert!(!SmtpError::network("timed out").is_final());
+        assert!(SmtpError::network("timed out").transient);
+        assert_eq!(SmtpError::network("x").concern, Concern::Account);
+        assert!(SmtpError::letter("no SMTPUTF8").is_final());
     }
 }

@@ -13,7 +13,11 @@ final class AccountApiTest extends Smtp34TestCase
         $this->assertSame([
             'id', 'active', 'name', 'email', 'host', 'port', 'security', 'auth', 'login', 'has_password',
             'mailing_first', 'verify_tls', 'daily_limit', 'created_at', 'updated_at',
+            // what every worker knows of it: today's count and its health
+            'sent_today', 'failures', 'last_error', 'last_error_at', 'last_success_at', 'resting_until',
         ], array_keys($account));
+        $this->assertSame([0, 0, '', null, null, null], [$account['sent_today'], $account['failures'], $account['last_error'],
+            $account['last_error_at'], $account['last_success_at'], $account['resting_until']], 'never used yet');
         $this->assertArrayNotHasKey('password', $account);
         $this->assertTrue($account['has_password']);
         $this->assertSame(['Магазин', 'shop@site.ru', $server->port, 'none', 'login'], [$account['name'], $account['email'], $account['port'], $account['security'], $account['auth']]);
@@ -25,17 +29,22 @@ final class AccountApiTest extends Smtp34TestCase
     {
         $this->account($this->authServer());
 
-        // Read from another process: a second SQLite library (PDO's) in this
-        // process would drop the extension's POSIX locks when it closes.
+        // Read from another process: closing any handle to the database file
+        // in this process (PDO's, or even file_get_contents) drops the
+        // extension's POSIX locks on it, and another process's checkpoint
+        // can then pull the WAL from under this one.
         $read = ChildPhp::run(sprintf(
-            '$db = new PDO(%s); echo bin2hex((string) $db->query("SELECT password FROM accounts")->fetchColumn());',
-            var_export('sqlite:' . ini_get('smtp34.db'), true)
-        ));
+            '$db = new PDO(%1$s); echo bin2hex((string) $db->query("SELECT password FROM accounts")->fetchColumn()), "\n";'
+            . ' echo str_contains((string) file_get_contents(%2$s), "s3cret-pass") ? "plain" : "sealed";',
+            var_export('sqlite:' . ini_get('smtp34.db'), true),
+            var_export(ini_get('smtp34.db'), true)
+        ), [], [], false);
         $this->assertSame(0, $read['code'], $read['stderr']);
-        $stored = hex2bin(trim($read['stdout']));
+        [$hex, $file] = explode("\n", trim($read['stdout']));
+        $stored = hex2bin($hex);
         $this->assertGreaterThan(16, strlen($stored));
         $this->assertStringNotContainsString('s3cret-pass', $stored);
-        $this->assertStringNotContainsString('s3cret-pass', (string) file_get_contents(ini_get('smtp34.db')));
+        $this->assertSame('sealed', $file);
         $this->assertSame('0600', substr(sprintf('%o', fileperms(ini_get('smtp34.key_file'))), -4));
     }
 

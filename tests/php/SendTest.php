@@ -185,11 +185,13 @@ final class SendTest extends Smtp34TestCase
         $id = $this->account($server, ['security' => 'ssl', 'auth' => 'none'], false);
         $this->assertTrue(smtp34_account_get($id)['verify_tls']);
 
-        $this->assertFalse(custom_mail('user@mail.ru', 's', "b\n", 'From: shop@site.ru'));
+        // an account problem: the letter waits in the outbox until the account is fixed
+        $this->assertTrue(custom_mail('user@mail.ru', 's', "b\n", 'From: shop@site.ru'));
         $row = $this->lastJournal();
-        $this->assertSame('failed', $row['status']);
+        $this->assertSame('queued', $row['status']);
         $this->assertStringContainsString('certificate', $row['reply']);
         $this->assertSame([], $server->received());
+        $this->assertCount(1, $this->waiting('user@mail.ru'));
     }
 
     public function testATrustedCertificateVerifies(): void
@@ -229,22 +231,24 @@ final class SendTest extends Smtp34TestCase
         $this->assertFalse(custom_mail('nobody@mail.ru', 's', "b\n", 'From: shop@site.ru'));
         $row = $this->lastJournal();
         $this->assertSame('failed', $row['status']);
-        $this->assertStringStartsWith('550 5.1.1 <nobody@mail.ru>: Recipient address rejected', $row['reply']);
+        $this->assertStringStartsWith('refused nobody@mail.ru: 550 5.1.1 <nobody@mail.ru>: Recipient address rejected', $row['reply']);
         $this->assertSame([], $server->received());
+        $this->assertSame([], $this->waiting(), 'refused for good: nothing to retry');
     }
 
-    public function testAServerThatIsDownFailsWithinTheTimeout(): void
+    public function testAServerThatIsDownQueuesTheLetterWithinTheTimeout(): void
     {
         $server = $this->authServer();
         $this->account($server);
         $server->stop();
 
         $started = microtime(true);
-        $this->assertFalse(custom_mail('user@mail.ru', 's', "b\n", 'From: shop@site.ru'));
+        $this->assertTrue(custom_mail('user@mail.ru', 's', "b\n", 'From: shop@site.ru'));
         $this->assertLessThan(5, microtime(true) - $started);
         $row = $this->lastJournal();
-        $this->assertSame('failed', $row['status']);
+        $this->assertSame('queued', $row['status']);
         $this->assertStringContainsString('cannot connect to 127.0.0.1', $row['reply']);
+        $this->assertCount(1, $this->waiting('user@mail.ru'));
     }
 
     public function testAServerThatNeverAnswersIsBoundedByTheTimeoutSetting(): void
@@ -254,22 +258,23 @@ final class SendTest extends Smtp34TestCase
         smtp34_settings(['timeout' => 1]);
 
         $started = microtime(true);
-        $this->assertFalse(custom_mail('user@mail.ru', 's', "b\n", 'From: shop@site.ru'));
+        $this->assertTrue(custom_mail('user@mail.ru', 's', "b\n", 'From: shop@site.ru'));
         $elapsed = microtime(true) - $started;
         $this->assertGreaterThan(0.9, $elapsed);
         $this->assertLessThan(3, $elapsed);
+        $this->assertSame('queued', $this->lastJournal()['status']);
         $this->assertStringContainsString('timed out after 1s', $this->lastJournal()['reply']);
     }
 
-    public function testWrongStoredPasswordFailsWithTheServersReply(): void
+    public function testWrongStoredPasswordQueuesWithTheServersReply(): void
     {
         $server = $this->authServer();
-        $this->account($server, ['password' => 'wrong'], false);
+        $id = $this->account($server, ['password' => 'wrong'], false);
 
-        $this->assertFalse(custom_mail('user@mail.ru', 's', "b\n", 'From: shop@site.ru'));
+        $this->assertTrue(custom_mail('user@mail.ru', 's', "b\n", 'From: shop@site.ru'));
         $row = $this->lastJournal();
-        $this->assertSame('failed', $row['status']);
-        $this->assertStringStartsWith('535', $row['reply']);
+        $this->assertSame('queued', $row['status']);
+        $this->assertStringStartsWith("account $id failed: 535", $row['reply']);
         $this->assertStringNotContainsString('wrong', $row['reply']);
     }
 }

@@ -19,6 +19,9 @@ abstract class Smtp34TestCase extends TestCase
         foreach (smtp34_account_list() as $account) {
             smtp34_account_delete($account['id']);
         }
+        foreach (smtp34_outbox_list() as $letter) {
+            smtp34_outbox_delete($letter['id']);
+        }
         smtp34_settings(self::DEFAULTS);
     }
 
@@ -54,6 +57,12 @@ abstract class Smtp34TestCase extends TestCase
             'login' => 'shop',
             'password' => 's3cret-pass',
         ], $check);
+    }
+
+    /** The letters waiting in the outbox, for recipients containing $to. */
+    protected function waiting(string $to = ''): array
+    {
+        return array_values(array_filter(smtp34_outbox_list(), static fn ($l) => str_contains($l['recipients'], $to)));
     }
 
     /** @return array<string, mixed> */

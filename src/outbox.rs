@@ -1,0 +1,236 @@
+//! The outbox: every letter smtp34 sends is written here, claimed by its
+//! sender, just before its first attempt, and stays until it is delivered,
+//! refused for good or given up. A letter that meets a transient or account
+//! failure waits here for its next try; a worker killed mid-letter leaves a
+//! claim that expires, after which a flusher tries the letter again.
+//!
+//! A claim is `claimed_by` (who) and `claim_until` (when it lapses). A letter
+//! is due for a flusher when it is not claimed (or its claim lapsed) and its
+//! `next_try_at` has come; the claim is taken in the same write that finds
+//! it, so several flushers at once each get different letters.
+
+use rusqlite::{params, OptionalExtension, Row, Transaction, TransactionBehavior};
+
+use crate::store::{JournalEntry, Store};
+
+/// Minutes between attempts: about 1, 2, 4, 8, 15, 30, 60, then hourly.
+const RETRY_MINUTES: [i64; 7] = [1, 2, 4, 8, 15, 30, 60];
+
+/// Seconds to wait after the `attempts`-th failed attempt (1 = the first).
+pub fn retry_delay(attempts: i64) -> i64 {
+    let index = (attempts.max(1) - 1) as usize;
+    60 * RETRY_MINUTES.get(index).copied().unwrap_or(60)
+}
+
+/// A letter in the outbox. `message` is empty when listed (not loaded).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxLetter {
+    pub id: i64,
+    pub journal_id: Option<i64>,
+    pub created_at: i64,
+    pub from_name: String,
+    pub from_email: String,
+    pub mailing: bool,
+    /// The `-f` envelope sender; `None`: the sending account's email.
+    pub envelope_from: Option<String>,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub message: Vec<u8>,
+    pub size: i64,
+    /// The account tried last (or about to be tried).
+    pub account_id: Option<i64>,
+    /// Failed attempts so far.
+    pub attempts: i64,
+    pub next_try_at: i64,
+    pub last_try_at: Option<i64>,
+    pub last_error: String,
+    /// Somebody is trying it right now.
+    pub claimed: bool,
+}
+
+/// Who holds a claim and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub token: String,
+    pub until: i64,
+}
+
+const COLUMNS: &str = "id, journal_id, created_at, from_name, from_email, mailing, envelope_from, recipients, subject, \
+    length(message), account_id, attempts, next_try_at, last_try_at, last_error, claim_until";
+
+fn letter_from_row(row: &Row, now: i64) -> rusqlite::Result<OutboxLetter> {
+    let recipients: String = row.get(7)?;
+    Ok(OutboxLetter {
+        id: row.get(0)?,
+        journal_id: row.get(1)?,
+        created_at: row.get(2)?,
+        from_name: row.get(3)?,
+        from_email: row.get(4)?,
+        mailing: row.get(5)?,
+        envelope_from: row.get(6)?,
+        recipients: recipients.lines().map(str::to_owned).collect(),
+        subject: row.get(8)?,
+        message: Vec::new(),
+        size: row.get(9)?,
+        account_id: row.get(10)?,
+        attempts: row.get(11)?,
+        next_try_at: row.get(12)?,
+        last_try_at: row.get(13)?,
+        last_error: row.get(14)?,
+        claimed: row.get::<_, i64>(15)? > now,
+    })
+}
+
+impl Store {
+    /// Writes the journal row (status `sending`) and the claimed outbox row
+    /// in one transaction, before the first word to a server: a letter is
+    /// never delivered without a row, nor lost with a worker.
+    pub fn begin_letter(&self, entry: &JournalEntry, letter: &OutboxLetter, message: &[u8], claim: &Claim, now: i64) -> rusqlite::Result<(i64, i64)> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let journal_id = self.append_journal(entry)?;
+        tx.execute(
+            "INSERT INTO outbox (journal_id, created_at, from_name, from_email, mailing, envelope_from, recipients, subject,
+                message, account_id, attempts, next_try_at, claimed_by, claim_until)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, ?11, ?12, ?11)",
+            params![
+                journal_id, now, letter.from_name, letter.from_email, letter.mailing, letter.envelope_from,
+                letter.recipients.join("\n"), letter.subject, message, letter.account_id, claim.until, claim.token
+            ],
+        )?;
+        let outbox_id = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok((journal_id, outbox_id))
+    }
+
+    /// Claims the next letter a flusher should try: unclaimed, with an id
+    /// above `after_id`, and due (or any, with `due_only` false). Journal
+    /// rows of letters whose sender died mid-attempt become `interrupted`.
+    pub fn claim_next(&self, claim: &Claim, now: i64, due_only: bool, after_id: i64) -> rusqlite::Result<Option<OutboxLetter>> {
+        // IMMEDIATE: the write lock first, so the read that finds the letter
+        // cannot be overtaken by another flusher's claim (in WAL a deferred
+        // read-then-write would fail with SQLITE_BUSY instead of waiting).
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let id: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM outbox WHERE id > ?1 AND claim_until <= ?2 AND (?3 = 0 OR next_try_at <= ?2)
+                 ORDER BY id LIMIT 1",
+                params![after_id, now, due_only],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(id) = id else { return Ok(None) };
+        self.mark_interrupted(now)?;
+        tx.execute("UPDATE outbox SET claimed_by = ?2, claim_until = ?3 WHERE id = ?1", params![id, claim.token, claim.until])?;
+        let mut letter = tx.query_row(&format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1"), [id], |r| letter_from_row(r, 0))?;
+        letter.message = tx.query_row("SELECT message FROM outbox WHERE id = ?1", [id], |r| r.get(0))?;
+        tx.commit()?;
+        Ok(Some(letter))
+    }
+
+    /// A `sending` row whose letter's claim has lapsed: its sender died (or
+    /// was killed) mid-attempt. The letter itself is still in the outbox.
+    pub fn mark_interrupted(&self, now: i64) -> rusqlite::Result<usize> {
+        self.conn.execute(
+            "UPDATE journal SET status = 'interrupted',
+                reply = 'the PHP process ended during the attempt; the letter waits in the outbox'
+             WHERE status = 'sending' AND id IN (SELECT journal_id FROM outbox WHERE claim_until <= ?1)",
+            [now],
+        )
+    }
+
+    /// The letter waits for another try, for these recipients only.
+    pub fn retry_later(&self, id: i64, recipients: &[String], account_id: Option<i64>, error: &str, attempts: i64, next_try_at: i64, now: i64) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE outbox SET recipients = ?2, account_id = COALESCE(?3, account_id), last_error = ?4, attempts = ?5,
+                next_try_at = ?6, last_try_at = ?7, claimed_by = NULL, claim_until = 0
+             WHERE id = ?1",
+            params![id, recipients.join("\n"), account_id, error, attempts, next_try_at, now],
+        )?;
+        Ok(())
+    }
+
+    /// Delivered, refused for good, given up or dropped by an admin.
+    pub fn remove_from_outbox(&self, id: i64) -> rusqlite::Result<bool> {
+        Ok(self.conn.execute("DELETE FROM outbox WHERE id = ?1", [id])? == 1)
+    }
+
+    /// Every letter in the outbox, oldest first, without its bytes.
+    pub fn outbox(&self, now: i64) -> rusqlite::Result<Vec<OutboxLetter>> {
+        self.mark_interrupted(now)?;
+        let mut stmt = self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM outbox ORDER BY id"))?;
+        let rows = stmt.query_map([], |r| letter_from_row(r, now))?;
+        rows.collect()
+    }
+
+    pub fn outbox_size(&self) -> rusqlite::Result<i64> {
+        self.conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_grow_then_stay_hourly() {
+        let minutes: Vec<i64> = (1..=10).map(|n| retry_delay(n) / 60).collect();
+        assert_eq!(minutes, [1, 2, 4, 8, 15, 30, 60, 60, 60, 60]);
+        assert_eq!(retry_delay(0), 60);
+    }
+
+    fn store(name: &str) -> Store {
+        let dir = std::env::temp_dir().join(format!("smtp34-outbox-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Store::open(&dir.join("smtp34.db")).unwrap()
+    }
+
+    fn letter() -> OutboxLetter {
+        OutboxLetter {
+            from_email: "shop@site.ru".into(),
+            recipients: vec!["a@b.ru".into(), "c@d.ru".into()],
+            subject: "s".into(),
+            ..Default::default()
+        }
+    }
+
+    fn claim(token: &str, until: i64) -> Claim {
+        Claim { token: token.into(), until }
+    }
+
+    #[test]
+    fn a_letter_is_claimed_by_one_flusher_at_a_time() {
+        let store = store("claim");
+        let entry = JournalEntry { status: "sending".into(), ..Default::default() };
+        let (journal_id, id) = store.begin_letter(&entry, &letter(), b"bytes", &claim("sender", 100), 50).unwrap();
+        // the sender's claim holds until 100
+        assert_eq!(store.claim_next(&claim("f1", 200), 99, false, 0).unwrap(), None);
+        let got = store.claim_next(&claim("f1", 200), 100, true, 0).unwrap().unwrap();
+        assert_eq!((got.id, got.message.as_slice(), got.recipients.len()), (id, &b"bytes"[..], 2));
+        assert_eq!(store.journal(1).unwrap()[0].status, "interrupted", "its sender never came back");
+        assert_eq!(store.journal(1).unwrap()[0].id, journal_id);
+        assert_eq!(store.claim_next(&claim("f2", 200), 150, false, 0).unwrap(), None, "claimed by f1");
+
+        store.retry_later(id, &["c@d.ru".to_string()], Some(3), "451 later", 1, 160, 150).unwrap();
+        assert_eq!(store.claim_next(&claim("f2", 300), 155, true, 0).unwrap(), None, "not due yet");
+        assert!(store.claim_next(&claim("f2", 300), 155, false, id).unwrap().is_none(), "after_id skips it");
+        let again = store.claim_next(&claim("f2", 300), 155, false, 0).unwrap().unwrap();
+        assert_eq!((again.recipients, again.attempts, again.last_error.as_str()), (vec!["c@d.ru".to_string()], 1, "451 later"));
+        assert!(store.remove_from_outbox(id).unwrap());
+        assert_eq!(store.outbox_size().unwrap(), 0);
+    }
+
+    #[test]
+    fn the_list_shows_what_waits_and_why() {
+        let store = store("list");
+        let entry = JournalEntry::default();
+        let (_, id) = store.begin_letter(&entry, &letter(), b"12345", &claim("s", 10), 1).unwrap();
+        store.retry_later(id, &["a@b.ru".to_string()], Some(7), "421 busy", 2, 500, 20).unwrap();
+        let list = store.outbox(30).unwrap();
+        assert_eq!(list.len(), 1);
+        let row = &list[0];
+        assert_eq!((row.size, row.attempts, row.next_try_at, row.account_id, row.claimed), (5, 2, 500, Some(7), false));
+        assert_eq!(row.last_error, "421 busy");
+        assert!(row.message.is_empty());
+    }
+}
