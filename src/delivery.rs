@@ -237,6 +237,9 @@ struct Shipment<'a> {
 /// refused for good, or the accounts run out. Every attempt updates the
 /// account's health and today's count, and goes to its transcript log.
 fn try_accounts(rt: &mut Runtime, settings: &Settings, accounts: &[Account], shipment: &mut Shipment, outcome: &mut Outcome) {
+    if accounts.is_empty() {
+        return;
+    }
     for account in accounts {
         if outcome.pending.is_empty() || outcome.refusal.is_some() {
             break;
@@ -247,7 +250,14 @@ fn try_accounts(rt: &mut Runtime, settings: &Settings, accounts: &[Account], shi
         match rt.store.reserve_today(account.id, count, account.daily_limit) {
             Ok(true) => {}
             Ok(false) => {
-                outcome.notes.push(format!("account {} reached its daily limit", account.id));
+                // another worker took the last places since the decision
+                let used = rt.store.used_today().ok().and_then(|used| used.get(&account.id).copied()).unwrap_or(0);
+                outcome.notes.push(format!(
+                    "account {} reached its daily limit ({used} of {} recipients today)",
+                    account.id, account.daily_limit
+                ));
+                let midnight = rt.store.next_local_midnight().unwrap_or(now + retry_delay(1));
+                outcome.not_before = Some(outcome.not_before.map_or(midnight, |t| t.min(midnight)));
                 continue;
             }
             Err(e) => {
@@ -348,7 +358,7 @@ fn settle(rt: &mut Runtime, settings: &Settings, row: &OutboxLetter, outcome: &O
         Settled::GivenUp
     } else {
         let attempts = row.attempts + 1;
-        rt.store.retry_later(row.id, &outcome.pending, outcome.account_id(), &outcome.last_error(), attempts, now + retry_delay(attempts), now)?;
+        rt.store.retry_later(row.id, &outcome.pending, outcome.account_id(), &outcome.last_error(), attempts, outcome.next_try(attempts, now), now)?;
         Settled::Waiting
     };
     let Some(journal_id) = row.journal_id else { return Ok(settled) };
@@ -414,20 +424,17 @@ pub fn flush(rt: &mut Runtime, limit: i64, now_flag: bool) -> Result<FlushReport
         let envelope_from = row.envelope_from.as_deref().and_then(|a| Address::from_str(a).ok());
         let message_id = format!("(outbox #{})", row.id);
         let mut shipment = Shipment { message: &row.message, envelope_from, message_id: &message_id };
+        if chosen.is_empty() {
+            // nobody can even be tried: wait for the account that can be tried first
+            outcome.notes.extend(usable.skipped);
+            outcome.not_before = Some(usable.until);
+        }
         try_accounts(rt, &settings, &chosen, &mut shipment, &mut outcome);
         failed_here.extend(outcome.failures.iter().map(|(id, _)| *id));
-        if chosen.is_empty() {
-            outcome.notes.extend(usable.skipped);
-        }
         match settle(rt, &settings, &row, &outcome, None)? {
             Settled::Sent => report.sent += 1,
             Settled::Failed | Settled::GivenUp => report.failed += 1,
-            Settled::Waiting => {
-                if chosen.is_empty() && usable.until != i64::MAX {
-                    // nobody could even be tried: wait for the account that can be tried first
-                    rt.store.retry_later(row.id, &outcome.pending, None, &outcome.last_error(), row.attempts, usable.until, now)?;
-                }
-            }
+            Settled::Waiting => {}
         }
     }
     report.left = rt.store.outbox_size()?;

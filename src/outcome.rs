@@ -58,6 +58,9 @@ pub struct Outcome {
     pub notes: Vec<String>,
     /// The server refused the letter itself for good (5xx to MAIL FROM, DATA or the data).
     pub refusal: Option<SmtpError>,
+    /// When no account could even be tried (all over their daily limit, or
+    /// none matches now): the earliest time worth trying again.
+    pub not_before: Option<i64>,
 }
 
 impl Outcome {
@@ -90,6 +93,17 @@ impl Outcome {
     /// FROM or DATA). One recipient's 4xx says nothing about the account.
     pub fn rests_account(error: &SmtpError) -> bool {
         error.concern == Concern::Account || error.transient
+    }
+
+    /// When the pending recipients should be tried again, after `attempts`
+    /// failed attempts: the retry schedule, unless no account could be tried
+    /// at all and one can be from a known time on (a daily limit's midnight).
+    pub fn next_try(&self, attempts: i64, now: i64) -> i64 {
+        let scheduled = now + crate::outbox::retry_delay(attempts);
+        match self.not_before {
+            Some(at) if self.failures.is_empty() && self.deferred.is_empty() => at.max(now),
+            _ => scheduled,
+        }
     }
 
     /// The last reason the pending recipients are still pending.
@@ -191,6 +205,16 @@ mod tests {
         let outcome = Outcome { refusal: Some(refusal), refused: vec![("a@x".into(), "554 5.7.1 spam".into())], ..Default::default() };
         assert_eq!((outcome.status(), outcome.accepted()), (Status::Failed, false));
         assert!(outcome.reply().starts_with("554 5.7.1 spam"));
+    }
+
+    #[test]
+    fn a_letter_no_account_could_take_waits_until_one_can() {
+        let mut outcome = Outcome::pending(vec!["a@x".into()]);
+        outcome.not_before = Some(5000);
+        assert_eq!(outcome.next_try(1, 1000), 5000, "a daily limit waits for midnight");
+        outcome.failures.push((1, SmtpError::network("down")));
+        assert_eq!(outcome.next_try(1, 1000), 1060, "a failed attempt follows the retry schedule");
+        assert_eq!(Outcome::pending(vec![]).next_try(3, 1000), 1240);
     }
 
     #[test]

@@ -13,9 +13,9 @@ final class ChildPhp
      * @param array<string, string> $env
      * @return array{code: int, stdout: string, stderr: string, seconds: float}
      */
-    public static function run(string $code, array $ini = [], array $env = [], bool $withExtension = true): array
+    public static function run(string $code, array $ini = [], array $env = [], bool $withExtension = true, int $killAfter = 0): array
     {
-        $process = self::start($code, $ini, $env, $withExtension);
+        $process = self::start($code, $ini, $env, $withExtension, $killAfter);
         return $process();
     }
 
@@ -25,9 +25,11 @@ final class ChildPhp
      * @param array<string, string> $env
      * @return callable(): array{code: int, stdout: string, stderr: string, seconds: float}
      */
-    public static function start(string $code, array $ini = [], array $env = [], bool $withExtension = true): callable
+    public static function start(string $code, array $ini = [], array $env = [], bool $withExtension = true, int $killAfter = 0): callable
     {
-        $command = [PHP_BINARY, '-n', '-d', 'display_errors=stderr', '-d', 'log_errors=0'];
+        // $killAfter > 0: a process that hangs is killed then (exit code 137) instead of hanging the suite
+        $command = $killAfter > 0 ? ['timeout', '-s', 'KILL', (string) $killAfter] : [];
+        array_push($command, PHP_BINARY, '-n', '-d', 'display_errors=stderr', '-d', 'log_errors=0');
         if ($withExtension) {
             array_push($command, '-d', 'extension=' . self::extension());
         }
