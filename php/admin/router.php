@@ -76,7 +76,7 @@ if ($response->redirect !== null) {
 http_response_code($response->status);
 header('Content-Type: text/html; charset=UTF-8');
 $nav = '';
-foreach (['accounts' => 'MENU_ACCOUNTS', 'settings' => 'MENU_SETTINGS', 'logs' => 'MENU_LOGS', 'journal' => 'MENU_JOURNAL'] as $target => $label) {
+foreach (['accounts' => 'MENU_ACCOUNTS', 'settings' => 'MENU_SETTINGS', 'logs' => 'MENU_LOGS', 'journal' => 'MENU_JOURNAL', 'outbox' => 'MENU_OUTBOX'] as $target => $label) {
     $nav .= '<a href="' . Html::e($url($target)) . '"' . ($target === $page || ($page === 'account_edit' && $target === 'accounts') ? ' class="current"' : '') . '>' . Html::e($t->get($label)) . '</a> ';
 }
 $other = $lang === 'ru' ? 'en' : 'ru';
@@ -103,6 +103,7 @@ h1 { font-size: 22px; font-weight: normal; margin: 0 0 14px; }
 .smtp34-note { background: #e6f4e1; border: 1px solid #a7d39a; padding: 8px 12px; margin-bottom: 12px; }
 .smtp34-log { background: #fff; border: 1px solid #d5dbde; padding: 10px; white-space: pre-wrap; font: 12px/1.3 monospace; }
 .smtp34-hint { color: #555; max-width: 800px; }
+.smtp34-failing { color: #b00020; font-weight: bold; }
 .smtp34-buttons button { padding: 5px 12px; }
 td form { display: inline; }
 </style>

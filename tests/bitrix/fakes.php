@@ -100,6 +100,53 @@ namespace {
     {
     }
 
+    /** b_agent: the agents registered, as Bitrix's CAgent keeps them. */
+    class CAgent
+    {
+        /** @var list<array{NAME: string, MODULE_ID: string, IS_PERIOD: string, AGENT_INTERVAL: int}> */
+        public static array $agents = [];
+
+        public static function AddAgent($name, $module = '', $period = 'N', $interval = 86400, $datecheck = '', $active = 'Y', $next_exec = '', $sort = 100, $user_id = false, $existError = true)
+        {
+            self::$agents[] = ['NAME' => $name, 'MODULE_ID' => $module, 'IS_PERIOD' => $period, 'AGENT_INTERVAL' => $interval];
+            return count(self::$agents);
+        }
+
+        public static function RemoveModuleAgents($module)
+        {
+            self::$agents = array_values(array_filter(self::$agents, static fn ($a) => $a['MODULE_ID'] !== $module));
+        }
+    }
+
+    /** b_admin_notify: the notifications shown at the top of the admin section. */
+    class CAdminNotify
+    {
+        /** @var list<array<string, string>> */
+        public static array $notes = [];
+
+        public static function Add($arFields)
+        {
+            self::$notes[] = $arFields;
+            return count(self::$notes);
+        }
+
+        /** Bitrix deletes every notification whose TAG contains $tagId (LIKE '%tag%'). */
+        public static function DeleteByTag($tagId)
+        {
+            if ((string) $tagId === '') {
+                return false;
+            }
+            self::$notes = array_values(array_filter(self::$notes, static fn ($n) => !str_contains($n['TAG'] ?? '', (string) $tagId)));
+            return true;
+        }
+
+        public static function DeleteByModule($moduleId)
+        {
+            self::$notes = array_values(array_filter(self::$notes, static fn ($n) => ($n['MODULE_ID'] ?? '') !== $moduleId));
+            return true;
+        }
+    }
+
     /** $APPLICATION: the group right it answers, and what the code asked of it. */
     class FakeApplication
     {

@@ -235,3 +235,33 @@ test('markup in an account stays text', async () => {
   assert.equal(await page.locator('h1').textContent(), 'SMTP accounts');
   await shot('09-accounts-english');
 });
+
+test('a letter to a server that is down waits in the outbox, is retried and can be dropped', async () => {
+  const closedPort = await freePort();
+  php(`smtp34_account_save(['name' => 'Склад', 'email' => 'stock@site.ru', 'host' => '127.0.0.1', 'port' => ${closedPort}, 'auth' => 'none'], false);`);
+  const sent = php(`var_dump(custom_mail('buyer@mail.ru', '=?UTF-8?B?' . base64_encode('Счёт №12') . '?=', "Текст\\n", 'From: stock@site.ru'));`);
+  assert.match(sent, /bool\(true\)/, 'accepted: the outbox keeps it');
+
+  await page.goto(base + '/outbox?lang=ru');
+  const row = page.locator('#outbox tbody tr').first();
+  assert.equal(await row.locator('td.recipients').textContent(), 'buyer@mail.ru');
+  assert.match(await row.locator('td.last-error').textContent(), /cannot connect to 127\.0\.0\.1/);
+  assert.equal(await row.locator('td.attempts').textContent(), '1');
+  await shot('10-outbox');
+
+  await page.click('#send-now');
+  assert.match(await page.locator('.smtp34-note').textContent(), /Отправлено: 0, не доставлено окончательно: 0, ещё в очереди: 1\./);
+  assert.equal(await page.locator('#outbox tbody tr td.attempts').first().textContent(), '2');
+
+  await page.goto(base + '/accounts');
+  assert.match(await page.locator('#accounts td.state').allTextContents().then((t) => t.join(' ')), /ошибки подряд: 2/);
+  await shot('11-accounts-health');
+
+  await page.goto(base + '/outbox');
+  await page.click('#outbox tbody tr button.delete');
+  assert.match(await page.locator('main').textContent(), /Очередь пуста/);
+  await page.goto(base + '/journal');
+  const first = page.locator('#journal tbody tr').first();
+  assert.equal(await first.locator('td.status').textContent(), 'failed');
+  assert.match(await first.locator('td.reply').textContent(), /deleted from the outbox by an admin/);
+});

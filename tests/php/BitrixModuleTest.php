@@ -6,6 +6,7 @@ use Bitrix\Main\EventManager;
 use Bitrix\Main\EventResult;
 use Bitrix\Main\ModuleManager;
 use Smtp34\Bitrix\AdminPage;
+use Smtp34\Bitrix\Agent;
 use Smtp34\Bitrix\EventHandler;
 
 /** The smtp34.smtp Bitrix module over fakes of the few Bitrix core pieces it touches. */
@@ -30,6 +31,8 @@ final class BitrixModuleTest extends Smtp34TestCase
         $GLOBALS['APPLICATION'] = $this->app = new FakeApplication('W');
         EventManager::getInstance()->handlers = [];
         ModuleManager::$installed = [];
+        CAgent::$agents = [];
+        CAdminNotify::$notes = [];
         $_REQUEST = [];
     }
 
@@ -41,9 +44,10 @@ final class BitrixModuleTest extends Smtp34TestCase
 
         $this->assertTrue(ModuleManager::isModuleInstalled('smtp34.smtp'));
         $this->assertSame([self::HANDLER], EventManager::getInstance()->handlers);
-        foreach (['accounts', 'account_edit', 'logs', 'journal'] as $page) {
+        foreach (['accounts', 'account_edit', 'logs', 'journal', 'outbox'] as $page) {
             $this->assertFileExists("$this->root/bitrix/admin/smtp34_$page.php");
         }
+        $this->assertSame([['NAME' => '\\Smtp34\\Bitrix\\Agent::flush();', 'MODULE_ID' => 'smtp34.smtp', 'IS_PERIOD' => 'N', 'AGENT_INTERVAL' => 60]], CAgent::$agents);
         $this->assertSame([], $this->app->exceptions);
     }
 
@@ -57,6 +61,7 @@ final class BitrixModuleTest extends Smtp34TestCase
 
         $this->assertFalse(ModuleManager::isModuleInstalled('smtp34.smtp'));
         $this->assertSame([], EventManager::getInstance()->handlers);
+        $this->assertSame([], CAgent::$agents);
         $this->assertSame(['other_module.php'], array_map('basename', glob("$this->root/bitrix/admin/*")));
     }
 
@@ -153,7 +158,7 @@ final class BitrixModuleTest extends Smtp34TestCase
 
     public static function pages(): array
     {
-        return [['accounts'], ['account_edit'], ['settings'], ['logs'], ['journal']];
+        return [['accounts'], ['account_edit'], ['settings'], ['logs'], ['journal'], ['outbox']];
     }
 
     public function testReadRightSeesLogsAndTheJournalButCannotChangeAnything(): void
@@ -197,10 +202,77 @@ final class BitrixModuleTest extends Smtp34TestCase
         $menu = (static fn () => include self::MODULE . '/admin/menu.php')();
         $this->assertSame('global_menu_services', $menu['parent_menu']);
         $this->assertSame('Отправка почты через SMTP', $menu['text']);
-        $this->assertSame(['Настройки', 'SMTP-аккаунты', 'Логи отправки писем', 'Журнал отправки'], array_column($menu['items'], 'text'));
+        $this->assertSame(['Настройки', 'SMTP-аккаунты', 'Логи отправки писем', 'Журнал отправки', 'Очередь писем'], array_column($menu['items'], 'text'));
         $this->assertSame('/bitrix/admin/settings.php?mid=smtp34.smtp&lang=ru', $menu['items'][0]['url']);
 
         $this->app->right = 'D';
         $this->assertFalse((static fn () => include self::MODULE . '/admin/menu.php')());
+    }
+
+    public function testTheAgentFlushesTheOutboxAndNotifiesWhileAnAccountFails(): void
+    {
+        $server = $this->authServer();
+        $id = $this->account($server, ['password' => 'wrong'], false);
+        $other = $this->account($this->authServer(), ['email' => 'other@site.ru'], false);
+        $this->assertTrue(custom_mail('user@mail.ru', 's', "b\n", 'From: shop@site.ru'));
+        CAdminNotify::$notes = [['TAG' => Agent::accountTag($id * 10 + 1), 'MODULE_ID' => 'smtp34.smtp', 'MESSAGE' => 'another account']];
+
+        $this->assertSame(Agent::CALL, Agent::flush(), 'an agent returns its own call to run again');
+        $mine = array_values(array_filter(CAdminNotify::$notes, static fn ($n) => $n['TAG'] === Agent::accountTag($id)));
+        $this->assertCount(1, $mine);
+        $this->assertStringContainsString("SMTP-аккаунт shop@site.ru (ID $id) не отправляет письма (ошибок подряд: 1): 535", $mine[0]['MESSAGE']);
+        $this->assertSame(['smtp34.smtp', 'Y', 'E'], [$mine[0]['MODULE_ID'], $mine[0]['ENABLE_CLOSE'], $mine[0]['NOTIFY_TYPE']]);
+        $this->assertSame([], array_filter(CAdminNotify::$notes, static fn ($n) => $n['TAG'] === Agent::accountTag($other)));
+        $this->assertCount(2, CAdminNotify::$notes, "another account's note is kept: tags never contain each other");
+
+        Agent::flush();
+        $this->assertCount(2, CAdminNotify::$notes, 'one note per failing account, however often the agent runs');
+
+        smtp34_account_save(['id' => $id, 'password' => 's3cret-pass'], false);
+        smtp34_outbox_flush(100, true);
+        Agent::flush();
+        $this->assertSame([], array_filter(CAdminNotify::$notes, static fn ($n) => $n['TAG'] === Agent::accountTag($id)), 'removed on recovery');
+        $this->assertCount(1, $server->received());
+    }
+
+    public function testTheAgentTellsWhenLettersWereGivenUp(): void
+    {
+        Agent::notify(['sent' => 0, 'failed' => 3, 'left' => 0], []);
+        $this->assertCount(1, CAdminNotify::$notes);
+        $this->assertSame('smtp34: 3 писем не удалось доставить за отведённое время (outbox_max_hours); подробности в журнале отправки.', CAdminNotify::$notes[0]['MESSAGE']);
+        $module = new smtp34_smtp();
+        $module->DoInstall();
+        $module->DoUninstall();
+        $this->assertSame([], CAdminNotify::$notes, 'uninstall removes its notifications');
+    }
+
+    public function testTheOutboxPageListsSendsNowAndDeletes(): void
+    {
+        $server = $this->authServer();
+        $id = $this->account($server, [], false);
+        $server->stop();
+        custom_mail('wait1@mail.ru', 'Первое', "b\n", 'From: shop@site.ru');
+        custom_mail('wait2@mail.ru', 'Второе', "b\n", 'From: shop@site.ru');
+        [$first, $second] = smtp34_outbox_list();
+
+        $page = AdminPage::handle('outbox', $this->app, 'GET', [], []);
+        $this->assertSame('Очередь писем', $page->title);
+        $this->assertStringContainsString('wait1@mail.ru', $page->body);
+        $this->assertStringContainsString('cannot connect to 127.0.0.1', $page->body);
+        $this->assertStringContainsString('value="delete:' . $second['id'] . '"', $page->body);
+
+        $_REQUEST['sessid'] = bitrix_sessid();
+        $response = AdminPage::handle('outbox', $this->app, 'POST', [], ['row' => 'delete:' . $second['id'], 'sessid' => bitrix_sessid()]);
+        $this->assertSame('/bitrix/admin/smtp34_outbox.php?lang=ru', $response->redirect);
+        $this->assertSame([$first['id']], array_column(smtp34_outbox_list(), 'id'));
+
+        $response = AdminPage::handle('outbox', $this->app, 'POST', [], ['action' => 'flush', 'sessid' => bitrix_sessid()]);
+        $this->assertSame('/bitrix/admin/smtp34_outbox.php?lang=ru&sent=0&failed=0&left=1', $response->redirect);
+        $this->assertSame(2, smtp34_outbox_list()[0]['attempts']);
+        $this->assertStringContainsString('Отправлено: 0, не доставлено окончательно: 0, ещё в очереди: 1.',
+            AdminPage::handle('outbox', $this->app, 'GET', ['sent' => '0', 'failed' => '0', 'left' => '1'], [])->body);
+
+        $accounts = AdminPage::handle('accounts', $this->app, 'GET', [], [])->body;
+        $this->assertStringContainsString('ошибки подряд: 2', $accounts, 'the accounts list shows its health');
     }
 }

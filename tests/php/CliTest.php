@@ -36,8 +36,8 @@ final class CliTest extends Smtp34TestCase
         $list = $this->cli('account', 'list');
         $this->assertSame(0, $list['code']);
         $lines = explode("\n", trim($list['stdout']));
-        $this->assertMatchesRegularExpression('/^id\s+active\s+name\s+email\s+host\s+port\s+security\s+auth\s+login\s+mailing_first$/', $lines[0]);
-        $this->assertMatchesRegularExpression('/^1\s+yes\s+Магазин\s+shop@site\.ru\s+127\.0\.0\.1\s+' . $server->port . '\s+none\s+login\s+shop\s+no$/', $lines[2]);
+        $this->assertMatchesRegularExpression('/^id\s+active\s+name\s+email\s+host\s+port\s+security\s+auth\s+login\s+mailing_first\s+sent_today\s+failures\s+last_error$/', $lines[0]);
+        $this->assertMatchesRegularExpression('/^1\s+yes\s+Магазин\s+shop@site\.ru\s+127\.0\.0\.1\s+' . $server->port . '\s+none\s+login\s+shop\s+no\s+0\s+0$/', $lines[2]);
         $this->assertStringNotContainsString('s3cret', $list['stdout']);
 
         $json = json_decode($this->cli('--json', 'account', 'show', '1')['stdout'], true);
@@ -52,6 +52,33 @@ final class CliTest extends Smtp34TestCase
         $gone = $this->cli('account', 'delete', '1');
         $this->assertSame([1, "no such account\n"], [$gone['code'], $gone['stdout']]);
         $this->assertSame(1, $this->cli('account', 'show', '1')['code']);
+    }
+
+    public function testOutboxListFlushAndDelete(): void
+    {
+        $server = $this->authServer();
+        $id = $this->addAccount($server);
+        $this->assertSame(0, $this->cli('settings', 'enabled=1')['code']);
+        $server->stop();
+        $send = ChildPhp::run('var_dump(custom_mail("a@mail.ru", "s", "b\n", "From: shop@site.ru"), custom_mail("b@mail.ru", "s", "b\n", "From: shop@site.ru"));', $this->ini);
+        $this->assertSame("bool(true)\nbool(true)\n", $send['stdout'], $send['stderr']);
+
+        $list = $this->cli('outbox', 'list');
+        $this->assertSame(0, $list['code'], $list['stderr']);
+        $lines = explode("\n", trim($list['stdout']));
+        $this->assertMatchesRegularExpression('/^id\s+created\s+account_id\s+recipients\s+subject\s+attempts\s+next_try\s+last_error$/', $lines[0]);
+        $this->assertMatchesRegularExpression("/^1\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\s+$id\\s+a@mail\\.ru\\s+s\\s+1\\s+\\S+ \\S+\\s+cannot connect to 127\\.0\\.0\\.1/", $lines[2]);
+        $this->assertCount(4, $lines);
+
+        $flush = $this->cli('outbox', 'flush', '--now', '--limit', '1');
+        $this->assertSame([0, "sent 0, given up 0, waiting 2\n"], [$flush['code'], $flush['stdout']], $flush['stderr']);
+        $this->assertSame(2, json_decode($this->cli('--json', 'outbox', 'list')['stdout'], true)[0]['attempts'], 'one letter, tried once more');
+
+        $this->assertSame([0, "letter 1 deleted from the outbox\n"], array_values(array_intersect_key($this->cli('outbox', 'delete', '1'), ['code' => 1, 'stdout' => 1])));
+        $this->assertSame(1, $this->cli('outbox', 'delete', '1')['code']);
+        $this->assertCount(1, json_decode($this->cli('--json', 'outbox', 'list')['stdout'], true));
+        $this->assertSame(2, $this->cli('outbox', 'flush', '--later')['code']);
+        $this->assertSame(2, $this->cli('outbox', 'bogus')['code']);
     }
 
     public function testAFailedCheckOnAddExitsOneWithTheServersReply(): void

@@ -33,6 +33,10 @@ final class RobustnessTest extends Smtp34TestCase
         $this->assertSame('$from, ?$mailing', $signature('smtp34_resolve'));
         $this->assertSame('?$limit', $signature('smtp34_journal'));
         $this->assertSame('?$changes', $signature('smtp34_settings'));
+        $this->assertSame('?$limit, ?$now', $signature('smtp34_outbox_flush'));
+        $this->assertSame([100, false], array_map(static fn ($p) => $p->getDefaultValue(), (new ReflectionFunction('smtp34_outbox_flush'))->getParameters()));
+        $this->assertSame('', $signature('smtp34_outbox_list'));
+        $this->assertSame('$id', $signature('smtp34_outbox_delete'));
         $this->assertTrue(is_subclass_of('Smtp34\\Exception', RuntimeException::class));
         $headers = (new ReflectionFunction('custom_mail'))->getParameters()[3];
         $this->assertSame('string', (string) $headers->getType(), 'string, not ?string');
@@ -137,6 +141,31 @@ final class RobustnessTest extends Smtp34TestCase
         @unlink($out);
         @unlink("$out.sh");
         $this->assertSame(2, substr_count($handed, 'To: u@mail.ru'));
+    }
+
+    public function testADataDirectoryOthersMayWriteIsRefusedNeverTightened(): void
+    {
+        $dir = sys_get_temp_dir() . '/smtp34-open-' . bin2hex(random_bytes(4));
+        mkdir($dir);
+        chmod($dir, 0777);
+        $out = "$dir.mail";
+        file_put_contents("$out.sh", "#!/bin/sh\ncat >> $out\n");
+        chmod("$out.sh", 0700);
+        $result = ChildPhp::run(<<<'PHP'
+            try { smtp34_account_list(); } catch (Smtp34\Exception $e) { echo $e->getMessage(), "\n"; }
+            var_dump(custom_mail('u@mail.ru', 's', 'b', 'From: a@b.ru'));
+            PHP, ['smtp34.db' => "$dir/smtp34.db", 'sendmail_path' => "$out.sh"]);
+
+        $this->assertSame(0, $result['code'], $result['stderr']);
+        $this->assertStringContainsString("the data directory $dir is writable by other users (mode 777): chmod 700 $dir", $result['stdout']);
+        $this->assertStringEndsWith("bool(true)\n", $result['stdout'], 'the letter went through mail()');
+        $this->assertFileExists($out);
+        $this->assertSame('0777', substr(sprintf('%o', fileperms($dir)), -4), 'left as it was');
+        $this->assertFileDoesNotExist("$dir/smtp34.db");
+        $ri = shell_exec(escapeshellarg(PHP_BINARY) . ' -n -d extension=' . escapeshellarg(ChildPhp::extension()) . ' -d smtp34.db=' . escapeshellarg("$dir/smtp34.db") . ' --ri smtp34');
+        $this->assertStringContainsString("Store => the data directory $dir is writable by other users", (string) $ri);
+        @unlink($out);
+        @unlink("$out.sh");
     }
 
     public function testDefaultsRunWithNoIniSet(): void

@@ -22,6 +22,7 @@ $aMenu = [
         ['text' => $t->get('MENU_ACCOUNTS'), 'url' => AdminPage::url('accounts'), 'more_url' => [AdminPage::url('account_edit')]],
         ['text' => $t->get('MENU_LOGS'), 'url' => AdminPage::url('logs')],
         ['text' => $t->get('MENU_JOURNAL'), 'url' => AdminPage::url('journal')],
+        ['text' => $t->get('MENU_OUTBOX'), 'url' => AdminPage::url('outbox')],
     ],
 ];
 return $aMenu;

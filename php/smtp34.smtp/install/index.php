@@ -3,6 +3,7 @@
 use Bitrix\Main\EventManager;
 use Bitrix\Main\ModuleManager;
 use Smtp34\Admin\I18n;
+use Smtp34\Bitrix\Agent;
 use Smtp34\Bitrix\EventHandler;
 use Smtp34\Bitrix\Requirements;
 
@@ -46,6 +47,8 @@ class smtp34_smtp extends CModule
         EventManager::getInstance()->registerEventHandler(
             'sender', 'OnPostingSendRecipientEmail', $this->MODULE_ID, EventHandler::class, 'onPostingSendRecipientEmail'
         );
+        // every minute: the outbox is flushed and the admin told of failing accounts
+        CAgent::AddAgent(Agent::CALL, $this->MODULE_ID, 'N', Agent::INTERVAL);
         CopyDirFiles(__DIR__ . '/admin', $_SERVER['DOCUMENT_ROOT'] . '/bitrix/admin', true, true);
         return true;
     }
@@ -55,6 +58,8 @@ class smtp34_smtp extends CModule
         EventManager::getInstance()->unRegisterEventHandler(
             'sender', 'OnPostingSendRecipientEmail', $this->MODULE_ID, EventHandler::class, 'onPostingSendRecipientEmail'
         );
+        CAgent::RemoveModuleAgents($this->MODULE_ID);
+        CAdminNotify::DeleteByModule($this->MODULE_ID);
         DeleteDirFiles(__DIR__ . '/admin', $_SERVER['DOCUMENT_ROOT'] . '/bitrix/admin');
         ModuleManager::unRegisterModule($this->MODULE_ID);
         return true;

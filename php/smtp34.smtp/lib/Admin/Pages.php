@@ -14,7 +14,7 @@ namespace Smtp34\Admin;
 final class Pages
 {
     /** Page name (URL or Bitrix file) → the method that renders it. */
-    public const PAGES = ['accounts' => 'accounts', 'account_edit' => 'accountEdit', 'settings' => 'settings', 'logs' => 'logs', 'journal' => 'journal'];
+    public const PAGES = ['accounts' => 'accounts', 'account_edit' => 'accountEdit', 'settings' => 'settings', 'logs' => 'logs', 'journal' => 'journal', 'outbox' => 'outbox'];
 
     /** Account fields as the forms carry them (the API's names). */
     public const ACCOUNT_FIELDS = ['active', 'name', 'email', 'host', 'port', 'security', 'auth', 'login', 'password', 'mailing_first', 'verify_tls', 'daily_limit'];
@@ -93,7 +93,7 @@ final class Pages
             return new Response($this->t->get('ACCOUNTS_TITLE'), $html . '<p>' . $this->t('NO_ACCOUNTS') . '</p>');
         }
         $html .= $this->form('accounts', [], 'accounts-form') . '<table class="smtp34-table" id="accounts"><thead><tr><th></th>';
-        foreach (['COL_ID', 'COL_ACTIVE', 'COL_NAME', 'COL_EMAIL', 'COL_SERVER', 'COL_PORT', 'COL_SECURITY', 'COL_AUTH', 'COL_ACTIONS'] as $col) {
+        foreach (['COL_ID', 'COL_ACTIVE', 'COL_NAME', 'COL_EMAIL', 'COL_SERVER', 'COL_PORT', 'COL_SECURITY', 'COL_AUTH', 'COL_STATE', 'COL_TODAY', 'COL_ACTIONS'] as $col) {
             $html .= '<th>' . $this->t($col) . '</th>';
         }
         $html .= '</tr></thead><tbody>';
@@ -109,6 +109,8 @@ final class Pages
                 . '<td>' . $a['port'] . '</td>'
                 . '<td>' . $yesNo($a['security'] !== 'none') . ' <small>(' . Html::e($a['security']) . ')</small></td>'
                 . '<td>' . $yesNo($a['auth'] !== 'none') . '</td>'
+                . '<td class="state">' . $this->health($a) . '</td>'
+                . '<td class="today">' . $a['sent_today'] . ($a['daily_limit'] > 0 ? ' / ' . $a['daily_limit'] : '') . '</td>'
                 . '<td><a class="edit" href="' . Html::e($this->url('account_edit', ['id' => $a['id']])) . '">' . $this->t('EDIT') . '</a> '
                 . '<button type="submit" name="row" class="toggle" value="' . ($a['active'] ? 'deactivate' : 'activate') . ':' . $a['id'] . '">' . $this->t($a['active'] ? 'DEACTIVATE' : 'ACTIVATE') . '</button> '
                 . '<button type="submit" name="row" class="delete" value="delete:' . $a['id'] . '">' . $this->t('DELETE') . '</button></td>'
@@ -118,6 +120,17 @@ final class Pages
             . Html::select('action', ['' => '—', 'activate' => $this->t->get('ACTIVATE'), 'deactivate' => $this->t->get('DEACTIVATE'), 'delete' => $this->t->get('DELETE')], '', 'group-action')
             . ' <button type="submit" id="apply-group">' . $this->t('APPLY_ACTION') . '</button></p></form>';
         return new Response($this->t->get('ACCOUNTS_TITLE'), $html);
+    }
+
+    /** An account's health as every worker knows it: failing (and since when), or its last delivery. */
+    private function health(array $a): string
+    {
+        if ($a['failures'] > 0) {
+            return '<span class="smtp34-failing">' . Html::e(sprintf($this->t->get('STATE_FAILING'), $a['failures'], Html::date((int) $a['last_error_at'])))
+                . '</span><br><small>' . Html::e($a['last_error']) . '</small>'
+                . ($a['resting_until'] !== null ? '<br><small>' . Html::e(sprintf($this->t->get('STATE_RESTING'), Html::date($a['resting_until']))) . '</small>' : '');
+        }
+        return $a['last_success_at'] !== null ? Html::e(sprintf($this->t->get('STATE_OK'), Html::date($a['last_success_at']))) : '—';
     }
 
     // ---- add / edit form ----
@@ -308,6 +321,47 @@ final class Pages
             $text = mb_convert_encoding($text, 'UTF-8', 'Windows-1251');
         }
         return new Response($name, $back . '<pre class="smtp34-log" id="log-text">' . Html::e($text) . '</pre>');
+    }
+
+    // ---- outbox ----
+
+    public function outbox(Request $request): Response
+    {
+        if ($request->isPost()) {
+            if (($request->post['action'] ?? '') === 'flush') {
+                $report = smtp34_outbox_flush(100, true);
+                return Response::redirect($this->url('outbox', ['sent' => $report['sent'], 'failed' => $report['failed'], 'left' => $report['left']]));
+            }
+            if (is_string($request->post['row'] ?? null) && preg_match('/^delete:(\d+)$/', $request->post['row'], $m)) {
+                smtp34_outbox_delete((int) $m[1]);
+            }
+            return Response::redirect($this->url('outbox'));
+        }
+        $html = '';
+        if (isset($request->query['sent'])) {
+            $html .= self::note(sprintf($this->t->get('OUTBOX_FLUSHED'), (int) $request->query['sent'], (int) ($request->query['failed'] ?? 0), (int) ($request->query['left'] ?? 0)));
+        }
+        $letters = smtp34_outbox_list();
+        $html .= '<p class="smtp34-hint">' . $this->t('OUTBOX_HINT') . '</p>' . $this->form('outbox', [], 'outbox-form')
+            . '<p><button type="submit" name="action" value="flush" id="send-now">' . $this->t('OUTBOX_SEND_NOW') . '</button></p>';
+        if ($letters === []) {
+            return new Response($this->t->get('OUTBOX_TITLE'), $html . '<p>' . $this->t('NO_OUTBOX') . '</p></form>');
+        }
+        $html .= '<table class="smtp34-table" id="outbox"><thead><tr>';
+        foreach (['O_id', 'O_created', 'O_account', 'O_from', 'O_recipients', 'O_subject', 'O_size', 'O_attempts', 'O_next_try', 'O_last_error', 'COL_ACTIONS'] as $col) {
+            $html .= '<th>' . $this->t($col) . '</th>';
+        }
+        $html .= '</tr></thead><tbody>';
+        foreach ($letters as $l) {
+            $next = $l['sending'] ? $this->t('O_SENDING_NOW') : Html::date($l['next_try_at']);
+            $html .= '<tr data-id="' . $l['id'] . '"><td>' . $l['id'] . '</td><td>' . Html::date($l['created_at']) . '</td>'
+                . '<td>' . Html::e($l['account_id'] ?? '—') . '</td><td>' . Html::e($l['from']) . '</td>'
+                . '<td class="recipients">' . Html::e($l['recipients']) . '</td><td>' . Html::e($l['subject']) . '</td>'
+                . '<td>' . $l['size'] . '</td><td class="attempts">' . $l['attempts'] . '</td><td>' . $next . '</td>'
+                . '<td class="last-error">' . Html::e($l['last_error']) . '</td>'
+                . '<td><button type="submit" name="row" class="delete" value="delete:' . $l['id'] . '">' . $this->t('DELETE') . '</button></td></tr>';
+        }
+        return new Response($this->t->get('OUTBOX_TITLE'), $html . '</tbody></table></form>');
     }
 
     // ---- journal ----

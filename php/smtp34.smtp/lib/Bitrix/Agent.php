@@ -1,0 +1,70 @@
+<?php
+declare(strict_types=1);
+
+namespace Smtp34\Bitrix;
+
+use Smtp34\Admin\I18n;
+
+/**
+ * The module's agent, run by Bitrix every minute: it flushes the outbox
+ * (letters that met a provider hiccup) and keeps the admin notifications in
+ * step with the accounts' health: one per failing account, removed when the
+ * account delivers again, and one when letters had to be given up.
+ */
+final class Agent
+{
+    /** What Bitrix stores and evaluates; an agent returns it to run again. */
+    public const CALL = '\\Smtp34\\Bitrix\\Agent::flush();';
+    public const INTERVAL = 60;
+    /** CAdminNotify::DeleteByTag() matches with LIKE '%tag%': every tag ends in '_' so one never contains another. */
+    public const GIVEN_UP_TAG = 'SMTP34_GIVEN_UP_';
+
+    public static function accountTag(int $id): string
+    {
+        return "SMTP34_ACCOUNT_{$id}_FAILING_";
+    }
+
+    public static function flush(): string
+    {
+        if (!function_exists('smtp34_outbox_flush')) {
+            return self::CALL;
+        }
+        try {
+            self::notify(smtp34_outbox_flush(100), smtp34_account_list());
+        } catch (\Throwable $e) {
+            // an agent that throws is dropped by Bitrix: the next minute tries again
+        }
+        return self::CALL;
+    }
+
+    /**
+     * @param array{sent: int, failed: int, left: int} $report
+     * @param list<array<string, mixed>> $accounts
+     */
+    public static function notify(array $report, array $accounts): void
+    {
+        $t = new I18n(defined('LANGUAGE_ID') && LANGUAGE_ID === 'en' ? 'en' : 'ru');
+        foreach ($accounts as $account) {
+            $tag = self::accountTag((int) $account['id']);
+            \CAdminNotify::DeleteByTag($tag);
+            if ($account['active'] && $account['failures'] > 0) {
+                \CAdminNotify::Add([
+                    'MESSAGE' => sprintf($t->get('NOTIFY_ACCOUNT_FAILING'), $account['email'], $account['id'], $account['failures'], $account['last_error']),
+                    'TAG' => $tag,
+                    'MODULE_ID' => AdminPage::MODULE_ID,
+                    'ENABLE_CLOSE' => 'Y',
+                    'NOTIFY_TYPE' => 'E',
+                ]);
+            }
+        }
+        if ($report['failed'] > 0) {
+            \CAdminNotify::Add([
+                'MESSAGE' => sprintf($t->get('NOTIFY_GIVEN_UP'), $report['failed']),
+                'TAG' => self::GIVEN_UP_TAG . time() . '_',
+                'MODULE_ID' => AdminPage::MODULE_ID,
+                'ENABLE_CLOSE' => 'Y',
+                'NOTIFY_TYPE' => 'E',
+            ]);
+        }
+    }
+}

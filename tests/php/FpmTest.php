@@ -1,0 +1,137 @@
+<?php
+declare(strict_types=1);
+
+/**
+ * A real deployment: Debian's php-fpm, its master as root, its workers as
+ * nobody, the extension loaded with every smtp34.* ini entry left empty, and
+ * requests sent through FastCGI (cgi-fcgi). Letters go through PHP's mail()
+ * while smtp34 is disabled and through smtp34 once it is enabled, and the
+ * data directory belongs to the workers, not to the master.
+ */
+final class FpmTest extends Smtp34TestCase
+{
+    private string $dir;
+    private int $port;
+    /** @var resource|null */
+    private $fpm = null;
+
+    protected function setUp(): void
+    {
+        parent::setUp();
+        if (self::uid() !== 0 || !is_executable('/usr/sbin/php-fpm8.2') || !is_executable('/usr/bin/cgi-fcgi')) {
+            $this->markTestSkipped('needs root, php8.2-fpm and libfcgi-bin (.ci/setup installs them)');
+        }
+        $this->dir = sys_get_temp_dir() . '/smtp34-fpm-' . bin2hex(random_bytes(4));
+        mkdir("$this->dir/www", 0755, true);
+        mkdir("$this->dir/tmp", 0777, true);
+        chmod("$this->dir/tmp", 01777); // like /tmp: the workers' private directory goes in here
+        mkdir("$this->dir/mail", 0777, true);
+        chmod("$this->dir", 0755);
+        chmod("$this->dir/mail", 0777);
+        file_put_contents("$this->dir/sendmail.sh", "#!/bin/sh\ncat > \"$this->dir/mail/\$\$.eml\"\n");
+        chmod("$this->dir/sendmail.sh", 0755);
+        $this->script('send', 'var_dump(custom_mail($_GET["to"], "=?UTF-8?B?" . base64_encode("Тема") . "?=", "Тело\n", "From: shop@site.ru"));'
+            . ' $row = smtp34_journal(1)[0]; echo $row["status"], " | ", $row["reply"], "\n";');
+        $this->script('enable', 'smtp34_account_save(["email" => "shop@site.ru", "host" => "127.0.0.1", "port" => (int) $_GET["port"],'
+            . ' "login" => "shop", "password" => "s3cret-pass"], false); smtp34_settings(["enabled" => true]);'
+            . ' preg_match("/^Uid:\\s+(\\d+)/m", file_get_contents("/proc/self/status"), $m); echo "enabled by ", $m[1], "\n";');
+        $this->script('where', 'echo ini_get("smtp34.db") === "" ? "empty ini, " : "ini set, ", sys_get_temp_dir(), "\n";');
+
+        $this->port = self::freePort();
+        $conf = "$this->dir/fpm.conf";
+        file_put_contents($conf, <<<INI
+            [global]
+            pid = $this->dir/fpm.pid
+            error_log = $this->dir/fpm.log
+            daemonize = no
+            [www]
+            user = nobody
+            group = nogroup
+            listen = 127.0.0.1:$this->port
+            pm = static
+            pm.max_children = 2
+            catch_workers_output = yes
+            env[TMPDIR] = $this->dir/tmp
+            php_admin_value[sendmail_path] = $this->dir/sendmail.sh
+            INI);
+        $command = ['/usr/sbin/php-fpm8.2', '-n', '-y', $conf, '-d', 'extension=' . ChildPhp::extension(),
+            '-d', 'smtp34.db=', '-d', 'smtp34.key_file=', '-d', 'smtp34.log_dir='];
+        $this->fpm = proc_open($command, [1 => ['file', "$this->dir/fpm.out", 'w'], 2 => ['file', "$this->dir/fpm.out", 'a']], $pipes);
+        for ($i = 0; $i < 100 && !@fsockopen('127.0.0.1', $this->port); $i++) {
+            usleep(50000);
+        }
+    }
+
+    protected function tearDown(): void
+    {
+        if (is_resource($this->fpm)) {
+            proc_terminate($this->fpm, 15);
+            proc_close($this->fpm);
+        }
+        parent::tearDown();
+    }
+
+    private static function uid(): int
+    {
+        preg_match('/^Uid:\s+(\d+)/m', (string) file_get_contents('/proc/self/status'), $m);
+        return (int) $m[1];
+    }
+
+    private static function freePort(): int
+    {
+        $socket = stream_socket_server('tcp://127.0.0.1:0');
+        $port = (int) substr(strrchr(stream_socket_get_name($socket, false), ':'), 1);
+        fclose($socket);
+        return $port;
+    }
+
+    private function script(string $name, string $code): void
+    {
+        file_put_contents("$this->dir/www/$name.php", "<?php\n$code\n");
+    }
+
+    /** One request through FastCGI, as a web server would send it; the response body. */
+    private function request(string $name, array $query = []): string
+    {
+        $env = ['SCRIPT_FILENAME' => "$this->dir/www/$name.php", 'REQUEST_METHOD' => 'GET', 'QUERY_STRING' => http_build_query($query),
+            'SCRIPT_NAME' => "/$name.php", 'SERVER_PROTOCOL' => 'HTTP/1.1', 'GATEWAY_INTERFACE' => 'CGI/1.1'];
+        $process = proc_open(['/usr/bin/cgi-fcgi', '-bind', '-connect', "127.0.0.1:$this->port"], [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes, null, $env);
+        $out = stream_get_contents($pipes[1]);
+        proc_close($process);
+        $at = strpos((string) $out, "\r\n\r\n");
+        $this->assertNotFalse($at, "no FastCGI response from php-fpm: $out\n" . @file_get_contents("$this->dir/fpm.out"));
+        return substr($out, $at + 4);
+    }
+
+    public function testWorkersOfARootMasterSendThroughMailWhileDisabledThenThroughSmtp34(): void
+    {
+        $systemDirBefore = is_dir('/var/lib/smtp34');
+        $this->assertSame("empty ini, $this->dir/tmp\n", $this->request('where'));
+
+        // the state after install: disabled, every letter goes to PHP's own mail()
+        $answer = $this->request('send', ['to' => 'first@mail.ru']);
+        $this->assertStringStartsWith("bool(true)\ndisabled | smtp34 is disabled (setting 'enabled'); PHP mail() returned true", $answer);
+        $handed = glob("$this->dir/mail/*.eml");
+        $this->assertCount(1, $handed, 'mail() got the letter');
+        $this->assertStringContainsString('To: first@mail.ru', (string) file_get_contents($handed[0]));
+
+        // the data directory was made by a worker, as the worker's user, private
+        $data = "$this->dir/tmp/smtp34-65534";
+        $this->assertDirectoryExists($data);
+        $this->assertSame(65534, fileowner($data), 'owned by the workers, not the root master');
+        $this->assertSame('0700', substr(sprintf('%o', fileperms($data)), -4));
+        $this->assertSame(65534, fileowner("$data/smtp34.db"));
+        $this->assertSame($systemDirBefore, is_dir('/var/lib/smtp34'), 'module start-up created nothing');
+
+        $server = $this->authServer();
+        $this->assertSame("enabled by 65534\n", $this->request('enable', ['port' => $server->port]));
+        $answer = $this->request('send', ['to' => 'second@mail.ru']);
+        $this->assertStringStartsWith("bool(true)\nsent | 250 2.0.0 Ok", $answer);
+        $letter = $server->only();
+        $this->assertSame(['second@mail.ru'], $letter['meta']['rcpt_tos']);
+        $this->assertSame('shop', $letter['meta']['login'], 'the password was sealed and opened by the workers');
+        $this->assertCount(1, glob("$this->dir/mail/*.eml"), 'mail() got nothing more');
+        $this->assertSame(65534, fileowner("$data/smtp34.key"));
+        $this->assertSame('0600', substr(sprintf('%o', fileperms("$data/smtp34.key")), -4));
+    }
+}
