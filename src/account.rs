@@ -92,6 +92,13 @@ pub struct Account {
     pub revision: i64,
 }
 
+impl Account {
+    /// What SPEC §3 routing looks at.
+    pub fn routing(&self) -> crate::routing::Candidate<'_> {
+        crate::routing::Candidate { id: self.id, active: self.active, name: &self.name, email: &self.email, mailing_first: self.mailing_first }
+    }
+}
+
 /// An account to insert or update, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountDraft {

@@ -6,14 +6,11 @@
 use crate::headers::Mailbox;
 use crate::routing::{self, Candidate};
 
-/// What the decision needs to know of an account.
+/// What the decision needs to know of an account: what routing sees, and
+/// whether it can take a letter now.
 #[derive(Debug, Clone)]
 pub struct AccountView<'a> {
-    pub id: i64,
-    pub active: bool,
-    pub name: &'a str,
-    pub email: &'a str,
-    pub mailing_first: bool,
+    pub routing: Candidate<'a>,
     /// 0: no limit.
     pub daily_limit: i64,
     pub used_today: i64,
@@ -97,10 +94,7 @@ pub fn retry_candidates(from: &Mailbox, mailing: bool, recipients: usize, accoun
 
 /// Every active account matching the letter, in SPEC §3 order.
 fn matching(accounts: &[AccountView], from: &Mailbox, mailing: bool) -> Vec<i64> {
-    let candidates: Vec<Candidate> = accounts
-        .iter()
-        .map(|a| Candidate { id: a.id, active: a.active, name: a.name, email: a.email, mailing_first: a.mailing_first })
-        .collect();
+    let candidates: Vec<Candidate> = accounts.iter().map(|a| a.routing.clone()).collect();
     routing::ordered(&candidates, &from.name, &from.address, mailing)
 }
 
@@ -116,7 +110,7 @@ pub struct Usable {
 fn usable(matching: &[i64], accounts: &[AccountView], recipients: usize, now: i64, next_midnight: i64, respect_backoff: bool, exclude: &[i64]) -> Usable {
     let mut result = Usable { candidates: Vec::new(), skipped: Vec::new(), until: i64::MAX };
     for id in matching {
-        let Some(account) = accounts.iter().find(|a| a.id == *id) else { continue };
+        let Some(account) = accounts.iter().find(|a| a.routing.id == *id) else { continue };
         if exclude.contains(id) {
             result.skipped.push(format!("account {id} failed a moment ago"));
             result.until = result.until.min(now + crate::outbox::retry_delay(1));
@@ -144,7 +138,8 @@ mod tests {
     const MIDNIGHT: i64 = 1_050_000;
 
     fn account(id: i64, name: &'static str) -> AccountView<'static> {
-        AccountView { id, active: true, name, email: "shop@site.ru", mailing_first: false, daily_limit: 0, used_today: 0, backoff_until: 0 }
+        let routing = Candidate { id, active: true, name, email: "shop@site.ru", mailing_first: false };
+        AccountView { routing, daily_limit: 0, used_today: 0, backoff_until: 0 }
     }
 
     fn from(name: &str) -> Mailbox {

@@ -213,11 +213,7 @@ impl AccountViews {
         accounts
             .iter()
             .map(|a| AccountView {
-                id: a.id,
-                active: a.active,
-                name: &a.name,
-                email: &a.email,
-                mailing_first: a.mailing_first,
+                routing: a.routing(),
                 daily_limit: a.daily_limit,
                 used_today: self.used.get(&a.id).copied().unwrap_or(0),
                 backoff_until: self.health.get(&a.id).map_or(0, |h| h.backoff_until),
@@ -554,9 +550,6 @@ fn test_letter(draft: &AccountDraft, to: &str) -> Vec<u8> {
 pub fn resolve(rt: &Runtime, from: &[u8], mailing: bool) -> Result<Option<i64>> {
     let Some(from) = crate::headers::parse_address_list(from, None).0.into_iter().next() else { return Ok(None) };
     let accounts = rt.store.accounts()?;
-    let candidates: Vec<crate::routing::Candidate> = accounts
-        .iter()
-        .map(|a| crate::routing::Candidate { id: a.id, active: a.active, name: &a.name, email: &a.email, mailing_first: a.mailing_first })
-        .collect();
+    let candidates: Vec<crate::routing::Candidate> = accounts.iter().map(Account::routing).collect();
     Ok(crate::routing::choose(&candidates, &from.name, &from.address, mailing))
 }

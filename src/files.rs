@@ -49,29 +49,10 @@ pub fn private_dir(dir: &Path, what: &str) -> Result<(), String> {
 }
 
 fn check_dir(dir: &Path, what: &str, meta: &fs::Metadata) -> Result<(), String> {
-    let me = current_uid();
     if !meta.is_dir() {
         return Err(format!("the {what} {} is not a directory", dir.display()));
     }
-    if meta.uid() != me {
-        return Err(format!(
-            "the {what} {} belongs to {}, not to this PHP process's user {}: chown {} {} (or run this as its owner)",
-            dir.display(),
-            who(meta.uid()),
-            who(me),
-            user_name(me),
-            dir.display()
-        ));
-    }
-    if meta.permissions().mode() & 0o022 != 0 {
-        return Err(format!(
-            "the {what} {} is writable by other users (mode {:o}): chmod 700 {}",
-            dir.display(),
-            meta.permissions().mode() & 0o7777,
-            dir.display()
-        ));
-    }
-    Ok(())
+    check_owner_and_mode(dir, what, meta, 0o022, "is writable by other users", "700")
 }
 
 /// An existing file of ours must belong to this user; `private` files (the
@@ -82,13 +63,20 @@ pub fn owned_file(path: &Path, what: &str, private: bool) -> Result<(), String> 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(format!("cannot use the {what} {}: {e}", path.display())),
     };
-    let me = current_uid();
     if !meta.is_file() {
         return Err(format!("the {what} {} is not a regular file", path.display()));
     }
+    let forbidden = if private { 0o077 } else { 0 };
+    check_owner_and_mode(path, what, &meta, forbidden, "can be read or changed by other users", "600")
+}
+
+/// `path` must belong to this process's user and have none of the
+/// `forbidden` mode bits; the message names the command that fixes it.
+fn check_owner_and_mode(path: &Path, what: &str, meta: &fs::Metadata, forbidden: u32, open_to: &str, fix_mode: &str) -> Result<(), String> {
+    let me = current_uid();
     if meta.uid() != me {
         return Err(format!(
-            "the {what} {} belongs to {}, not to this PHP process's user {}: chown {} {}",
+            "the {what} {} belongs to {}, not to this PHP process's user {}: chown {} {} (or run this as its owner)",
             path.display(),
             who(meta.uid()),
             who(me),
@@ -96,13 +84,9 @@ pub fn owned_file(path: &Path, what: &str, private: bool) -> Result<(), String> 
             path.display()
         ));
     }
-    if private && meta.permissions().mode() & 0o077 != 0 {
-        return Err(format!(
-            "the {what} {} can be read or changed by other users (mode {:o}): chmod 600 {}",
-            path.display(),
-            meta.permissions().mode() & 0o7777,
-            path.display()
-        ));
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & forbidden != 0 {
+        return Err(format!("the {what} {} {open_to} (mode {mode:o}): chmod {fix_mode} {}", path.display(), path.display()));
     }
     Ok(())
 }
