@@ -90,10 +90,8 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
             entry.account_id = Some(sender);
             notes.insert(0, format!("waiting in the outbox: {why}"));
             entry.reply = notes.join("; ");
-            let row = outbox_row(&letter, sender);
-            let claim = Claim { token: String::new(), until };
-            let (_, id) = rt.store.begin_letter(&entry, &row, &message, &claim, now).map_err(|e| Error::Storage(journal_problem(e)))?;
-            rt.store.retry_later(id, &row.recipients, Some(sender), &why, 0, until, now)?;
+            let row = OutboxLetter { next_try_at: until, last_error: why, ..outbox_row(&letter, sender) };
+            rt.store.begin_letter(&entry, &row, &message, None, now).map_err(|e| Error::Storage(journal_problem(e)))?;
             Ok(MailStep::Done(MailResult { accepted: true, journal_error: None }))
         }
         Decision::Send { sender, candidates, skipped } => {
@@ -104,7 +102,7 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
             let mut row = outbox_row(&letter, sender);
             let claim = Claim { token: format!("mail-{}-{}", std::process::id(), random_hex(4)), until: now + lease(&settings, candidates.len(), row.recipients.len()) };
             let (journal_id, outbox_id) =
-                rt.store.begin_letter(&entry, &row, &message, &claim, now).map_err(|e| Error::Storage(journal_problem(e)))?;
+                rt.store.begin_letter(&entry, &row, &message, Some(&claim), now).map_err(|e| Error::Storage(journal_problem(e)))?;
             row.id = outbox_id;
             row.journal_id = Some(journal_id);
             row.created_at = now;
@@ -132,7 +130,7 @@ pub fn handed_to_mail(rt: &mut Runtime, handed: HandedOver, accepted: Option<boo
         None => (Status::Interrupted, format!("{}; PHP mail() ended in a fatal error", handed.why)),
     };
     let duration = handed.started.elapsed().as_millis() as i64;
-    let journal_error = rt.store.complete_journal(id, status.as_str(), None, &reply, duration).err().map(journal_problem);
+    let journal_error = rt.store.complete_journal(id, status.as_str(), None, &reply, Some(duration)).err().map(journal_problem);
     MailResult { accepted: accepted.unwrap_or(false), journal_error }
 }
 
@@ -360,7 +358,7 @@ fn settle(rt: &mut Runtime, settings: &Settings, row: &OutboxLetter, outcome: &O
     let Some(journal_id) = row.journal_id else { return Ok(settled) };
     let reply = outcome.reply();
     if let Some(started) = sent_at {
-        rt.store.complete_journal(journal_id, outcome.status().as_str(), outcome.account_id(), &reply, started.elapsed().as_millis() as i64)?;
+        rt.store.complete_journal(journal_id, outcome.status().as_str(), outcome.account_id(), &reply, Some(started.elapsed().as_millis() as i64))?;
         return Ok(settled);
     }
     // A flush: the row was `queued` (or `interrupted`) when the whole letter
@@ -368,13 +366,15 @@ fn settle(rt: &mut Runtime, settings: &Settings, row: &OutboxLetter, outcome: &O
     // and is told what became of the rest.
     let whole_letter_waited = rt.store.journal_status(journal_id)?.is_some_and(|s| s != Status::Sent.as_str());
     let (status, text) = match settled {
-        Settled::GivenUp => (Status::Failed, format!("given up after {} h in the outbox: {}", settings.outbox_max_hours, outcome.last_error())),
-        Settled::Waiting => (Status::Queued, format!("attempt {} from the outbox: {reply}", row.attempts + 1)),
+        Settled::GivenUp if outcome.deliveries.is_empty() => {
+            (Status::Failed, format!("given up after {} h in the outbox: {}", settings.outbox_max_hours, outcome.last_error()))
+        }
+        Settled::GivenUp => (Status::Sent, format!("from the outbox: {reply}; the rest given up after {} h", settings.outbox_max_hours)),
+        Settled::Waiting => (outcome.status(), format!("attempt {} from the outbox: {reply}", row.attempts + 1)),
         Settled::Sent | Settled::Failed => (outcome.status(), format!("from the outbox: {reply}")),
     };
     if whole_letter_waited {
-        let status = if settled == Settled::GivenUp && !outcome.deliveries.is_empty() { Status::Sent } else { status };
-        rt.store.complete_journal(journal_id, status.as_str(), outcome.account_id(), &text, 0)?;
+        rt.store.complete_journal(journal_id, status.as_str(), outcome.account_id(), &text, None)?;
     } else if settled != Settled::Waiting {
         rt.store.add_journal_note(journal_id, &text)?;
     }
@@ -448,6 +448,24 @@ fn write_log(rt: &Runtime, settings: &Settings, target: logs::Target, title: &st
     let mut entry = format!("==== {} {title}\n", clock::iso(now)).into_bytes();
     entry.extend_from_slice(&transcript.render(settings.log_level));
     logs::append(&rt.paths.log_dir, target, logs::Policy::from_settings(settings), &entry, now)
+}
+
+/// `smtp34_outbox_delete()`: an admin drops a waiting letter; its journal
+/// row says so (and becomes `failed` unless part of the letter went out).
+pub fn drop_from_outbox(rt: &mut Runtime, id: i64) -> Result<bool> {
+    let Some(letter) = rt.store.outbox(clock::now_unix())?.into_iter().find(|l| l.id == id) else { return Ok(false) };
+    if !rt.store.remove_from_outbox(id)? {
+        return Ok(false);
+    }
+    if let Some(journal_id) = letter.journal_id {
+        let note = format!("deleted from the outbox by an admin, not sent to {}", letter.recipients.join(", "));
+        if rt.store.journal_status(journal_id)?.as_deref() == Some(Status::Sent.as_str()) {
+            rt.store.add_journal_note(journal_id, &note)?;
+        } else {
+            rt.store.complete_journal(journal_id, Status::Failed.as_str(), None, &format!("{note}; last error: {}", letter.last_error), None)?;
+        }
+    }
+    Ok(true)
 }
 
 /// The decrypted password of a stored account that authenticates.

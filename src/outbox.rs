@@ -82,19 +82,26 @@ fn letter_from_row(row: &Row, now: i64) -> rusqlite::Result<OutboxLetter> {
 }
 
 impl Store {
-    /// Writes the journal row (status `sending`) and the claimed outbox row
-    /// in one transaction, before the first word to a server: a letter is
-    /// never delivered without a row, nor lost with a worker.
-    pub fn begin_letter(&self, entry: &JournalEntry, letter: &OutboxLetter, message: &[u8], claim: &Claim, now: i64) -> rusqlite::Result<(i64, i64)> {
+    /// Writes the journal row and the outbox row in one transaction, before
+    /// the first word to a server: a letter is never delivered without a row,
+    /// nor lost with a worker. With a `claim` the letter is its sender's until
+    /// the claim lapses (then it is due for a flusher); without one it waits,
+    /// due at `letter.next_try_at` for the reason in `letter.last_error`.
+    pub fn begin_letter(&self, entry: &JournalEntry, letter: &OutboxLetter, message: &[u8], claim: Option<&Claim>, now: i64) -> rusqlite::Result<(i64, i64)> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let journal_id = self.append_journal(entry)?;
+        let (claimed_by, claim_until, due) = match claim {
+            Some(claim) => (Some(claim.token.as_str()), claim.until, claim.until),
+            None => (None, 0, letter.next_try_at),
+        };
         tx.execute(
             "INSERT INTO outbox (journal_id, created_at, from_name, from_email, mailing, envelope_from, recipients, subject,
-                message, account_id, attempts, next_try_at, claimed_by, claim_until)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, ?11, ?12, ?11)",
+                message, account_id, attempts, next_try_at, last_error, claimed_by, claim_until)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, ?11, ?12, ?13, ?14)",
             params![
                 journal_id, now, letter.from_name, letter.from_email, letter.mailing, letter.envelope_from,
-                letter.recipients.join("\n"), letter.subject, message, letter.account_id, claim.until, claim.token
+                letter.recipients.join("\n"), letter.subject, message, letter.account_id, due, letter.last_error,
+                claimed_by, claim_until
             ],
         )?;
         let outbox_id = tx.last_insert_rowid();
@@ -202,7 +209,7 @@ mod tests {
     fn a_letter_is_claimed_by_one_flusher_at_a_time() {
         let store = store("claim");
         let entry = JournalEntry { status: "sending".into(), ..Default::default() };
-        let (journal_id, id) = store.begin_letter(&entry, &letter(), b"bytes", &claim("sender", 100), 50).unwrap();
+        let (journal_id, id) = store.begin_letter(&entry, &letter(), b"bytes", Some(&claim("sender", 100)), 50).unwrap();
         // the sender's claim holds until 100
         assert_eq!(store.claim_next(&claim("f1", 200), 99, false, 0).unwrap(), None);
         let got = store.claim_next(&claim("f1", 200), 100, true, 0).unwrap().unwrap();
@@ -224,7 +231,7 @@ mod tests {
     fn the_list_shows_what_waits_and_why() {
         let store = store("list");
         let entry = JournalEntry::default();
-        let (_, id) = store.begin_letter(&entry, &letter(), b"12345", &claim("s", 10), 1).unwrap();
+        let (_, id) = store.begin_letter(&entry, &letter(), b"12345", Some(&claim("s", 10)), 1).unwrap();
         store.retry_later(id, &["a@b.ru".to_string()], Some(7), "421 busy", 2, 500, 20).unwrap();
         let list = store.outbox(30).unwrap();
         assert_eq!(list.len(), 1);
@@ -232,5 +239,16 @@ mod tests {
         assert_eq!((row.size, row.attempts, row.next_try_at, row.account_id, row.claimed), (5, 2, 500, Some(7), false));
         assert_eq!(row.last_error, "421 busy");
         assert!(row.message.is_empty());
+    }
+
+    #[test]
+    fn a_letter_can_start_out_waiting() {
+        let store = store("waiting");
+        let waiting = OutboxLetter { next_try_at: 900, last_error: "account 1 rests".into(), ..letter() };
+        store.begin_letter(&JournalEntry::default(), &waiting, b"x", None, 100).unwrap();
+        let row = &store.outbox(100).unwrap()[0];
+        assert_eq!((row.claimed, row.next_try_at, row.attempts, row.last_error.as_str()), (false, 900, 0, "account 1 rests"));
+        assert_eq!(store.claim_next(&claim("f", 2000), 899, true, 0).unwrap(), None);
+        assert!(store.claim_next(&claim("f", 2000), 900, true, 0).unwrap().is_some());
     }
 }

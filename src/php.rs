@@ -480,20 +480,7 @@ pub fn smtp34_outbox_list() -> PhpResult<Vec<PhpArray>> {
 #[php_function]
 #[php(name = "smtp34_outbox_delete")]
 pub fn smtp34_outbox_delete(id: i64) -> PhpResult<bool> {
-    guard(|| {
-        with_runtime(|rt| {
-            let letter = rt.store.outbox(crate::clock::now_unix())?.into_iter().find(|l| l.id == id);
-            let Some(letter) = letter else { return Ok(false) };
-            let deleted = rt.store.remove_from_outbox(id)?;
-            if let (true, Some(journal_id)) = (deleted, letter.journal_id) {
-                rt.store.add_journal_note(journal_id, &format!("deleted from the outbox by an admin, not sent to {}", letter.recipients.join(", ")))?;
-                if rt.store.journal_status(journal_id)?.as_deref() != Some("sent") {
-                    rt.store.complete_journal(journal_id, "failed", None, &format!("deleted from the outbox by an admin: {}", letter.last_error), 0)?;
-                }
-            }
-            Ok(deleted)
-        })
-    })
+    guard(|| with_runtime(|rt| delivery::drop_from_outbox(rt, id)))
 }
 
 fn outbox_array(l: &OutboxLetter) -> PhpArray {

@@ -292,10 +292,12 @@ impl Store {
         Ok(self.conn.last_insert_rowid())
     }
 
-    /// Completes a row written before the work: its final status and reply.
-    pub fn complete_journal(&self, id: i64, status: &str, account_id: Option<i64>, reply: &str, duration_ms: i64) -> rusqlite::Result<()> {
+    /// Completes a row written before the work: its final status and reply
+    /// (`None` keeps what the row has).
+    pub fn complete_journal(&self, id: i64, status: &str, account_id: Option<i64>, reply: &str, duration_ms: Option<i64>) -> rusqlite::Result<()> {
         self.conn.execute(
-            "UPDATE journal SET status = ?2, account_id = COALESCE(?3, account_id), reply = ?4, duration_ms = ?5 WHERE id = ?1",
+            "UPDATE journal SET status = ?2, account_id = COALESCE(?3, account_id), reply = ?4, duration_ms = COALESCE(?5, duration_ms)
+             WHERE id = ?1",
             params![id, status, account_id, reply, duration_ms],
         )?;
         Ok(())

@@ -35,19 +35,29 @@ final class FatalErrorTest extends Smtp34TestCase
 
     public function testMaxExecutionTimeInsideCustomMailLeavesTheWorkerUsable(): void
     {
-        // the issue's reproduction: the time limit strikes wherever the loop is, often inside mail()
-        $result = $this->runUntilFatal(<<<'PHP'
-            set_time_limit(1);
-            while (true) {
-                custom_mail('loop@mail.ru', 's', "b\n", 'From: shop@site.ru');
+        // The issue's reproduction: the time limit strikes wherever the loop is.
+        // With a 1 MB letter most of the CPU time goes to custom_mail() before
+        // and inside mail(), so the engine notices the limit as mail() returns,
+        // inside the extension's frames; a rare run where it lands in the loop
+        // itself proves less, so one more run is allowed for that.
+        for ($run = 1; $run <= 2; $run++) {
+            $result = $this->runUntilFatal(<<<'PHP'
+                $body = str_repeat("line of a long letter\n", 50000);
+                set_time_limit(1);
+                while (true) {
+                    custom_mail('loop@mail.ru', 's', $body, 'From: shop@site.ru');
+                }
+                PHP);
+            $context = json_encode($result);
+            $this->assertNotSame(137, $result['code'], "the worker hung and was killed: $context");
+            $this->assertStringContainsString('Maximum execution time of 1 second exceeded', $result['stderr'], $context);
+            $this->assertMatchesRegularExpression('/shutdown call returned true in 0\.\d s/', $result['stdout'], $context);
+            $this->assertStringContainsString("row: after@mail.ru disabled: smtp34 is disabled (setting 'enabled'); PHP mail() returned true", $result['stdout']);
+            $this->assertStringNotContainsString('has not answered', $result['stdout'], 'every row is completed');
+            if (str_contains($result['stdout'], 'row: loop@mail.ru interrupted')) {
+                break;
             }
-            PHP);
-
-        $this->assertNotSame(137, $result['code'], 'the worker hung and was killed');
-        $this->assertStringContainsString('Maximum execution time of 1 second exceeded', $result['stderr']);
-        $this->assertMatchesRegularExpression('/shutdown call returned true in 0\.\d s/', $result['stdout']);
-        $this->assertStringContainsString("row: after@mail.ru disabled: smtp34 is disabled (setting 'enabled'); PHP mail() returned true", $result['stdout']);
-        // the engine notices the time limit as mail() returns: that letter's row says so
+        }
         $this->assertStringContainsString("row: loop@mail.ru interrupted: smtp34 is disabled (setting 'enabled'); PHP mail() ended in a fatal error", $result['stdout']);
     }
 
