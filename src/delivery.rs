@@ -566,7 +566,7 @@ fn test_letter(draft: &AccountDraft, to: &str) -> Vec<u8> {
 
 /// Resolution used by `smtp34_resolve()`: the account custom_mail would use.
 pub fn resolve(rt: &Runtime, from: &[u8], mailing: bool) -> Result<Option<i64>> {
-    let Some(from) = crate::headers::parse_address_list(from, None).0.into_iter().next() else { return Ok(None) };
+    let Some(from) = crate::addresses::parse(from, None).mailboxes.into_iter().next() else { return Ok(None) };
     let accounts = rt.store.accounts()?;
     let candidates: Vec<crate::routing::Candidate> = accounts.iter().map(Account::routing).collect();
     Ok(crate::routing::choose(&candidates, &from.name, &from.address, mailing))

@@ -3,7 +3,7 @@
 //! recipients and the journal, never for the bytes that are sent.
 
 use mail_parser::decoders::charsets::map::charset_decoder;
-use mail_parser::{Address, MessageParser};
+use mail_parser::MessageParser;
 
 /// One header field exactly as given, with its line breaks normalised to CRLF
 /// (folded continuation lines included, no trailing CRLF).
@@ -73,16 +73,19 @@ pub fn trim_ascii(bytes: &[u8]) -> &[u8] {
     &bytes[start..end]
 }
 
-/// Splits `$additional_headers` into fields. Lines may end in CRLF, LF or CR
-/// (mixed endings occur); a line starting with space or tab continues the
-/// previous field. Lines that are not fields (no colon, a bad name, a stray
+/// Splits `$additional_headers` into fields. Lines end in CRLF or LF (mixed
+/// endings occur); a bare CR is a space, never a line end, as sendmail-style
+/// MTAs read it (a filter that strips LF must not let a CR start a header).
+/// A line starting with space or tab continues the previous field. Lines that are not fields (no colon, a bad name, a stray
 /// continuation, blank lines) are returned separately so the caller can
 /// report them; they are never sent, since they would end or corrupt the
 /// header section.
 pub fn split_fields(block: &[u8]) -> (Vec<HeaderField>, Vec<Vec<u8>>) {
     let mut fields: Vec<HeaderField> = Vec::new();
     let mut rejected = Vec::new();
-    for line in lines(block) {
+    for line in block.split(|b| *b == b'\n') {
+        let line: Vec<u8> = line.strip_suffix(b"\r").unwrap_or(line).iter().map(|b| if *b == b'\r' { b' ' } else { *b }).collect();
+        let line = line.as_slice();
         if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
             match fields.last_mut() {
                 Some(field) => {
@@ -159,15 +162,16 @@ pub fn neutralize_controls(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// Text of header bytes for parsing: UTF-8 as is, anything else through the
-/// letter's own charset (the site may be windows-1251), else Latin-1.
+/// letter's own charset, else windows-1251 (the other charset Bitrix sites use).
 pub fn to_text(bytes: &[u8], charset_hint: Option<&str>) -> String {
     if let Ok(text) = std::str::from_utf8(bytes) {
         return text.to_owned();
     }
-    if let Some(decode) = charset_hint.and_then(|c| charset_decoder(c.as_bytes())) {
-        return decode(bytes);
+    let decoder = charset_hint.and_then(|c| charset_decoder(c.as_bytes())).or_else(|| charset_decoder(b"windows-1251"));
+    match decoder {
+        Some(decode) => decode(bytes),
+        None => String::from_utf8_lossy(bytes).into_owned(),
     }
-    bytes.iter().map(|b| char::from(*b)).collect()
 }
 
 /// A mailbox as found in an address header: the decoded display name
@@ -176,42 +180,6 @@ pub fn to_text(bytes: &[u8], charset_hint: Option<&str>) -> String {
 pub struct Mailbox {
     pub name: String,
     pub address: String,
-}
-
-/// Entries of an address list that could not be read as mailboxes.
-pub type Unreadable = Vec<String>;
-
-/// Parses an address-list header value (RFC 2047 names in any charset,
-/// groups, quoted names, comments). `value` is raw header bytes.
-pub fn parse_address_list(value: &[u8], charset_hint: Option<&str>) -> (Vec<Mailbox>, Unreadable) {
-    let text = to_text(value, charset_hint);
-    let mut mailboxes = Vec::new();
-    let mut unreadable = Vec::new();
-    if text.trim().is_empty() {
-        return (mailboxes, unreadable);
-    }
-    let buffer = format!("To: {}\r\n\r\n", text.replace(['\r', '\n'], " "));
-    let parsed = MessageParser::new().parse_headers(buffer.as_bytes());
-    let addrs: Vec<_> = match parsed.as_ref().and_then(|m| m.to()) {
-        Some(Address::List(list)) => list.iter().collect(),
-        Some(Address::Group(groups)) => groups.iter().flat_map(|g| g.addresses.iter()).collect(),
-        None => Vec::new(),
-    };
-    for addr in addrs {
-        let name = addr.name.as_deref().map(clean_display_name).unwrap_or_default();
-        match addr.address.as_deref().map(str::trim) {
-            Some(address) if !address.is_empty() => mailboxes.push(Mailbox {
-                name,
-                address: address.to_owned(),
-            }),
-            _ if !name.is_empty() => unreadable.push(name),
-            _ => {}
-        }
-    }
-    if mailboxes.is_empty() && unreadable.is_empty() {
-        unreadable.push(text.trim().to_owned());
-    }
-    (mailboxes, unreadable)
 }
 
 /// Decodes an unstructured header value (RFC 2047 words in any charset).
@@ -254,7 +222,7 @@ mod tests {
 
     #[test]
     fn splits_mixed_endings_and_folds() {
-        let block = b"From: a@b.ru\r\nX-Long: one\r\n\ttwo\nCC: c@d.ru\rBcc: e@f.ru";
+        let block = b"From: a@b.ru\r\nX-Long: one\r\n\ttwo\nCC: c@d.ru\r\nBcc: e@f.ru";
         let (fields, rejected) = split_fields(block);
         assert!(rejected.is_empty());
         assert_eq!(fields.len(), 4);
@@ -278,6 +246,15 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_cr_is_a_space_not_a_new_header() {
+        let (fields, rejected) = split_fields(b"From: shop@site.test\r\nReply-To: a@b.c\rBcc: evil@x.test");
+        assert!(rejected.is_empty());
+        assert_eq!(fields.len(), 2);
+        assert!(fields[1].is("Reply-To"));
+        assert_eq!(fields[1].unfolded_value(), b"a@b.c Bcc: evil@x.test");
+    }
+
+    #[test]
     fn normalizes_every_ending() {
         assert_eq!(normalize_crlf(b"a\nb\r\nc\rd\r\n\n"), b"a\r\nb\r\nc\r\nd\r\n\r\n");
     }
@@ -285,35 +262,6 @@ mod tests {
     #[test]
     fn neutralizes_injection() {
         assert_eq!(neutralize_controls(b"Hi\r\nBcc: x@y.ru\r\n"), b"Hi  Bcc: x@y.ru");
-    }
-
-    #[test]
-    fn parses_encoded_names_in_any_charset() {
-        let (list, bad) = parse_address_list(
-            b"=?UTF-8?B?0JzQsNCz0LDQt9C40L0=?= <shop@site.ru>, \"Quoted, Name\" <q@site.ru>, plain@site.ru",
-            None,
-        );
-        assert!(bad.is_empty());
-        assert_eq!(list[0], Mailbox { name: "Магазин".into(), address: "shop@site.ru".into() });
-        assert_eq!(list[1].name, "Quoted, Name");
-        assert_eq!(list[2], Mailbox { name: String::new(), address: "plain@site.ru".into() });
-
-        let (list, _) = parse_address_list(b"=?windows-1251?B?zODj4Ofo7Q==?= <shop@site.ru>", None);
-        assert_eq!(list[0].name, "Магазин");
-    }
-
-    #[test]
-    fn raw_windows_1251_names_use_the_letter_charset() {
-        let raw = b"\xcc\xe0\xe3\xe0\xe7\xe8\xed <shop@site.ru>";
-        let (list, _) = parse_address_list(raw, Some("windows-1251"));
-        assert_eq!(list[0].name, "Магазин");
-    }
-
-    #[test]
-    fn garbage_addresses_are_reported() {
-        let (list, bad) = parse_address_list(b"not an address", None);
-        assert!(list.is_empty());
-        assert_eq!(bad.len(), 1);
     }
 
     #[test]

@@ -8,10 +8,8 @@ use std::str::FromStr;
 use base64::Engine;
 use lettre::Address;
 
-use crate::headers::{
-    charset_param, decode_text, neutralize_controls, normalize_crlf, parse_address_list, split_fields,
-    HeaderField, Mailbox,
-};
+use crate::addresses;
+use crate::headers::{charset_param, decode_text, neutralize_controls, normalize_crlf, split_fields, HeaderField, Mailbox};
 
 /// The five byte-string arguments of `custom_mail()`.
 #[derive(Debug, Clone, Copy)]
@@ -58,10 +56,12 @@ impl Letter {
     /// (random hex from the caller, so this stays deterministic under test).
     pub fn parse(args: &MailArgs, unique: &str) -> Letter {
         let (mut fields, dropped) = split_fields(args.headers);
+        // the letter's own charset: its Content-Type's, else its first text part's
         let charset = fields
             .iter()
             .find(|f| f.is("Content-Type"))
-            .and_then(|f| charset_param(&f.unfolded_value()));
+            .and_then(|f| charset_param(&f.unfolded_value()))
+            .or_else(|| first_part_charset(args.message));
         let charset = charset.as_deref();
 
         let mailing = MAILING_MARKERS.iter().find_map(|marker| {
@@ -74,16 +74,27 @@ impl Letter {
         let from = fields
             .iter()
             .find(|f| f.is("From"))
-            .and_then(|f| parse_address_list(&f.unfolded_value(), charset).0.into_iter().next());
+            .and_then(|f| addresses::parse(&f.unfolded_value(), charset).mailboxes.into_iter().next());
 
         let mut entries: Vec<Mailbox> = Vec::new();
         let mut unreadable: Vec<String> = Vec::new();
-        let to = neutralize_controls(args.to);
-        let address_fields = fields.iter().filter(|f| f.is("Cc") || f.is("Bcc")).map(|f| f.unfolded_value());
-        for value in std::iter::once(to.clone()).chain(address_fields) {
-            let (list, bad) = parse_address_list(&value, charset);
-            entries.extend(list);
-            unreadable.extend(bad);
+        let mut to = neutralize_controls(args.to);
+        let to_list = addresses::parse(&to, charset);
+        if to_list.revealed {
+            // addresses were hidden in encoded words: mail clients must see them too
+            to = format_list(&to_list.mailboxes).into_bytes();
+        }
+        entries.extend(to_list.mailboxes);
+        unreadable.extend(to_list.rejected);
+        for field in fields.iter_mut().filter(|f| f.is("Cc") || f.is("Bcc")) {
+            let list = addresses::parse(&field.unfolded_value(), charset);
+            if list.revealed && field.is("Cc") {
+                if let Some(rewritten) = HeaderField::new(field.name(), format_list(&list.mailboxes).as_bytes()) {
+                    *field = rewritten;
+                }
+            }
+            entries.extend(list.mailboxes);
+            unreadable.extend(list.rejected);
         }
         let (recipients, mut invalid_recipients) = valid_unique(entries);
         invalid_recipients.extend(unreadable);
@@ -200,9 +211,26 @@ pub fn envelope_sender(parameters: &[u8]) -> Option<Address> {
     None
 }
 
-/// `Name <address>` with the name quoted, or RFC 2047 encoded when not ASCII.
+/// An address list written for a header: each display name on its own.
+fn format_list(mailboxes: &[Mailbox]) -> String {
+    mailboxes.iter().map(|m| format_mailbox(&m.name, &m.address)).collect::<Vec<_>>().join(", ")
+}
+
+/// The charset of the first text part of a MIME body, if it names one.
+fn first_part_charset(body: &[u8]) -> Option<String> {
+    let window = &body[..body.len().min(64 * 1024)];
+    let text = String::from_utf8_lossy(window).to_ascii_lowercase();
+    let at = text.find("content-type: text/")?;
+    let line_end = text[at..].find("\n\n").map_or(text.len(), |e| at + e);
+    charset_param(text[at..line_end].as_bytes())
+}
+
+/// `Name <address>` with the name quoted, or RFC 2047 encoded when not ASCII;
+/// the bare address when there is no name.
 pub fn format_mailbox(name: &str, address: &str) -> String {
-    if name.is_ascii() {
+    if name.is_empty() {
+        address.to_owned()
+    } else if name.is_ascii() {
         let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
         format!("\"{escaped}\" <{address}>")
     } else {

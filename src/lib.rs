@@ -6,6 +6,7 @@
 //! [`outcome`] → [`store`] (journal) and [`outbox`], driven by [`delivery`].
 
 pub mod account;
+pub mod addresses;
 pub mod clock;
 pub mod crypto;
 pub mod decision;

@@ -48,4 +48,23 @@ final class Letters
     {
         return preg_replace("/\r?\n/", "\r\n", $body);
     }
+
+    /**
+     * What Bitrix's Mail::encodeHeaderFrom() makes of a To or Cc value: one
+     * encoded word over the value from its start to its last 8-bit byte,
+     * the rest as is (the addresses in between end up inside the word).
+     */
+    public static function bitrixHeaderFrom(string $value, string $charset): string
+    {
+        for ($end = strlen($value); $end > 0 && ord($value[$end - 1]) < 0x80; $end--) {
+        }
+        return $end === 0 ? $value : '=?' . $charset . '?B?' . base64_encode(substr($value, 0, $end)) . '?=' . substr($value, $end);
+    }
+
+    /** What Bitrix's Mail::encodeMimeString() makes of a Bcc value: 40-byte pieces, each an encoded word, folded. */
+    public static function bitrixMimeString(string $value, string $charset): string
+    {
+        $words = array_map(static fn (string $piece) => '=?' . $charset . '?B?' . base64_encode($piece) . '?=', str_split($value, 40));
+        return implode("\r\n\t", $words);
+    }
 }
