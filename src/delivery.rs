@@ -100,7 +100,7 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
             entry.account_id = Some(sender);
             entry.reply = "sending".into();
             let mut row = outbox_row(&letter, sender);
-            let claim = Claim { token: format!("mail-{}-{}", std::process::id(), random_hex(4)), until: now + lease(&settings, candidates.len(), row.recipients.len()) };
+            let claim = Claim { token: format!("mail-{}-{}", std::process::id(), random_hex(4)), until: now + lease(&settings, candidates.len(), row.recipients.len(), message.len()) };
             let (journal_id, outbox_id) =
                 rt.store.begin_letter(&entry, &row, &message, Some(&claim), now).map_err(|e| Error::Storage(journal_problem(e)))?;
             row.id = outbox_id;
@@ -185,8 +185,8 @@ fn outbox_row(letter: &Letter, sender: i64) -> OutboxLetter {
 
 /// How long a claim holds: long enough for every candidate's whole
 /// conversation at the `timeout` setting, so only a dead sender's lapses.
-fn lease(settings: &Settings, candidates: usize, recipients: usize) -> i64 {
-    let per_account = (10 + recipients as i64) * settings.timeout;
+fn lease(settings: &Settings, candidates: usize, recipients: usize, bytes: usize) -> i64 {
+    let per_account = crate::smtp::conversation_time(settings.timeout(), recipients, bytes).as_secs() as i64;
     60 + per_account * candidates.max(1) as i64
 }
 
@@ -331,7 +331,8 @@ fn converse(
         Some(address) => address.clone(),
         None => account.email.parse().map_err(|_| SmtpError::account_setup(format!("account email '{}' is not valid", account.email)))?,
     };
-    let mut session = Session::open(&account.server, password.as_deref(), settings.timeout(), None, transcript)?;
+    let deadline = Instant::now() + crate::smtp::conversation_time(settings.timeout(), recipients.len(), shipment.message.len());
+    let mut session = Session::open(&account.server, password.as_deref(), settings.timeout(), Some(deadline), transcript)?;
     let delivered = session.send(&envelope_from, recipients, shipment.message)?;
     session.quit();
     Ok(delivered)
@@ -410,7 +411,8 @@ pub fn flush(rt: &mut Runtime, limit: i64, now_flag: bool) -> Result<FlushReport
     let mut after_id = 0;
     for _ in 0..limit.max(0) {
         let now = clock::now_unix();
-        let claim = Claim { token: token.clone(), until: now + lease(&settings, accounts.len().min(3), 10) };
+        // the letter is not read yet: the claim allows for a large one (20 MB), it lapses only if the flusher dies
+        let claim = Claim { token: token.clone(), until: now + lease(&settings, accounts.len().min(3), 10, 20 << 20) };
         let Some(row) = rt.store.claim_next(&claim, now, !now_flag, after_id)? else { break };
         after_id = row.id;
         let from = Mailbox { name: row.from_name.clone(), address: row.from_email.clone() };

@@ -10,7 +10,7 @@ was encrypted and who authenticated).
                  [--cert PEM --key PEM] [--auth USER:PASSWORD]
                  [--auth-only PLAIN|LOGIN] [--reject-rcpt SUBSTRING] [--silent]
                  [--greet-421] [--defer-rcpt SUBSTRING] [--reject-data]
-                 [--drop-after-data] [--misbehave-while FILE]
+                 [--drop-after-data] [--misbehave-while FILE] [--drip SECONDS]
 
 Prints "READY <port>" on stdout once it accepts connections, then runs
 until killed. --silent accepts TCP connections and never answers (for
@@ -21,7 +21,8 @@ connection with 421 and hangs up; --defer-rcpt answers 451 to recipients
 containing SUBSTRING; --reject-data answers 554 to DATA; --drop-after-data
 reads the whole letter, then drops the connection without a reply (the
 letter is not kept). With --misbehave-while FILE these apply only while
-FILE exists: a test removes it to let the server recover.
+FILE exists: a test removes it to let the server recover. --drip sends
+its greeting one byte every SECONDS and never more.
 """
 
 import argparse
@@ -122,6 +123,28 @@ def run_silent(port):
         held.append(conn)  # never answered, closed only when we exit
 
 
+def run_drip(port, interval):
+    import time
+
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(16)
+    print("READY %d" % listener.getsockname()[1], flush=True)
+
+    def drip(conn):
+        try:
+            for byte in b"220 smtp34-test ready, one byte at a time, for as long as you wait\r\n":
+                conn.sendall(bytes([byte]))
+                time.sleep(interval)
+        except OSError:
+            pass
+
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=drip, args=(conn,), daemon=True).start()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--spool", required=True)
@@ -138,12 +161,16 @@ def main():
     parser.add_argument("--reject-data", action="store_true")
     parser.add_argument("--drop-after-data", action="store_true")
     parser.add_argument("--misbehave-while")
+    parser.add_argument("--drip", type=float)
     args = parser.parse_args()
 
     os.makedirs(args.spool, exist_ok=True)
     port = args.port or free_port()
     if args.silent:
         run_silent(port)
+        return
+    if args.drip:
+        run_drip(port, args.drip)
         return
 
     context = None

@@ -4,5 +4,5 @@ pub mod session;
 pub mod stream;
 pub mod transcript;
 
-pub use session::{Concern, Delivered, Session, SmtpError};
+pub use session::{conversation_time, Concern, Delivered, Session, SmtpError};
 pub use transcript::Transcript;

@@ -8,7 +8,7 @@
 //! protocol pieces: command formatting, EHLO parsing, SASL responses and
 //! address validation.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -99,6 +99,16 @@ impl Reply {
     }
 }
 
+/// How long a whole conversation that sends one letter may take: a
+/// `timeout` for each reply it waits for (greeting, EHLO twice, STARTTLS,
+/// AUTH, MAIL, each RCPT, DATA, the end of data, QUIT), and the letter's
+/// bytes at no less than 32 KB/s.
+pub fn conversation_time(timeout: Duration, recipients: usize, bytes: usize) -> Duration {
+    const SLOWEST_BYTES_PER_SECOND: u64 = 32 * 1024;
+    let replies = 10 + recipients as u32;
+    timeout * replies + Duration::from_secs(bytes as u64 / SLOWEST_BYTES_PER_SECOND)
+}
+
 /// Longest reply line and reply we accept (as Postfix does).
 const MAX_LINE: usize = 1000;
 const MAX_REPLY_LINES: usize = 100;
@@ -130,7 +140,7 @@ pub struct Delivered {
 
 impl<'t> Session<'t> {
     /// Connects, secures and authenticates. `deadline` bounds the whole
-    /// session (the check); `timeout` bounds connecting and each reply.
+    /// conversation; `timeout` bounds connecting and each reply, whole.
     pub fn open(
         server: &Server,
         password: Option<&str>,
@@ -302,52 +312,86 @@ impl<'t> Session<'t> {
         self.read_reply()
     }
 
+    /// Writes all of `bytes` before the conversation's deadline: in pieces,
+    /// so a peer that takes data slowly is cut off at the deadline rather
+    /// than after a `timeout` per write.
     fn write(&mut self, bytes: &[u8]) -> Result<(), SmtpError> {
-        self.arm_timeout()?;
-        let stream = self.io.get_mut();
-        stream
-            .write_all(bytes)
-            .and_then(|_| stream.flush())
-            .map_err(|e| self.io_error("sending to", e))
-    }
-
-    fn arm_timeout(&mut self) -> Result<(), SmtpError> {
-        let mut timeout = self.timeout;
-        if let Some(deadline) = self.deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(SmtpError::network(format!("timed out: the check took longer than {}s", self.timeout.as_secs())));
+        const PIECE: usize = 64 * 1024;
+        for piece in bytes.chunks(PIECE) {
+            let left = self.time_left(self.deadline)?;
+            if let Some(tcp) = self.io.get_ref().tcp() {
+                let _ = tcp.set_write_timeout(Some(left));
             }
-            timeout = timeout.min(left);
+            let stream = self.io.get_mut();
+            stream.write_all(piece).map_err(|e| Self::io_error(&self.host, self.timeout, "sending to", e))?;
         }
-        if let Some(tcp) = self.io.get_ref().tcp() {
-            let _ = tcp.set_read_timeout(Some(timeout));
-            let _ = tcp.set_write_timeout(Some(timeout));
-        }
-        Ok(())
+        let stream = self.io.get_mut();
+        stream.flush().map_err(|e| Self::io_error(&self.host, self.timeout, "sending to", e))
     }
 
-    fn io_error(&self, doing: &str, e: std::io::Error) -> SmtpError {
+    /// What is left until `until` (and, within it, the conversation's
+    /// deadline), or the error that says time is up.
+    fn time_left(&self, until: Option<Instant>) -> Result<Duration, SmtpError> {
+        let until = match (until, self.deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let Some(until) = until else { return Ok(self.timeout) };
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            let what = if Some(until) == self.deadline { "the conversation" } else { "a reply" };
+            return Err(SmtpError::network(format!(
+                "timed out: {what} from {} took longer than allowed (timeout {}s)",
+                self.host,
+                self.timeout.as_secs()
+            )));
+        }
+        Ok(left)
+    }
+
+    fn io_error(host: &str, timeout: Duration, doing: &str, e: std::io::Error) -> SmtpError {
         use std::io::ErrorKind::{TimedOut, WouldBlock};
         if matches!(e.kind(), WouldBlock | TimedOut) {
-            SmtpError::network(format!("timed out after {}s {doing} {}", self.timeout.as_secs(), self.host))
+            SmtpError::network(format!("timed out after {}s {doing} {host}", timeout.as_secs()))
         } else {
-            SmtpError::network(format!("connection to {} failed while {doing} it: {e}", self.host))
+            SmtpError::network(format!("connection to {host} failed while {doing} it: {e}"))
         }
     }
 
-    fn read_reply(&mut self) -> Result<Reply, SmtpError> {
-        self.arm_timeout()?;
-        let mut lines: Vec<String> = Vec::new();
+    /// One line of a reply, read before `until`: a server that sends its
+    /// reply a byte at a time cannot stretch it past the `timeout`.
+    fn read_line(&mut self, until: Instant) -> Result<Vec<u8>, SmtpError> {
+        let mut line = Vec::new();
         loop {
-            let mut raw = Vec::new();
-            let read = (&mut self.io)
-                .take(MAX_LINE as u64 + 2)
-                .read_until(b'\n', &mut raw)
-                .map_err(|e| self.io_error("waiting for a reply from", e))?;
-            if read == 0 {
+            let left = self.time_left(Some(until))?;
+            if let Some(tcp) = self.io.get_ref().tcp() {
+                let _ = tcp.set_read_timeout(Some(left));
+            }
+            let available = self.io.fill_buf().map_err(|e| Self::io_error(&self.host, self.timeout, "waiting for a reply from", e))?;
+            if available.is_empty() {
                 return Err(SmtpError::network(format!("{} closed the connection", self.host)));
             }
+            let (taken, done) = match available.iter().position(|b| *b == b'\n') {
+                Some(at) => (at + 1, true),
+                None => (available.len(), false),
+            };
+            line.extend_from_slice(&available[..taken]);
+            self.io.consume(taken);
+            if done {
+                return Ok(line);
+            }
+            if line.len() > MAX_LINE + 2 {
+                return Err(SmtpError::network(format!("{} sent a reply line longer than {MAX_LINE} bytes", self.host)));
+            }
+        }
+    }
+
+    /// A whole reply (all its lines), within one `timeout`.
+    fn read_reply(&mut self) -> Result<Reply, SmtpError> {
+        let until = Instant::now() + self.timeout;
+        let mut lines: Vec<String> = Vec::new();
+        loop {
+            let raw = self.read_line(until)?;
             let line = String::from_utf8_lossy(&raw).trim_end_matches(['\r', '\n']).to_owned();
             let code = line.get(..3).and_then(|c| c.parse::<u16>().ok()).filter(|c| (200..=599).contains(c));
             let Some(code) = code else {
@@ -402,6 +446,14 @@ mod tests {
 
     fn reply(code: u16) -> Reply {
         Reply { code, text: format!("{code} text") }
+    }
+
+    #[test]
+    fn the_conversation_may_take_longer_for_more_recipients_and_bytes() {
+        let t = Duration::from_secs(3);
+        assert_eq!(conversation_time(t, 1, 2_000), Duration::from_secs(33));
+        assert_eq!(conversation_time(t, 5, 2_000), Duration::from_secs(45));
+        assert_eq!(conversation_time(t, 1, 20 * 1024 * 1024), Duration::from_secs(33 + 640));
     }
 
     #[test]

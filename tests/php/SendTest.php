@@ -266,6 +266,22 @@ final class SendTest extends Smtp34TestCase
         $this->assertStringContainsString('timed out after 1s', $this->lastJournal()['reply']);
     }
 
+    public function testAServerDrippingItsGreetingIsCutOffAtTheTimeout(): void
+    {
+        $drip = $this->server(['drip' => '1.5']);
+        $this->account($drip, ['auth' => 'none'], false);
+        smtp34_settings(['timeout' => 3]);
+
+        $started = microtime(true);
+        $this->assertTrue(custom_mail('user@mail.ru', 's', "b\n", 'From: shop@site.ru'));
+        $elapsed = microtime(true) - $started;
+
+        $this->assertGreaterThan(2.9, $elapsed);
+        $this->assertLessThan(4.5, $elapsed, 'the whole reply is bounded by timeout, not each byte');
+        $this->assertSame('queued', $this->lastJournal()['status']);
+        $this->assertStringContainsString('timed out: a reply from 127.0.0.1 took longer than allowed (timeout 3s)', $this->lastJournal()['reply']);
+    }
+
     public function testWrongStoredPasswordQueuesWithTheServersReply(): void
     {
         $server = $this->authServer();
