@@ -305,7 +305,7 @@ fn attempt(
     recipients: &[Address],
 ) -> (std::result::Result<crate::smtp::Delivered, SmtpError>, Option<String>) {
     let started = Instant::now();
-    let mut transcript = Transcript::default();
+    let mut transcript = Transcript::new(if settings.log_enabled { settings.log_level } else { 0 });
     let result = converse(rt, settings, account, shipment, recipients, &mut transcript);
     let summary = match &result {
         Ok(d) if d.reply.is_some() => format!("sent ({})", d.reply.as_deref().unwrap_or_default()),
@@ -497,7 +497,8 @@ pub fn check(rt: &mut Runtime, draft: &AccountDraft, log_as: logs::Target) -> Re
         (None, Some(id)) => stored_password(rt, id, &draft.server)?,
         (None, None) => None,
     };
-    let mut transcript = Transcript::default();
+    // a check returns its transcript whether logs are kept or not
+    let mut transcript = Transcript::new(settings.log_level);
     let deadline = Instant::now() + settings.timeout();
     let result = run_check(&settings, draft, password.as_deref(), deadline, &mut transcript);
     let message = match &result {

@@ -1,0 +1,49 @@
+<?php
+declare(strict_types=1);
+
+/**
+ * A letter costs a small multiple of its size, at every log level: the
+ * worker's peak RSS (VmHWM in /proc/self/status, measured in a child PHP
+ * process) grows by less than five times the letter's bytes on the wire.
+ */
+final class MemoryTest extends Smtp34TestCase
+{
+    /** @dataProvider cases */
+    public function testPeakMemoryIsBoundedByTheLetter(string $kind, int $level): void
+    {
+        $server = $this->server();
+        $code = sprintf(<<<'PHP'
+            smtp34_settings(['enabled' => true, 'log_level' => max(1, %2$d), 'log_enabled' => %2$d > 0]);
+            smtp34_account_save(['email' => 'shop@site.ru', 'host' => '127.0.0.1', 'port' => %1$d, 'auth' => 'none'], false);
+            $hwm = static function (): int {
+                preg_match('/^VmHWM:\s+(\d+) kB/m', file_get_contents('/proc/self/status'), $m);
+                return (int) $m[1] * 1024;
+            };
+            $body = %3$s === 'empty lines'
+                ? str_repeat("\n", 4 * 1024 * 1024)
+                : chunk_split(base64_encode(random_bytes(15 * 1024 * 1024)), 76, "\n");
+            $before = $hwm();
+            $sent = custom_mail('u@mail.ru', 's', $body, "From: shop@site.ru\r\nContent-Type: text/plain");
+            echo json_encode(['sent' => $sent, 'grew' => $hwm() - $before, 'wire' => strlen(str_replace("\n", "\r\n", $body))]);
+            PHP, $server->port, $level, var_export($kind, true));
+        $result = ChildPhp::run($code, ChildPhp::freshIni() + ['memory_limit' => '512M']);
+        $this->assertSame(0, $result['code'], $result['stderr']);
+        $measured = json_decode($result['stdout'], true);
+
+        $this->assertTrue($measured['sent']);
+        $this->assertLessThan(5 * $measured['wire'], $measured['grew'], sprintf('%s at level %d: RSS grew by %.1f MB for a %.1f MB letter',
+            $kind, $level, $measured['grew'] / 1048576, $measured['wire'] / 1048576));
+        [, $body] = self::split($server->only()['raw']);
+        $this->assertSame($measured['wire'], strlen($body), 'the whole body arrived');
+    }
+
+    public static function cases(): array
+    {
+        return [
+            '4 MB of empty lines, logs off' => ['empty lines', 0],
+            '4 MB of empty lines, level 4' => ['empty lines', 4],
+            '20 MB attachment, level 2' => ['attachment', 2],
+            '20 MB attachment, level 4' => ['attachment', 4],
+        ];
+    }
+}
