@@ -8,6 +8,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::fields::FieldError;
@@ -81,8 +82,8 @@ fn parse_header(line: &str) -> Option<(i64, i64)> {
 pub fn append(dir: &Path, target: Target, policy: Policy, entry: &[u8], now: i64) -> Result<(), String> {
     let path = dir.join(target.file_name());
     let failed = |e: std::io::Error| format!("cannot write transcript log {}: {e}", path.display());
-    fs::create_dir_all(dir).map_err(failed)?;
-    let mut file = OpenOptions::new().read(true).append(true).create(true).open(&path).map_err(failed)?;
+    crate::files::private_dir(dir, "log directory")?;
+    let mut file = open_regular(OpenOptions::new().read(true).append(true).create(true).mode(0o600), &path).map_err(failed)?;
     file.lock().map_err(failed)?;
     let size = file.metadata().map_err(failed)?.len();
     let current = first_line(&mut file).and_then(|line| parse_header(&line));
@@ -152,6 +153,7 @@ pub fn list(dir: &Path) -> Vec<LogInfo> {
         .filter_map(|entry| {
             let name = entry.file_name().into_string().ok()?;
             let (kind, account_id) = parse_name(&name).ok()?;
+            // DirEntry::metadata does not follow links: a planted link is not listed
             let meta = entry.metadata().ok().filter(|m| m.is_file())?;
             let modified = meta
                 .modified()
@@ -172,7 +174,22 @@ pub enum ReadError {
 
 pub fn read(dir: &Path, name: &str) -> Result<Vec<u8>, ReadError> {
     let path = path_of(dir, name).map_err(ReadError::BadName)?;
-    fs::read(&path).map_err(|e| ReadError::Missing(format!("cannot read log {name}: {e}")))
+    let missing = |e: std::io::Error| ReadError::Missing(format!("cannot read log {name}: {e}"));
+    let mut file = open_regular(OpenOptions::new().read(true), &path).map_err(missing)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(missing)?;
+    Ok(bytes)
+}
+
+/// Opens a log without following a symbolic link and only if it is a
+/// regular file: a link planted in the log directory (`send_7.log ->
+/// /etc/passwd`) is neither read, written nor truncated through.
+fn open_regular(options: &mut OpenOptions, path: &Path) -> std::io::Result<File> {
+    let file = options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    Ok(file)
 }
 
 /// Deletes a log; false when there was none.
@@ -192,6 +209,26 @@ mod tests {
     }
 
     const DAY: Policy = Policy { period_seconds: 86_400, max_bytes: 0 };
+
+    #[test]
+    fn links_are_never_followed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp_dir("links");
+        fs::create_dir_all(&dir).unwrap();
+        let victim = dir.with_extension("victim");
+        fs::write(&victim, "precious").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join("send_7.log")).unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join("check_0.log")).unwrap();
+
+        assert!(matches!(read(&dir, "send_7.log"), Err(ReadError::Missing(_))));
+        let target = Target { kind: Kind::Check, account_id: 0, revision: 0 };
+        assert!(append(&dir, target, DAY, b"entry\n", 1).is_err());
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious", "not truncated through the link");
+        assert!(list(&dir).is_empty());
+
+        append(&dir, SEND_1, DAY, b"entry\n", 1).unwrap();
+        assert_eq!(fs::metadata(dir.join("send_1.log")).unwrap().permissions().mode() & 0o777, 0o600);
+    }
     const SEND_1: Target = Target { kind: Kind::Send, account_id: 1, revision: 1 };
 
     fn text(dir: &Path, name: &str) -> String {

@@ -3,6 +3,7 @@
 //! writers queue instead of failing, and numbered migrations so a newer
 //! extension upgrades an older file in place.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -120,6 +121,12 @@ impl Store {
     /// already be there and be this user's (see [`crate::files`]).
     pub fn open(path: &Path) -> Result<Store, String> {
         crate::files::owned_file(path, "database", false)?;
+        // Created here, private: SQLite gives its -wal and -shm files the database's mode.
+        if let Err(e) = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+            if e.kind() != std::io::ErrorKind::AlreadyExists {
+                return Err(format!("cannot create the database {}: {e}", path.display()));
+            }
+        }
         let err = sql_error(path);
         let conn = Connection::open(path).map_err(&err)?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(&err)?;
@@ -371,6 +378,17 @@ mod tests {
         assert_eq!(mode, "wal");
         drop(store);
         assert_eq!(Store::open(&path).unwrap().schema_version().unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn the_database_and_its_wal_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = temp_db("modes");
+        let store = Store::open(&path).unwrap();
+        store.append_journal(&JournalEntry::default()).unwrap();
+        for file in [path.clone(), path.with_extension("db-wal"), path.with_extension("db-shm")] {
+            assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600, "{}", file.display());
+        }
     }
 
     #[test]

@@ -222,7 +222,7 @@ final class LogTest extends Smtp34TestCase
         $result = ChildPhp::run($code, ['smtp34.log_dir' => '/proc/smtp34-logs'] + ChildPhp::freshIni());
 
         $this->assertStringStartsWith("bool(true)\n250 2.0.0 Ok", $result['stdout'], $result['stderr']);
-        $this->assertStringContainsString('cannot write transcript log /proc/smtp34-logs/send_1.log', $result['stdout']);
+        $this->assertStringContainsString('cannot create the log directory /proc/smtp34-logs', $result['stdout']);
         $this->assertCount(1, $server->received());
     }
 
@@ -252,5 +252,53 @@ final class LogTest extends Smtp34TestCase
             $this->assertSame(1, substr_count($entry, 'CLIENT -> SERVER: QUIT'));
             $this->assertMatchesRegularExpression('/\A==== [^\n]+\n(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[\+\d+ms\] [^\n]*\n)+\z/', $entry);
         }
+    }
+
+    public function testLinksInTheLogDirectoryAreNeverFollowed(): void
+    {
+        $ini = ChildPhp::freshIni();
+        $dir = dirname($ini['smtp34.db']);
+        $victim = "$dir/victim.txt";
+        file_put_contents($victim, "precious\n");
+        mkdir($ini['smtp34.log_dir'], 0700);
+        symlink($victim, $ini['smtp34.log_dir'] . '/send_7.log');
+        symlink($victim, $ini['smtp34.log_dir'] . '/check_0.log');
+        $server = $this->authServer();
+        $code = sprintf(<<<'PHP'
+            try { echo smtp34_log_read('send_7.log'); } catch (Smtp34\Exception $e) { echo 'refused: ', $e->getMessage(), "\n"; }
+            $check = smtp34_account_check(['email' => 'shop@site.ru', 'host' => '127.0.0.1', 'port' => %d, 'login' => 'shop', 'password' => 's3cret-pass']);
+            echo $check['ok'] ? "check ok\n" : "check failed\n";
+            echo json_encode(array_column(smtp34_log_list(), 'name')), "\n";
+            PHP, $server->port);
+        $result = ChildPhp::run($code, $ini);
+
+        $this->assertSame(0, $result['code'], $result['stderr']);
+        $this->assertStringStartsWith('refused: cannot read log send_7.log', $result['stdout']);
+        $this->assertStringNotContainsString('precious', $result['stdout']);
+        $this->assertStringContainsString("check ok\n[]\n", $result['stdout'], 'the check still works; links are not listed');
+        $this->assertSame("precious\n", file_get_contents($victim), 'not truncated through check_0.log');
+    }
+
+    public function testTheDatabaseItsWalAndTheLogsArePrivate(): void
+    {
+        $ini = ChildPhp::freshIni();
+        $server = $this->authServer();
+        $code = sprintf(<<<'PHP'
+            smtp34_settings(['enabled' => true, 'log_level' => 4]);
+            smtp34_account_save(['email' => 'shop@site.ru', 'host' => '127.0.0.1', 'port' => %d, 'login' => 'shop', 'password' => 's3cret-pass'], false);
+            var_dump(custom_mail('u@mail.ru', 's', "reset link\n", 'From: shop@site.ru'));
+            $modes = [];
+            foreach ([ini_get('smtp34.db'), ini_get('smtp34.db') . '-wal', ini_get('smtp34.db') . '-shm', ini_get('smtp34.key_file'), ini_get('smtp34.log_dir') . '/send_1.log', ini_get('smtp34.log_dir')] as $file) {
+                $modes[basename($file)] = substr(sprintf('%%o', fileperms($file)), -4);
+            }
+            echo json_encode($modes);
+            PHP, $server->port);
+        $result = ChildPhp::run($code, $ini);
+
+        $this->assertSame(0, $result['code'], $result['stderr']);
+        [$sent, $modes] = explode("\n", $result['stdout']);
+        $this->assertSame('bool(true)', $sent);
+        $this->assertSame(['smtp34.db' => '0600', 'smtp34.db-wal' => '0600', 'smtp34.db-shm' => '0600', 'smtp34.key' => '0600', 'send_1.log' => '0600', 'logs' => '0700'],
+            json_decode($modes, true));
     }
 }
