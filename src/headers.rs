@@ -84,7 +84,8 @@ pub fn split_fields(block: &[u8]) -> (Vec<HeaderField>, Vec<Vec<u8>>) {
     let mut fields: Vec<HeaderField> = Vec::new();
     let mut rejected = Vec::new();
     for line in block.split(|b| *b == b'\n') {
-        let line: Vec<u8> = line.strip_suffix(b"\r").unwrap_or(line).iter().map(|b| if *b == b'\r' { b' ' } else { *b }).collect();
+        // a bare CR, and a NUL (SMTP forbids it), become spaces
+        let line: Vec<u8> = line.strip_suffix(b"\r").unwrap_or(line).iter().map(|b| if *b == b'\r' || *b == 0 { b' ' } else { *b }).collect();
         let line = line.as_slice();
         if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
             match fields.last_mut() {
@@ -128,7 +129,8 @@ pub fn lines(block: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-/// Normalises every line ending (CRLF, lone LF, lone CR) to CRLF.
+/// Normalises every line ending (CRLF, lone LF, lone CR) to CRLF, and
+/// turns NUL bytes, which SMTP forbids, into spaces.
 pub fn normalize_crlf(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 32);
     let mut i = 0;
@@ -141,6 +143,7 @@ pub fn normalize_crlf(bytes: &[u8]) -> Vec<u8> {
                 }
             }
             b'\n' => out.extend_from_slice(b"\r\n"),
+            0 => out.push(b' '),
             b => out.push(b),
         }
         i += 1;

@@ -84,6 +84,7 @@ impl Letter {
             // addresses were hidden in encoded words: mail clients must see them too
             to = format_list(&to_list.mailboxes).into_bytes();
         }
+        to = fold_long("To", to);
         entries.extend(to_list.mailboxes);
         unreadable.extend(to_list.rejected);
         for field in fields.iter_mut().filter(|f| f.is("Cc") || f.is("Bcc")) {
@@ -124,7 +125,7 @@ impl Letter {
             subject: decode_text(args.subject, charset),
             message_id,
             dropped_header_lines: dropped.len(),
-            raw_subject: neutralize_controls(args.subject),
+            raw_subject: subject_field(args.subject, charset),
             to,
             fields,
             add_message_id,
@@ -197,18 +198,58 @@ fn valid_unique(entries: Vec<Mailbox>) -> (Vec<Address>, Vec<String>) {
     (valid, invalid)
 }
 
-/// The `-f` envelope sender of sendmail parameters: `-fa@b.ru`, `-f a@b.ru`, quoted or not.
+/// The envelope sender of sendmail parameters: `-fa@b.ru`, `-f a@b.ru`,
+/// `-r a@b.ru`, quoted or not; the last valid one, as sendmail takes it.
 pub fn envelope_sender(parameters: &[u8]) -> Option<Address> {
     let text = String::from_utf8_lossy(parameters);
     let mut words = text.split_ascii_whitespace();
+    let mut found = None;
     while let Some(word) = words.next() {
-        if let Some(rest) = word.strip_prefix("-f") {
-            let value = if rest.is_empty() { words.next()? } else { rest };
-            let value = value.trim_matches(|c| c == '\'' || c == '"' || c == '<' || c == '>');
-            return Address::from_str(value).ok();
+        let Some(rest) = word.strip_prefix("-f").or_else(|| word.strip_prefix("-r")) else { continue };
+        let Some(value) = (if rest.is_empty() { words.next() } else { Some(rest) }) else { break };
+        let value = value.trim_matches(|c| c == '\'' || c == '"' || c == '<' || c == '>');
+        if let Ok(address) = Address::from_str(value) {
+            found = Some(address);
         }
     }
-    None
+    found
+}
+
+/// SMTP allows 998 octets a line: a longer To or Subject value is folded
+/// at its spaces (into lines of about 78), its bytes otherwise unchanged.
+fn fold_long(name: &str, value: Vec<u8>) -> Vec<u8> {
+    const MAX_LINE: usize = 998;
+    const NICE_LINE: usize = 78;
+    if name.len() + 2 + value.len() <= MAX_LINE {
+        return value;
+    }
+    let mut out = Vec::with_capacity(value.len() + value.len() / 32);
+    let mut line = name.len() + 2;
+    for (i, word) in value.split(|b| *b == b' ').enumerate() {
+        if i > 0 {
+            if line + 1 + word.len() > NICE_LINE {
+                out.extend_from_slice(b"\r\n ");
+                line = 1;
+            } else {
+                out.push(b' ');
+                line += 1;
+            }
+        }
+        out.extend_from_slice(word);
+        line += word.len();
+    }
+    out
+}
+
+/// The Subject as it goes out: as given, but never a line over 998 octets.
+/// Bitrix writes a subject as one encoded word, which has no space to fold
+/// at: a long one is written anew as several short words.
+fn subject_field(subject: &[u8], charset: Option<&str>) -> Vec<u8> {
+    let subject = neutralize_controls(subject);
+    if subject.len() + "Subject: ".len() <= 998 || subject.contains(&b' ') {
+        return fold_long("Subject", subject);
+    }
+    encode_word(&decode_text(&subject, charset)).into_bytes()
 }
 
 /// An address list written for a header: each display name on its own.
@@ -404,6 +445,32 @@ mod tests {
         }
         assert_eq!(envelope_sender(b"-f not-an-address"), None);
         assert_eq!(envelope_sender(b""), None);
+        // the last valid -f or -r, as sendmail takes it
+        for p in ["-fbad -f good@b.ru", "-f good@b.ru -fbad", "-r good@b.ru", "-fa@b.ru -rgood@b.ru", "-f good@b.ru -f"] {
+            assert_eq!(envelope_sender(p.as_bytes()).map(|a| a.to_string()).as_deref(), Some("good@b.ru"), "{p}");
+        }
+    }
+
+    #[test]
+    fn long_to_and_subject_lines_are_folded() {
+        let to: Vec<String> = (0..100).map(|i| format!("user{i}@mail.ru")).collect();
+        let subject = format!("=?UTF-8?B?{}?=", base64::engine::general_purpose::STANDARD.encode("Очень длинная тема ".repeat(60)));
+        let letter = Letter::parse(&args(to.join(", ").as_bytes(), subject.as_bytes(), b"b\n", b"From: a@b.ru", b""), "x");
+        let rendered = letter.render("", DATE);
+        for line in rendered.split(|b| *b == b'\n') {
+            assert!(line.len() <= 998, "a line of {} octets", line.len());
+        }
+        assert_eq!(letter.recipients.len(), 100);
+        let again = Letter::parse(&args(b"a@b.ru", &rendered[rendered.windows(9).position(|w| w == b"Subject: ").unwrap() + 9..rendered.windows(9).position(|w| w == b"\r\nFrom: a").unwrap()], b"", b"", b""), "x");
+        assert_eq!(again.subject, letter.subject, "the subject reads the same");
+        assert_eq!(letter.subject.trim_end(), "Очень длинная тема ".repeat(60).trim_end());
+    }
+
+    #[test]
+    fn nul_bytes_never_go_out() {
+        let letter = Letter::parse(&args(b"a@b.ru", b"s\0x", b"body\0with nul\n", b"From: a@b.ru\r\nX-Note: a\0b", b""), "x");
+        let rendered = letter.render("", DATE);
+        assert!(!rendered.contains(&0), "{}", String::from_utf8_lossy(&rendered));
     }
 
     #[test]

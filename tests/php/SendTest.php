@@ -266,6 +266,24 @@ final class SendTest extends Smtp34TestCase
         $this->assertStringContainsString('timed out after 1s', $this->lastJournal()['reply']);
     }
 
+    public function testTheLastValidDashFIsTheEnvelopeSenderAndNulBytesNeverGoOut(): void
+    {
+        $server = $this->authServer();
+        $this->account($server);
+        $subject = '=?UTF-8?B?' . base64_encode(str_repeat('Длинная тема письма ', 80)) . '?=';
+
+        $this->assertTrue(custom_mail('user@mail.ru', $subject, "body\0with a NUL\n", "From: shop@site.ru\r\nX-Note: a\0b", '-fbad -f bounce@site.ru'));
+
+        $letter = $server->only();
+        $this->assertSame('bounce@site.ru', $letter['meta']['mail_from']);
+        $this->assertStringNotContainsString("\0", $letter['raw']);
+        $this->assertStringContainsString("X-Note: a b\r\n", $letter['raw']);
+        foreach (explode("\r\n", $letter['raw']) as $line) {
+            $this->assertLessThanOrEqual(998, strlen($line));
+        }
+        $this->assertSame(trim(str_repeat('Длинная тема письма ', 80)), trim($this->lastJournal()['subject']));
+    }
+
     public function testAServerDrippingItsGreetingIsCutOffAtTheTimeout(): void
     {
         $drip = $this->server(['drip' => '1.5']);
