@@ -181,12 +181,24 @@ fn push_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// An address with its domain in punycode (`ivan@пример.рф` → `ivan@xn--e1afmkfd.xn--p1ai`):
+/// only a non-ASCII local part then still needs the server's SMTPUTF8.
+fn ascii_domain(address: &str) -> String {
+    match address.rsplit_once('@') {
+        Some((local, domain)) if !domain.is_ascii() => match idna::domain_to_ascii(domain) {
+            Ok(ascii) => format!("{local}@{ascii}"),
+            Err(_) => address.to_owned(),
+        },
+        _ => address.to_owned(),
+    }
+}
+
 fn valid_unique(entries: Vec<Mailbox>) -> (Vec<Address>, Vec<String>) {
     let mut seen = HashSet::new();
     let mut valid = Vec::new();
     let mut invalid = Vec::new();
     for entry in entries {
-        match Address::from_str(&entry.address) {
+        match Address::from_str(&ascii_domain(&entry.address)) {
             Ok(address) => {
                 if seen.insert(address.to_string().to_lowercase()) {
                     valid.push(address);
@@ -464,6 +476,13 @@ mod tests {
         let again = Letter::parse(&args(b"a@b.ru", &rendered[rendered.windows(9).position(|w| w == b"Subject: ").unwrap() + 9..rendered.windows(9).position(|w| w == b"\r\nFrom: a").unwrap()], b"", b"", b""), "x");
         assert_eq!(again.subject, letter.subject, "the subject reads the same");
         assert_eq!(letter.subject.trim_end(), "Очень длинная тема ".repeat(60).trim_end());
+    }
+
+    #[test]
+    fn domains_go_out_in_punycode() {
+        let letter = Letter::parse(&args("good@example.test, ivan@пример.рф, Иван@пример.рф".as_bytes(), b"s", b"b", b"From: a@b.ru", b""), "x");
+        let got: Vec<String> = letter.recipients.iter().map(Address::to_string).collect();
+        assert_eq!(got, ["good@example.test", "ivan@xn--e1afmkfd.xn--p1ai", "Иван@xn--e1afmkfd.xn--p1ai"]);
     }
 
     #[test]

@@ -11,6 +11,7 @@ was encrypted and who authenticated).
                  [--auth-only PLAIN|LOGIN] [--reject-rcpt SUBSTRING] [--silent]
                  [--greet-421] [--defer-rcpt SUBSTRING] [--reject-data]
                  [--drop-after-data] [--misbehave-while FILE] [--drip SECONDS]
+                 [--no-smtputf8]
 
 Prints "READY <port>" on stdout once it accepts connections, then runs
 until killed. --silent accepts TCP connections and never answers (for
@@ -162,6 +163,7 @@ def main():
     parser.add_argument("--drop-after-data", action="store_true")
     parser.add_argument("--misbehave-while")
     parser.add_argument("--drip", type=float)
+    parser.add_argument("--no-smtputf8", action="store_true")
     args = parser.parse_args()
 
     os.makedirs(args.spool, exist_ok=True)
@@ -178,7 +180,7 @@ def main():
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.cert, args.key)
 
-    smtp_options = dict(hostname="smtp34-test", decode_data=False, enable_SMTPUTF8=True)
+    smtp_options = dict(hostname="smtp34-test", decode_data=False, enable_SMTPUTF8=not args.no_smtputf8)
     if args.auth:
         smtp_options.update(
             authenticator=authenticator_for(args.auth),

@@ -247,12 +247,22 @@ impl<'t> Session<'t> {
     /// `Delivered::reply` is `None`. An `Err` means the whole letter failed:
     /// the server refused MAIL FROM, DATA or the data, or the connection failed.
     pub fn send(&mut self, from: &Address, recipients: &[Address], message: &[u8]) -> Result<Delivered, SmtpError> {
+        let mut delivered = Delivered::default();
         let mut parameters = Vec::new();
-        let needs_utf8 = !from.to_string().is_ascii() || recipients.iter().any(|r| !r.to_string().is_ascii());
-        if needs_utf8 {
-            if !self.info.supports_feature(Extension::SmtpUtfEight) {
-                return Err(SmtpError::letter("an address is not ASCII and the server does not offer SMTPUTF8"));
-            }
+        // Domains are punycode already; a non-ASCII local part needs SMTPUTF8.
+        let smtputf8 = self.info.supports_feature(Extension::SmtpUtfEight);
+        let is_ascii = |a: &Address| a.to_string().is_ascii();
+        if !is_ascii(from) && !smtputf8 {
+            return Err(SmtpError::letter(format!("the envelope sender {from} is not ASCII and the server does not offer SMTPUTF8")));
+        }
+        let (recipients, unsendable): (Vec<&Address>, Vec<&Address>) = recipients.iter().partition(|r| smtputf8 || is_ascii(r));
+        for recipient in unsendable {
+            delivered.refused.push((recipient.clone(), "not sent: the address is not ASCII and the server does not offer SMTPUTF8".into()));
+        }
+        if recipients.is_empty() {
+            return Ok(delivered);
+        }
+        if !is_ascii(from) || recipients.iter().any(|r| !is_ascii(r)) {
             parameters.push(MailParameter::SmtpUtfEight);
         }
         // An 8-bit body to a server without 8BITMIME is sent anyway (as PHP's
@@ -264,7 +274,6 @@ impl<'t> Session<'t> {
         if reply.code != 250 {
             return Err(reply.letter_error());
         }
-        let mut delivered = Delivered::default();
         for recipient in recipients {
             let reply = self.command(&Rcpt::new(recipient.clone(), vec![]).to_string())?;
             match reply.code {

@@ -110,4 +110,24 @@ final class RecipientsTest extends Smtp34TestCase
         $this->assertSame(['buyer@mail.ru'], $letter['meta']['rcpt_tos']);
         $this->assertStringStartsWith("To: $to\r\n", $letter['raw']);
     }
+
+    public function testInternationalDomainsGoInPunycodeAndOnlyAnAddressNeedingSmtputf8IsSkipped(): void
+    {
+        $server = $this->authServer(['no-smtputf8' => true]);
+        $this->account($server);
+
+        $this->assertTrue(custom_mail('good@example.test, ivan@пример.рф, Иван@пример.рф', 's', "b\n", 'From: shop@site.ru'));
+
+        $this->assertSame(['good@example.test', 'ivan@xn--e1afmkfd.xn--p1ai'], $server->only()['meta']['rcpt_tos']);
+        $row = $this->lastJournal();
+        $this->assertSame('sent', $row['status']);
+        $this->assertStringContainsString('refused Иван@xn--e1afmkfd.xn--p1ai: not sent: the address is not ASCII and the server does not offer SMTPUTF8', $row['reply']);
+
+        $utf8 = $this->authServer();
+        $this->account($utf8);
+        $this->assertTrue(custom_mail('Иван@пример.рф', 's', "b\n", 'From: shop@site.ru'));
+        $letter = $utf8->only();
+        $this->assertSame(['Иван@xn--e1afmkfd.xn--p1ai'], $letter['meta']['rcpt_tos']);
+        $this->assertContains('SMTPUTF8', $letter['meta']['mail_options']);
+    }
 }
