@@ -57,6 +57,7 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
     let now = clock::now_unix();
     let letter = Letter::parse(args, &random_hex(16));
     let settings = rt.store.settings()?;
+    prune_now_and_then(rt, &settings, now);
     let accounts = rt.store.accounts()?;
     let views = AccountViews::load(rt, &accounts)?;
     let facts = LetterFacts { from: letter.from.as_ref(), mailing: letter.mailing.is_some(), recipients: letter.recipients.len() };
@@ -390,6 +391,20 @@ enum Settled {
     Waiting,
 }
 
+/// Prunes the journal (`journal_days`) at most every ten minutes per
+/// process: cheap enough to ride along with letters, often enough that the
+/// file never grows much past what the setting keeps.
+fn prune_now_and_then(rt: &Runtime, settings: &Settings, now: i64) {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    if settings.journal_days == 0 || now - LAST.load(Ordering::Relaxed) < 600 {
+        return;
+    }
+    LAST.store(now, Ordering::Relaxed);
+    // a failed prune is retried next time; it must never stop a letter
+    let _ = rt.store.prune_journal(now - settings.journal_days * 86_400);
+}
+
 /// `smtp34_outbox_flush()`'s answer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FlushReport {
@@ -403,6 +418,9 @@ pub struct FlushReport {
 /// a hanging server costs one timeout per flush, not one per letter.
 pub fn flush(rt: &mut Runtime, limit: i64, now_flag: bool) -> Result<FlushReport> {
     let settings = rt.store.settings()?;
+    if settings.journal_days > 0 {
+        rt.store.prune_journal(clock::now_unix() - settings.journal_days * 86_400)?;
+    }
     let accounts = rt.store.accounts()?;
     let views = AccountViews::load(rt, &accounts)?;
     let token = format!("flush-{}-{}", std::process::id(), random_hex(4));

@@ -15,15 +15,17 @@ pub struct Settings {
     pub test_recipient: String,
     pub fallback: &'static str,
     pub outbox_max_hours: i64,
+    /// Journal rows older than this many days are pruned; 0 keeps them forever.
+    pub journal_days: i64,
 }
 
 pub const LOG_PERIODS: [&str; 4] = ["day", "week", "month", "year"];
 pub const FALLBACKS: [&str; 2] = ["mail", "none"];
 
 /// Every setting name, in the order of the SPEC table.
-pub const KEYS: [&str; 10] = [
+pub const KEYS: [&str; 11] = [
     "enabled", "log_enabled", "log_level", "log_period", "log_max_mb", "timeout", "check_sends_test",
-    "test_recipient", "fallback", "outbox_max_hours",
+    "test_recipient", "fallback", "outbox_max_hours", "journal_days",
 ];
 
 impl Default for Settings {
@@ -39,6 +41,7 @@ impl Default for Settings {
             test_recipient: String::new(),
             fallback: "mail",
             outbox_max_hours: 48,
+            journal_days: 30,
         }
     }
 }
@@ -79,6 +82,7 @@ impl Settings {
             }
             "fallback" => self.fallback = value.to_choice(key, &FALLBACKS)?,
             "outbox_max_hours" => self.outbox_max_hours = value.to_int_in(key, 1..=24 * 365)?,
+            "journal_days" => self.journal_days = value.to_int_in(key, 0..=3650)?,
             _ => return Err(FieldError::new(key, "is not a setting")),
         }
         Ok(())
@@ -96,6 +100,7 @@ impl Settings {
             "test_recipient" => Value::Bytes(self.test_recipient.as_bytes().to_vec()),
             "fallback" => Value::Bytes(self.fallback.as_bytes().to_vec()),
             "outbox_max_hours" => Value::Int(self.outbox_max_hours),
+            "journal_days" => Value::Int(self.journal_days),
             _ => Value::Null,
         }
     }
@@ -125,7 +130,7 @@ mod tests {
         let got: Vec<String> = KEYS.iter().map(|k| format!("{k}={}", s.stored(k))).collect();
         assert_eq!(
             got.join(" "),
-            "enabled=0 log_enabled=1 log_level=2 log_period=day log_max_mb=10 timeout=10 check_sends_test=0 test_recipient= fallback=mail outbox_max_hours=48"
+            "enabled=0 log_enabled=1 log_level=2 log_period=day log_max_mb=10 timeout=10 check_sends_test=0 test_recipient= fallback=mail outbox_max_hours=48 journal_days=30"
         );
     }
 

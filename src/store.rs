@@ -112,6 +112,19 @@ pub struct JournalEntry {
     pub duration_ms: i64,
 }
 
+/// What a journal row keeps of a text: subjects, senders and ids up to
+/// `SHORT` characters, recipient lists and replies up to `LONG`. A row is
+/// read back whole by the journal page; a 2 MB subject must not make it 2 MB.
+const SHORT: usize = 1_000;
+const LONG: usize = 4_000;
+
+fn cap(text: &str, max_chars: usize) -> &str {
+    match text.char_indices().nth(max_chars) {
+        Some((at, _)) => &text[..at],
+        None => text,
+    }
+}
+
 fn sql_error(path: &Path) -> impl Fn(rusqlite::Error) -> String + '_ {
     move |e| format!("database {}: {e}", path.display())
 }
@@ -292,11 +305,24 @@ impl Store {
             "INSERT INTO journal (time, account_id, mailing_id, from_addr, recipients, subject, message_id, status, reply, duration_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
-                entry.time, entry.account_id, entry.mailing_id, entry.from, entry.recipients, entry.subject,
-                entry.message_id, entry.status, entry.reply, entry.duration_ms
+                entry.time, entry.account_id, entry.mailing_id.as_deref().map(|m| cap(m, SHORT)),
+                cap(&entry.from, SHORT), cap(&entry.recipients, LONG), cap(&entry.subject, SHORT),
+                cap(&entry.message_id, SHORT), entry.status, cap(&entry.reply, LONG), entry.duration_ms
             ],
         )?;
         Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Removes journal rows older than `before` (unix time), but never the
+    /// row of a letter still in the outbox. Walks the primary key, which
+    /// grows with time, so it costs a few page reads when there is nothing to do.
+    pub fn prune_journal(&self, before: i64) -> rusqlite::Result<usize> {
+        self.conn.execute(
+            "DELETE FROM journal
+             WHERE id < COALESCE((SELECT min(id) FROM journal WHERE time >= ?1), (SELECT max(id) + 1 FROM journal))
+               AND id NOT IN (SELECT journal_id FROM outbox WHERE journal_id IS NOT NULL)",
+            [before],
+        )
     }
 
     /// Completes a row written before the work: its final status and reply
@@ -305,7 +331,7 @@ impl Store {
         self.conn.execute(
             "UPDATE journal SET status = ?2, account_id = COALESCE(?3, account_id), reply = ?4, duration_ms = COALESCE(?5, duration_ms)
              WHERE id = ?1",
-            params![id, status, account_id, reply, duration_ms],
+            params![id, status, account_id, cap(reply, LONG), duration_ms],
         )?;
         Ok(())
     }
@@ -313,7 +339,7 @@ impl Store {
     /// Adds what happened later (the outbox delivered or gave up on part of
     /// a letter) to a row whose status stays as it is.
     pub fn add_journal_note(&self, id: i64, note: &str) -> rusqlite::Result<()> {
-        self.conn.execute("UPDATE journal SET reply = reply || '; ' || ?2 WHERE id = ?1", params![id, note])?;
+        self.conn.execute("UPDATE journal SET reply = substr(reply || '; ' || ?2, 1, ?3) WHERE id = ?1", params![id, note, LONG as i64])?;
         Ok(())
     }
 
@@ -461,6 +487,29 @@ mod tests {
         }
         let rows = store.journal(3).unwrap();
         assert_eq!(rows.iter().map(|r| r.subject.as_str()).collect::<Vec<_>>(), ["s4", "s3", "s2"]);
+    }
+
+    #[test]
+    fn long_texts_are_capped_and_old_rows_pruned_but_not_those_of_waiting_letters() {
+        let store = Store::open(&temp_db("prune")).unwrap();
+        let big = "Тема ".repeat(100_000);
+        let id = store.append_journal(&JournalEntry { time: 100, subject: big.clone(), reply: big.clone(), ..Default::default() }).unwrap();
+        let row = &store.journal(1).unwrap()[0];
+        assert_eq!((row.subject.chars().count(), row.reply.chars().count()), (SHORT, LONG));
+        store.add_journal_note(id, &big).unwrap();
+        assert_eq!(store.journal(1).unwrap()[0].reply.chars().count(), LONG);
+
+        for time in [200, 300, 400] {
+            store.append_journal(&JournalEntry { time, ..Default::default() }).unwrap();
+        }
+        let waiting = crate::outbox::OutboxLetter { recipients: vec!["a@b.ru".into()], ..Default::default() };
+        store.begin_letter(&JournalEntry { time: 150, ..Default::default() }, &waiting, b"x", None, 150).unwrap();
+        assert_eq!(store.prune_journal(350).unwrap(), 3, "100, 200 and 300 go (150 waits in the outbox; 400 is new)");
+        let left: Vec<i64> = store.journal(10).unwrap().iter().map(|r| r.time).collect();
+        assert_eq!(left, [150, 400]);
+        assert_eq!(store.prune_journal(350).unwrap(), 0);
+        assert_eq!(store.prune_journal(1000).unwrap(), 1, "every row old: all go but the waiting letter's");
+        assert_eq!(store.journal(10).unwrap().iter().map(|r| r.time).collect::<Vec<_>>(), [150]);
     }
 
     #[test]

@@ -80,6 +80,8 @@ $MESS = [
     'SET_fallback_HELP' => '"mail()": send as without the module; "do not send": the letter is refused and journaled.',
     'SET_outbox_max_hours' => 'Hours to retry a queued letter',
     'SET_outbox_max_hours_HELP' => 'For letters held back by a temporary failure.',
+    'SET_journal_days' => 'Days to keep the mail journal',
+    'SET_journal_days_HELP' => 'Older rows are removed; 0 keeps them forever.',
     'PERIOD_day' => 'day', 'PERIOD_week' => 'week', 'PERIOD_month' => 'month', 'PERIOD_year' => 'year',
     'FALLBACK_mail' => 'PHP mail()', 'FALLBACK_none' => 'do not send',
     'LOGS_TITLE' => 'Mail logs',
