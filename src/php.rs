@@ -51,9 +51,12 @@ pub fn runtime_exception() -> &'static ClassEntry {
 pub struct Smtp34Exception;
 
 fn to_php(error: Error) -> PhpException {
+    // A NUL (from a server's reply, an array key) would turn the exception
+    // into a plain \Error: PHP messages are C strings.
+    let message = error.to_string().replace('\0', "\\0");
     match error {
-        Error::Invalid(e) => PhpException::new(e.to_string(), 0, ce::value_error()),
-        other => PhpException::from_class::<Smtp34Exception>(other.to_string()),
+        Error::Invalid(_) => PhpException::new(message, 0, ce::value_error()),
+        _ => PhpException::from_class::<Smtp34Exception>(message),
     }
 }
 
@@ -71,7 +74,7 @@ fn guard<T>(call: impl FnOnce() -> Result<T, Error>) -> PhpResult<T> {
         Ok(result) => result.map_err(to_php),
         Err(payload) => Err(PhpException::from_class::<Smtp34Exception>(format!(
             "smtp34 internal error: {}",
-            panic_message(payload)
+            panic_message(payload).replace('\0', "\\0")
         ))),
     }
 }

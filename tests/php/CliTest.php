@@ -81,6 +81,22 @@ final class CliTest extends Smtp34TestCase
         $this->assertSame(2, $this->cli('outbox', 'bogus')['code']);
     }
 
+    public function testControlCharactersFromTheJournalAreEscapedOnTheTerminal(): void
+    {
+        $server = $this->authServer();
+        $this->addAccount($server);
+        $this->assertSame(0, $this->cli('settings', 'enabled=1')['code']);
+        $subject = '=?UTF-8?B?' . base64_encode("Тема\x1b[2J\x1b]0;owned\x07") . '?=';
+        $send = ChildPhp::run(sprintf('var_dump(custom_mail("a@mail.ru", %s, "b\n", "From: shop@site.ru"));', var_export($subject, true)), $this->ini);
+        $this->assertSame("bool(true)\n", $send['stdout'], $send['stderr']);
+
+        $journal = $this->cli('journal');
+        $this->assertSame(0, $journal['code']);
+        $this->assertStringNotContainsString("\x1b", $journal['stdout']);
+        $this->assertStringNotContainsString("\x07", $journal['stdout']);
+        $this->assertStringContainsString('Тема\\x1b[2J\\x1b]0;owned\\x07', $journal['stdout']);
+    }
+
     public function testAFailedCheckOnAddExitsOneWithTheServersReply(): void
     {
         $server = $this->authServer();

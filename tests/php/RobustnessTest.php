@@ -228,4 +228,16 @@ final class RobustnessTest extends Smtp34TestCase
             PHP), $ini);
         $this->assertSame("bool(true)\n[\"new@mail.ru\"]\n", $second['stdout'], 'rows older than journal_days are gone: ' . $second['stderr']);
     }
+
+    public function testANulInAKeyStillGivesAValueErrorNamingIt(): void
+    {
+        foreach ([static fn () => smtp34_settings(["bad\0key" => 1]), static fn () => smtp34_account_save(["email\0" => 'a@b.ru'])] as $call) {
+            try {
+                $call();
+                $this->fail('no exception');
+            } catch (ValueError $e) {
+                $this->assertMatchesRegularExpression('/^(bad\\\\0key|email\\\\0): is not (a setting|an account field)$/', $e->getMessage());
+            }
+        }
+    }
 }
