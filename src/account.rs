@@ -156,9 +156,7 @@ impl AccountDraft {
         if host.is_empty() {
             return Err(FieldError::new("host", "is required"));
         }
-        if host.contains(|c: char| c.is_whitespace() || c == '/' || c == '@') {
-            return Err(FieldError::new("host", "must be a host name or an IP address"));
-        }
+        crate::fields::check_host_name(&host).map_err(|why| FieldError::new("host", why))?;
 
         let security = match given("security") {
             Some(v) => Security::parse(v.to_choice("security", &Security::NAMES)?).unwrap_or(Security::None),

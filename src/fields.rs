@@ -105,12 +105,47 @@ impl Value {
     }
 }
 
-/// A valid email address (the form lettre accepts for SMTP envelopes).
+/// An account's or a setting's email address: the plain form that goes on
+/// an SMTP envelope (`local@domain`, the local part of dots and atext, the
+/// domain a host name, international ones allowed), nothing quoted, no
+/// display name, no spaces or angle brackets.
 pub fn check_email(field: &str, text: &str) -> Result<String, FieldError> {
     let text = text.trim();
-    text.parse::<lettre::Address>()
-        .map(|_| text.to_owned())
-        .map_err(|_| FieldError::new(field, format!("'{text}' is not a valid email address")))
+    let bad = || FieldError::new(field, format!("'{}' is not a valid email address", text.escape_default()));
+    let (local, domain) = text.rsplit_once('@').ok_or_else(bad)?;
+    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c);
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && local.split('.').all(|part| !part.is_empty() && part.chars().all(atext));
+    if !local_ok || check_host_name(domain).is_err() || text.parse::<lettre::Address>().is_err() {
+        return Err(bad());
+    }
+    Ok(text.to_owned())
+}
+
+/// A host name (international ones through IDNA) or an IP address; no port,
+/// no path, at most 253 characters.
+pub fn check_host_name(host: &str) -> Result<(), String> {
+    if host.is_empty() || host.len() > 253 {
+        return Err("must be a host name or an IP address of at most 253 characters".into());
+    }
+    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    if bare.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    let ascii = idna::domain_to_ascii(host).map_err(|_| "must be a host name or an IP address".to_owned())?;
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    if ascii.trim_end_matches('.').split('.').all(label_ok) {
+        Ok(())
+    } else {
+        Err("must be a host name or an IP address (the port goes in its own field)".into())
+    }
 }
 
 #[cfg(test)]
@@ -127,6 +162,27 @@ mod tests {
         }
         assert_eq!(Value::Bytes(b"maybe".to_vec()).to_bool("active").unwrap_err().field, "active");
         assert!(Value::Int(2).to_bool("x").is_err());
+    }
+
+    #[test]
+    fn emails_are_plain_envelope_addresses() {
+        for ok in ["shop@site.ru", "a.b+tag@mail.example.com", "o'neil@b.c", "shop@пример.рф", "x@localhost"] {
+            assert_eq!(check_email("email", ok).as_deref(), Ok(ok), "{ok}");
+        }
+        for bad in ["\"a b <x>\"@b.c", "a b@c.d", "<a@b.c>", "a@b.c>", "Name <a@b.c>", ".a@b.c", "a..b@c.d", "a@", "@b.c", "a@b_c.d", "a@b.c:25", "a@-b.c"] {
+            assert!(check_email("email", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hosts_are_names_or_addresses_without_a_port() {
+        for ok in ["smtp.yandex.ru", "127.0.0.1", "::1", "[::1]", "localhost", "smtp.пример.рф", "mail-1.example.com."] {
+            assert!(check_host_name(ok).is_ok(), "{ok}");
+        }
+        let long = "a".repeat(100_000);
+        for bad in ["smtp.yandex.ru:465", "smtp/x", "a b", "-a.ru", "a_b.ru", "", long.as_str(), "http://x"] {
+            assert!(check_host_name(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
