@@ -271,6 +271,11 @@ impl Parser {
             }
             _ => self.dot_atom()?,
         };
+        // a domain is a host name: letters, digits, hyphens (any script, for IDNA)
+        let host_name = |c: char| c.is_alphanumeric() || c == '-' || c == '.';
+        if !domain.starts_with('[') && !domain.chars().all(host_name) {
+            return None;
+        }
         Some(format!("{local}@{domain}"))
     }
 
@@ -484,6 +489,7 @@ mod tests {
             "user@example.test <evil@evil.test>",
             "<evil@evil.test> user@example.test",
             "user @example.test",
+            "a@b.ru=?x?=",
             "a@b.ru>",
             "\"unclosed <a@b.ru>",
         ] {

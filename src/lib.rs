@@ -21,6 +21,8 @@ pub mod logs;
 pub mod outbox;
 pub mod outcome;
 pub mod php;
+#[cfg(test)]
+mod properties;
 pub mod routing;
 pub mod runtime;
 pub mod settings;
