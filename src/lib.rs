@@ -60,12 +60,7 @@ extern "C" fn startup(_ty: i32, module_number: i32) -> i32 {
     0
 }
 
-extern "C" {
-    /// PHP's own DISPLAY_INI_ENTRIES(); exported by the PHP binary, not bound by ext-php-rs.
-    fn display_ini_entries(module: *mut ModuleEntry);
-}
-
-extern "C" fn module_info(module: *mut ModuleEntry) {
+extern "C" fn module_info(_module: *mut ModuleEntry) {
     let paths = runtime::paths();
     info_table_start!();
     info_table_row!("smtp34 support", "enabled");
@@ -77,9 +72,36 @@ extern "C" fn module_info(module: *mut ModuleEntry) {
     info_table_row!("Schema version", store::SCHEMA_VERSION.to_string());
     let store = runtime::open_problem().unwrap_or_else(|| "usable by this user".to_owned());
     info_table_row!("Store", store);
+    info_table_row!("Key file", key_file_state(&paths.key_file));
     info_table_end!();
-    // SAFETY: `module` is the entry PHP passed to this info function.
-    unsafe { display_ini_entries(module) };
+    // The ini entries, but the admin password's hash only as set or not:
+    // phpinfo() pages are often public, and the hash can be attacked offline.
+    let ini = ExecutorGlobals::get().ini_values();
+    info_table_start!();
+    for name in INI_NAMES {
+        let value = ini.get(name).cloned().flatten().unwrap_or_default();
+        let shown = match (name, value.is_empty()) {
+            ("smtp34.admin_password_hash", true) => "(empty: the standalone admin is off)".to_owned(),
+            ("smtp34.admin_password_hash", false) => "(set)".to_owned(),
+            (_, true) => "(empty: default)".to_owned(),
+            (_, false) => value,
+        };
+        info_table_row!(name, shown);
+    }
+    info_table_end!();
+}
+
+/// The php.ini entries, as `php --ri` lists them.
+const INI_NAMES: [&str; 4] = ["smtp34.db", "smtp34.key_file", "smtp34.log_dir", "smtp34.admin_password_hash"];
+
+/// Whether the key file is there, and whether that matters.
+fn key_file_state(path: &std::path::Path) -> String {
+    let sealed = runtime::with_runtime(|rt| Ok(rt.store.has_sealed_passwords()?)).unwrap_or(false);
+    match (path.exists(), sealed) {
+        (true, _) => "present".into(),
+        (false, true) => format!("MISSING: the database holds passwords sealed with {}; restore that file", path.display()),
+        (false, false) => "not created yet (made when the first password is saved)".into(),
+    }
 }
 
 #[php_module]

@@ -240,4 +240,30 @@ final class RobustnessTest extends Smtp34TestCase
             }
         }
     }
+
+    public function testPhpinfoShowsWhetherTheAdminHashIsSetButNotTheHash(): void
+    {
+        $hash = password_hash('secret', PASSWORD_DEFAULT);
+        exec(escapeshellarg(PHP_BINARY) . ' -n -d extension=' . escapeshellarg(ChildPhp::extension()) . ' -d smtp34.admin_password_hash=' . escapeshellarg($hash) . ' --ri smtp34', $out);
+        $text = implode("\n", $out);
+        $this->assertStringContainsString('smtp34.admin_password_hash => (set)', $text);
+        $this->assertStringNotContainsString($hash, $text);
+        $this->assertStringNotContainsString(substr($hash, 7), $text);
+    }
+
+    public function testAMissingKeyIsNeverReplacedWhilePasswordsNeedIt(): void
+    {
+        $ini = ChildPhp::freshIni();
+        $server = $this->authServer();
+        $save = sprintf("smtp34_account_save(['email' => 'shop@site.ru', 'host' => '127.0.0.1', 'port' => %d, 'login' => 'shop', 'password' => 's3cret-pass'], false);", $server->port);
+        $this->assertSame(0, ChildPhp::run($save, $ini)['code']);
+        unlink($ini['smtp34.key_file']);
+
+        $result = ChildPhp::run('try { ' . $save . ' } catch (Smtp34\Exception $e) { echo $e->getMessage(), "\n"; }', $ini);
+        $this->assertStringContainsString("the key file {$ini['smtp34.key_file']} is missing, and the database holds passwords sealed with it", $result['stdout']);
+        $this->assertFileDoesNotExist($ini['smtp34.key_file'], 'no new key was made');
+        exec(escapeshellarg(PHP_BINARY) . ' -n -d extension=' . escapeshellarg(ChildPhp::extension()) . ' -d smtp34.db=' . escapeshellarg($ini['smtp34.db'])
+            . ' -d smtp34.key_file=' . escapeshellarg($ini['smtp34.key_file']) . ' --ri smtp34', $out);
+        $this->assertStringContainsString("Key file => MISSING: the database holds passwords sealed with {$ini['smtp34.key_file']}", implode("\n", $out));
+    }
 }
