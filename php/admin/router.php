@@ -48,11 +48,20 @@ if (!isset($_SERVER['PHP_AUTH_PW']) || !password_verify((string) $_SERVER['PHP_A
     smtp34_plain_page(401, $t->get('ACCESS_DENIED'));
 }
 
-// Stateless CSRF token: only someone who passed basic auth for this user can know it.
-$sessid = hash_hmac('sha256', "smtp34-admin-csrf|$user", $hash);
+// Stateless CSRF token: when it was issued and an HMAC over that and the
+// user, keyed by the password hash (which phpinfo() no longer shows). It
+// expires after a few hours, so a token that leaked does not work for ever.
+const SMTP34_CSRF_SECONDS = 4 * 3600;
+$csrf = static fn (string $user, int $issued): string => $issued . '.' . hash_hmac('sha256', "smtp34-admin-csrf|$user|$issued", $hash);
+$sessid = $csrf($user, time());
 $method = $_SERVER['REQUEST_METHOD'] ?? 'GET';
-if ($method === 'POST' && !hash_equals($sessid, (string) ($_POST['sessid'] ?? ''))) {
-    smtp34_plain_page(403, $t->get('CSRF_FAILED'));
+if ($method === 'POST') {
+    $posted = (string) ($_POST['sessid'] ?? '');
+    $issued = (int) strstr($posted, '.', true);
+    $fresh = $issued > time() - SMTP34_CSRF_SECONDS && $issued <= time() + 60;
+    if (!$fresh || !hash_equals($csrf($user, $issued), $posted)) {
+        smtp34_plain_page(403, $t->get('CSRF_FAILED'));
+    }
 }
 
 $path = trim((string) parse_url($_SERVER['REQUEST_URI'] ?? '/', PHP_URL_PATH), '/');

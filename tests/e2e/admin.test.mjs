@@ -23,7 +23,7 @@ const ini = [
   '-d', `smtp34.log_dir=${work}/logs`,
 ];
 const children = [];
-let base, smtpPort, browser, page;
+let base, smtpPort, browser, page, hash;
 
 function freePort() {
   return new Promise((resolve) => {
@@ -56,7 +56,7 @@ before(async () => {
     smtp.on('exit', () => reject(new Error('smtp_server.py exited')));
   });
 
-  const hash = execFileSync('php', ['-r', `echo password_hash(${JSON.stringify(password)}, PASSWORD_DEFAULT);`], { encoding: 'utf8' });
+  hash = execFileSync('php', ['-r', `echo password_hash(${JSON.stringify(password)}, PASSWORD_DEFAULT);`], { encoding: 'utf8' });
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   start('php', [...ini, '-d', `smtp34.admin_password_hash=${hash}`, '-S', `127.0.0.1:${port}`, 'php/admin/router.php']);
@@ -111,6 +111,26 @@ test('a POST without sessid is refused and changes nothing', async () => {
   });
   assert.equal(response.status, 403);
   assert.equal(php('echo json_encode(smtp34_settings()["enabled"]);'), 'false');
+});
+
+test('a CSRF token expires after four hours', async () => {
+  const { createHmac } = await import('node:crypto');
+  const token = (issued) => `${issued}.` + createHmac('sha256', hash).update(`smtp34-admin-csrf|admin|${issued}`).digest('hex');
+  const post = (sessid) => fetch(base + '/settings', {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { Authorization: auth, 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: `sessid=${encodeURIComponent(sessid)}&log_level=3`,
+  });
+  const now = Math.floor(Date.now() / 1000);
+  assert.equal((await post(token(now - 5 * 3600))).status, 403, 'issued five hours ago');
+  assert.equal((await post(token(now + 3600))).status, 403, 'issued in the future');
+  const fresh = token(now - 60);
+  const forged = fresh.slice(0, -1) + (fresh.endsWith('0') ? '1' : '0');
+  assert.equal((await post(forged)).status, 403, 'a forged MAC');
+  assert.equal((await post(token(now - 60))).status, 303, 'a fresh token is taken');
+  assert.equal(php('echo json_encode(smtp34_settings()["log_level"]);'), '3');
+  php("smtp34_settings(['log_level' => 2]);");
 });
 
 test('an account added through the form is checked and listed', async () => {
