@@ -479,6 +479,15 @@ mod tests {
     }
 
     #[test]
+    fn a_raw_8bit_from_is_read_in_the_first_text_parts_charset() {
+        // KOI8-R, so the windows-1251 fallback would read it wrong
+        let body = b"--b\nContent-Type: text/plain; charset=koi8-r\nContent-Transfer-Encoding: 8bit\n\n\xf0\xd2\xc9\xd7\xc5\xd4\n--b--\n";
+        let headers = b"From: \xed\xc1\xc7\xc1\xda\xc9\xce <shop@site.ru>\r\nContent-Type: multipart/mixed; boundary=\"b\"";
+        let letter = Letter::parse(&args(b"a@b.ru", b"s", body, headers, b""), "x");
+        assert_eq!(letter.from.unwrap().name, "Магазин");
+    }
+
+    #[test]
     fn domains_go_out_in_punycode() {
         let letter = Letter::parse(&args("good@example.test, ivan@пример.рф, Иван@пример.рф".as_bytes(), b"s", b"b", b"From: a@b.ru", b""), "x");
         let got: Vec<String> = letter.recipients.iter().map(Address::to_string).collect();
