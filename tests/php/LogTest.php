@@ -283,16 +283,15 @@ final class LogTest extends Smtp34TestCase
     {
         $ini = ChildPhp::freshIni();
         $server = $this->authServer();
-        $code = sprintf(<<<'PHP'
+        $code = self::saveAccountCode($server) . sprintf(<<<'PHP'
             smtp34_settings(['enabled' => true, 'log_level' => 4]);
-            smtp34_account_save(['email' => 'shop@site.ru', 'host' => '127.0.0.1', 'port' => %d, 'login' => 'shop', 'password' => 's3cret-pass'], false);
             var_dump(custom_mail('u@mail.ru', 's', "reset link\n", 'From: shop@site.ru'));
             $modes = [];
             foreach ([ini_get('smtp34.db'), ini_get('smtp34.db') . '-wal', ini_get('smtp34.db') . '-shm', ini_get('smtp34.key_file'), ini_get('smtp34.log_dir') . '/send_1.log', ini_get('smtp34.log_dir')] as $file) {
                 $modes[basename($file)] = substr(sprintf('%%o', fileperms($file)), -4);
             }
             echo json_encode($modes);
-            PHP, $server->port);
+            PHP);
         $result = ChildPhp::run($code, $ini);
 
         $this->assertSame(0, $result['code'], $result['stderr']);

@@ -207,21 +207,19 @@ final class RobustnessTest extends Smtp34TestCase
     {
         $ini = ChildPhp::freshIni();
         $server = $this->authServer();
-        $code = sprintf(<<<'PHP'
+        $code = self::saveAccountCode($server) . <<<'PHP'
             smtp34_settings(['enabled' => true, 'journal_days' => 1]);
-            smtp34_account_save(['email' => 'shop@site.ru', 'host' => '127.0.0.1', 'port' => %d, 'login' => 'shop', 'password' => 's3cret-pass'], false);
             for ($i = 0; $i < 3; $i++) {
                 custom_mail("old$i@mail.ru", '=?UTF-8?B?' . base64_encode(str_repeat('Т', 2 * 1024 * 1024)) . '?=', "b\n", 'From: shop@site.ru');
             }
             echo json_encode(array_map(static fn ($r) => mb_strlen($r['subject']), smtp34_journal(10))), "\n";
-            PHP, $server->port);
+            PHP;
         $first = ChildPhp::run($code, $ini);
         $this->assertSame(0, $first['code'], $first['stderr']);
         $this->assertSame("[1000,1000,1000]\n", $first['stdout'], '2 MB subjects are kept as 1000 characters');
 
-        // two days later (rows aged from another process, see AccountApiTest for why)
-        $aged = ChildPhp::run(sprintf('(new PDO(%s))->exec("UPDATE journal SET time = time - 2 * 86400");', var_export('sqlite:' . $ini['smtp34.db'], true)), [], [], false);
-        $this->assertSame(0, $aged['code'], $aged['stderr']);
+        // two days later
+        self::sqlite($ini['smtp34.db'], 'UPDATE journal SET time = time - 2 * 86400');
         $second = ChildPhp::run(sprintf(<<<'PHP'
             var_dump(custom_mail('new@mail.ru', 's', "b\n", 'From: shop@site.ru'));
             echo json_encode(array_column(smtp34_journal(10), 'recipients')), "\n";
@@ -255,7 +253,7 @@ final class RobustnessTest extends Smtp34TestCase
     {
         $ini = ChildPhp::freshIni();
         $server = $this->authServer();
-        $save = sprintf("smtp34_account_save(['email' => 'shop@site.ru', 'host' => '127.0.0.1', 'port' => %d, 'login' => 'shop', 'password' => 's3cret-pass'], false);", $server->port);
+        $save = self::saveAccountCode($server);
         $this->assertSame(0, ChildPhp::run($save, $ini)['code']);
         unlink($ini['smtp34.key_file']);
 

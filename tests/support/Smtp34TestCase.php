@@ -66,6 +66,23 @@ abstract class Smtp34TestCase extends TestCase
         return array_values(array_filter(smtp34_outbox_list(), static fn ($l) => str_contains($l['recipients'], $to)));
     }
 
+    /**
+     * Runs SQL on a database file from a PHP process without the extension:
+     * closing any handle to the file in this process would drop the
+     * extension's POSIX locks on it (see AccountApiTest).
+     */
+    protected static function sqlite(string $db, string $sql): void
+    {
+        $result = ChildPhp::run(sprintf('(new PDO(%s))->exec(%s);', var_export("sqlite:$db", true), var_export($sql, true)), [], [], false);
+        self::assertSame(0, $result['code'], $result['stderr']);
+    }
+
+    /** PHP code that saves an account for `$server` (AUTH shop:s3cret-pass, unchecked): a child's first line. */
+    protected static function saveAccountCode(SmtpServer $server): string
+    {
+        return sprintf("smtp34_account_save(['email' => 'shop@site.ru', 'host' => '127.0.0.1', 'port' => %d, 'login' => 'shop', 'password' => 's3cret-pass'], false);", $server->port);
+    }
+
     /** @return array<string, mixed> */
     protected function lastJournal(): array
     {
