@@ -109,7 +109,7 @@ fn main() {
     let ours_rate = rate("smtp34 Session (TCP_NODELAY, one final write)", letters, || {
         let mut transcript = Transcript::default();
         let mut session = Session::open(&server, None, Duration::from_secs(10), None, &mut transcript).expect("connect");
-        session.send(&from, &to, &message).expect("smtp34 send");
+        session.send(&from, &to, &message, false).expect("smtp34 send");
         session.quit();
     });
 

@@ -327,16 +327,62 @@ fn converse(
     recipients: &[Address],
     transcript: &mut Transcript,
 ) -> std::result::Result<crate::smtp::Delivered, SmtpError> {
-    let password = stored_password(rt, account.id, &account.server).map_err(|e| SmtpError::account_setup(e.to_string()))?;
     let envelope_from = match &shipment.envelope_from {
         Some(address) => address.clone(),
         None => account.email.parse().map_err(|_| SmtpError::account_setup(format!("account email '{}' is not valid", account.email)))?,
     };
     let deadline = Instant::now() + crate::smtp::conversation_time(settings.timeout(), recipients.len(), shipment.message.len());
+    let keepalive = std::time::Duration::from_secs(settings.keepalive_seconds.max(0) as u64);
+    let max_letters = settings.letters_per_connection.max(1) as u32;
+
+    if let Some((mut session, letters)) = rt.pool.take(account.id, account.revision, keepalive, max_letters) {
+        session.set_deadline(Some(deadline));
+        let _ = session.take_transcript(); // what the connection said since its last letter is not this letter's
+        let result = session.send(&envelope_from, recipients, shipment.message, true);
+        // Found dead before MAIL FROM was accepted (write failed, EOF, 421):
+        // the server has nothing of this letter, so a new connection sends it.
+        let dead = matches!(&result, Err(e) if !session.mail_accepted && e.concern == crate::smtp::Concern::Account
+            && (e.code.is_none() || e.code == Some(421)));
+        if !dead {
+            *transcript = keep_or_close(rt, account, session, letters + 1, max_letters, &result);
+            return result;
+        }
+        transcript.note(format!(
+            "the kept connection was closed by the server ({}); opening a new one",
+            result.as_ref().err().map(|e| e.message.as_str()).unwrap_or_default()
+        ));
+    }
+    let password = stored_password(rt, account.id, &account.server).map_err(|e| SmtpError::account_setup(e.to_string()))?;
     let mut session = Session::open(&account.server, password.as_deref(), settings.timeout(), Some(deadline), transcript)?;
-    let delivered = session.send(&envelope_from, recipients, shipment.message)?;
-    session.quit();
-    Ok(delivered)
+    let result = session.send(&envelope_from, recipients, shipment.message, false);
+    let earlier = std::mem::take(transcript);
+    let mut rest = keep_or_close(rt, account, session, 1, if settings.keepalive_seconds > 0 { max_letters } else { 0 }, &result);
+    *transcript = earlier.followed_by(&mut rest);
+    result
+}
+
+/// After a letter: the connection is kept for the next one when it is
+/// healthy (a refused letter leaves it so) and has letters to spare;
+/// otherwise it says QUIT. Returns the letter's transcript.
+fn keep_or_close(
+    rt: &mut Runtime,
+    account: &Account,
+    mut session: Session,
+    letters: u32,
+    max_letters: u32,
+    result: &std::result::Result<crate::smtp::Delivered, SmtpError>,
+) -> Transcript {
+    let healthy = match result {
+        Ok(_) => true,
+        Err(e) => e.concern == crate::smtp::Concern::Letter,
+    };
+    if healthy && letters < max_letters {
+        let transcript = session.take_transcript();
+        rt.pool.put(account.id, account.revision, session, letters);
+        transcript
+    } else {
+        session.quit()
+    }
 }
 
 /// Records where a letter stands after its attempts: the outbox row goes
@@ -544,6 +590,13 @@ fn run_check(
 ) -> std::result::Result<String, SmtpError> {
     let server = &draft.server;
     let mut session = Session::open(server, password, settings.timeout(), Some(deadline), transcript)?;
+    let result = check_session(settings, draft, server, &mut session);
+    let mut rest = session.quit();
+    *transcript = std::mem::take(transcript).followed_by(&mut rest);
+    result
+}
+
+fn check_session(settings: &Settings, draft: &AccountDraft, server: &Server, session: &mut Session) -> std::result::Result<String, SmtpError> {
     let mut summary = format!("connected to {}:{} ({})", server.host, server.port, server.security.as_str());
     if server.auth == AuthKind::Login {
         summary.push_str(&format!(", authorized as {}", server.login));
@@ -555,14 +608,13 @@ fn run_check(
             _ => return Err(SmtpError::letter("the test letter has no valid addresses")),
         };
         let letter = test_letter(draft, to);
-        let delivered = session.send(&from, &[recipient], &letter)?;
+        let delivered = session.send(&from, &[recipient], &letter, false)?;
         let Some(reply) = delivered.reply else {
             let why = delivered.refused.iter().chain(&delivered.deferred).map(|(_, why)| why.as_str()).next().unwrap_or_default();
             return Err(SmtpError::letter(format!("the server refused the test recipient {to}: {why}")));
         };
         summary.push_str(&format!(", test letter sent to {to}: {reply}"));
     }
-    session.quit();
     Ok(summary)
 }
 

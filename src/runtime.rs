@@ -81,6 +81,8 @@ pub fn paths() -> Paths {
 pub struct Runtime {
     pub paths: Paths,
     pub store: Store,
+    /// SMTP connections kept per account (see [`crate::smtp::pool`]).
+    pub pool: crate::smtp::Pool,
     cipher: Option<Cipher>,
     pid: u32,
 }
@@ -89,7 +91,7 @@ impl Runtime {
     pub fn open(paths: Paths) -> Result<Runtime> {
         crate::files::private_dir(&paths.data_dir(), "data directory").map_err(Error::Storage)?;
         let store = Store::open(&paths.db).map_err(Error::Storage)?;
-        Ok(Runtime { paths, store, cipher: None, pid: std::process::id() })
+        Ok(Runtime { paths, store, pool: Default::default(), cipher: None, pid: std::process::id() })
     }
 
     /// The cipher. The key file is created on first use, unless the store
@@ -116,7 +118,7 @@ pub fn with_runtime<T>(f: impl FnOnce(&mut Runtime) -> Result<T>) -> Result<T> {
     let mut runtime = match SLOT.with(|slot| slot.borrow_mut().take()) {
         Some(runtime) if runtime.pid == pid => runtime,
         inherited => {
-            // A connection inherited through fork belongs to the parent: never close it here.
+            // A connection (SQLite or SMTP) inherited through fork belongs to the parent: never close it here.
             std::mem::forget(inherited);
             Runtime::open(paths())?
         }

@@ -17,15 +17,19 @@ pub struct Settings {
     pub outbox_max_hours: i64,
     /// Journal rows older than this many days are pruned; 0 keeps them forever.
     pub journal_days: i64,
+    /// A kept SMTP connection idle this long is closed; 0 keeps none.
+    pub keepalive_seconds: i64,
+    /// A kept SMTP connection is closed after this many letters.
+    pub letters_per_connection: i64,
 }
 
 pub const LOG_PERIODS: [&str; 4] = ["day", "week", "month", "year"];
 pub const FALLBACKS: [&str; 2] = ["mail", "none"];
 
 /// Every setting name, in the order of the SPEC table.
-pub const KEYS: [&str; 11] = [
+pub const KEYS: [&str; 13] = [
     "enabled", "log_enabled", "log_level", "log_period", "log_max_mb", "timeout", "check_sends_test",
-    "test_recipient", "fallback", "outbox_max_hours", "journal_days",
+    "test_recipient", "fallback", "outbox_max_hours", "journal_days", "keepalive_seconds", "letters_per_connection",
 ];
 
 impl Default for Settings {
@@ -42,6 +46,8 @@ impl Default for Settings {
             fallback: "mail",
             outbox_max_hours: 48,
             journal_days: 30,
+            keepalive_seconds: 30,
+            letters_per_connection: 100,
         }
     }
 }
@@ -83,6 +89,8 @@ impl Settings {
             "fallback" => self.fallback = value.to_choice(key, &FALLBACKS)?,
             "outbox_max_hours" => self.outbox_max_hours = value.to_int_in(key, 1..=24 * 365)?,
             "journal_days" => self.journal_days = value.to_int_in(key, 0..=3650)?,
+            "keepalive_seconds" => self.keepalive_seconds = value.to_int_in(key, 0..=3600)?,
+            "letters_per_connection" => self.letters_per_connection = value.to_int_in(key, 1..=100_000)?,
             _ => return Err(FieldError::new(key, "is not a setting")),
         }
         Ok(())
@@ -101,6 +109,8 @@ impl Settings {
             "fallback" => Value::Bytes(self.fallback.as_bytes().to_vec()),
             "outbox_max_hours" => Value::Int(self.outbox_max_hours),
             "journal_days" => Value::Int(self.journal_days),
+            "keepalive_seconds" => Value::Int(self.keepalive_seconds),
+            "letters_per_connection" => Value::Int(self.letters_per_connection),
             _ => Value::Null,
         }
     }
@@ -130,7 +140,7 @@ mod tests {
         let got: Vec<String> = KEYS.iter().map(|k| format!("{k}={}", s.stored(k))).collect();
         assert_eq!(
             got.join(" "),
-            "enabled=0 log_enabled=1 log_level=2 log_period=day log_max_mb=10 timeout=10 check_sends_test=0 test_recipient= fallback=mail outbox_max_hours=48 journal_days=30"
+            "enabled=0 log_enabled=1 log_level=2 log_period=day log_max_mb=10 timeout=10 check_sends_test=0 test_recipient= fallback=mail outbox_max_hours=48 journal_days=30 keepalive_seconds=30 letters_per_connection=100"
         );
     }
 

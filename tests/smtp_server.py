@@ -11,7 +11,7 @@ was encrypted and who authenticated).
                  [--auth-only PLAIN|LOGIN] [--reject-rcpt SUBSTRING] [--silent]
                  [--greet-421] [--defer-rcpt SUBSTRING] [--reject-data]
                  [--drop-after-data] [--misbehave-while FILE] [--drip SECONDS]
-                 [--no-smtputf8]
+                 [--no-smtputf8] [--pipelining] [--close-after-letter]
 
 Prints "READY <port>" on stdout once it accepts connections, then runs
 until killed. --silent accepts TCP connections and never answers (for
@@ -45,6 +45,12 @@ class SpoolHandler:
         self.count = 0
         self.lock = threading.Lock()
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.args.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
+
     def misbehaving(self):
         flag = self.args.misbehave_while
         return flag is None or os.path.exists(flag)
@@ -63,6 +69,9 @@ class SpoolHandler:
         if self.args.drop_after_data and self.misbehaving():
             server.transport.abort()
             return "250 never seen"
+        if self.args.close_after_letter:
+            # like a provider that drops idle connections: this one ends after its letter
+            asyncio.get_event_loop().call_later(0.05, server.transport.close)
         with self.lock:
             self.count += 1
             number = self.count
@@ -78,6 +87,8 @@ class SpoolHandler:
             "mail_options": envelope.mail_options,
             "tls": server.transport.get_extra_info("ssl_object") is not None,
             "login": session.auth_data if isinstance(session.auth_data, str) else None,
+            # which connection brought it: the client's port
+            "connection": session.peer[1] if isinstance(session.peer, tuple) else None,
         }
         with open(base + ".json", "w") as f:
             json.dump(meta, f)
@@ -164,6 +175,8 @@ def main():
     parser.add_argument("--misbehave-while")
     parser.add_argument("--drip", type=float)
     parser.add_argument("--no-smtputf8", action="store_true")
+    parser.add_argument("--pipelining", action="store_true")
+    parser.add_argument("--close-after-letter", action="store_true")
     args = parser.parse_args()
 
     os.makedirs(args.spool, exist_ok=True)

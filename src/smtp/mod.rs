@@ -1,8 +1,10 @@
 //! Talking SMTP to an account's server.
 
+pub mod pool;
 pub mod session;
 pub mod stream;
 pub mod transcript;
 
+pub use pool::Pool;
 pub use session::{conversation_time, Concern, Delivered, Session, SmtpError};
 pub use transcript::Transcript;

@@ -113,7 +113,7 @@ pub fn conversation_time(timeout: Duration, recipients: usize, bytes: usize) -> 
 const MAX_LINE: usize = 1000;
 const MAX_REPLY_LINES: usize = 100;
 
-pub struct Session<'t> {
+pub struct Session {
     io: BufReader<Stream>,
     info: ServerInfo,
     hello: ClientId,
@@ -121,7 +121,22 @@ pub struct Session<'t> {
     verify_tls: bool,
     timeout: Duration,
     deadline: Option<Instant>,
-    transcript: &'t mut Transcript,
+    transcript: Transcript,
+    /// The server takes commands in groups (RFC 2920).
+    pipelining: bool,
+    /// The current letter's MAIL FROM was accepted: after that, a lost
+    /// connection may have delivered it, so it is not simply sent again.
+    pub mail_accepted: bool,
+}
+
+impl Delivered {
+    fn classify(&mut self, recipient: &Address, reply: Reply) {
+        match reply.code {
+            250 | 251 => self.accepted.push(recipient.clone()),
+            400..=499 => self.deferred.push((recipient.clone(), reply.text)),
+            _ => self.refused.push((recipient.clone(), reply.text)),
+        }
+    }
 }
 
 /// What the server did with one letter, recipient by recipient.
@@ -138,16 +153,19 @@ pub struct Delivered {
     pub deferred: Vec<(Address, String)>,
 }
 
-impl<'t> Session<'t> {
+impl Session {
     /// Connects, secures and authenticates. `deadline` bounds the whole
     /// conversation; `timeout` bounds connecting and each reply, whole.
+    /// The session records into `transcript` from here on (it moves into the
+    /// session; [`Session::take_transcript`] gives it back); when opening
+    /// fails, `transcript` holds what was said.
     pub fn open(
         server: &Server,
         password: Option<&str>,
         timeout: Duration,
         deadline: Option<Instant>,
-        transcript: &'t mut Transcript,
-    ) -> Result<Session<'t>, SmtpError> {
+        transcript: &mut Transcript,
+    ) -> Result<Session, SmtpError> {
         transcript.connection(format!("Connection: opening to {}:{}, timeout={}s", server.host, server.port, timeout.as_secs()));
         let started = Instant::now();
         let (tcp, addr) = stream::connect(&server.host, server.port, timeout).map_err(|e| {
@@ -166,22 +184,46 @@ impl<'t> Session<'t> {
             verify_tls: server.verify_tls,
             timeout,
             deadline,
-            transcript,
+            transcript: std::mem::take(transcript),
+            pipelining: false,
+            mail_accepted: false,
         };
-        session.note_tls();
-        let greeting = session.read_reply()?;
+        match session.handshake(server, password) {
+            Ok(()) => Ok(session),
+            Err(e) => {
+                *transcript = session.take_transcript();
+                Err(e)
+            }
+        }
+    }
+
+    fn handshake(&mut self, server: &Server, password: Option<&str>) -> Result<(), SmtpError> {
+        self.note_tls();
+        let greeting = self.read_reply()?;
         if greeting.code != 220 {
             return Err(greeting.account_error());
         }
-        session.ehlo()?;
+        self.ehlo()?;
         if server.security == Security::StartTls {
-            session.starttls()?;
+            self.starttls()?;
         }
         if server.auth == AuthKind::Login {
             let password = password.ok_or_else(|| SmtpError::account_setup("the account has no password stored"))?;
-            session.authenticate(&server.login, password)?;
+            self.authenticate(&server.login, password)?;
         }
-        Ok(session)
+        Ok(())
+    }
+
+    /// What was said since the last call (or since opening); the session
+    /// goes on recording at the same level.
+    pub fn take_transcript(&mut self) -> Transcript {
+        let level = self.transcript.level();
+        std::mem::replace(&mut self.transcript, Transcript::new(level))
+    }
+
+    /// Bounds the next letter's conversation (a kept connection sends many).
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
     }
 
     fn note_tls(&mut self) {
@@ -198,6 +240,10 @@ impl<'t> Session<'t> {
         }
         self.info = ServerInfo::from_response(&reply.lettre()?)
             .map_err(|_| SmtpError::network(format!("unreadable EHLO reply: {}", reply.text)))?;
+        // lettre does not know PIPELINING: a keyword line of its own in the reply
+        self.pipelining = reply.text.lines().skip(1).any(|line| {
+            line.get(4..).and_then(|k| k.split_whitespace().next()).is_some_and(|k| k.eq_ignore_ascii_case("PIPELINING"))
+        });
         Ok(())
     }
 
@@ -246,7 +292,10 @@ impl<'t> Session<'t> {
     /// When it accepts none, no DATA is sent (RSET ends the transaction) and
     /// `Delivered::reply` is `None`. An `Err` means the whole letter failed:
     /// the server refused MAIL FROM, DATA or the data, or the connection failed.
-    pub fn send(&mut self, from: &Address, recipients: &[Address], message: &[u8]) -> Result<Delivered, SmtpError> {
+    /// `reset_first`: the connection sent a letter before (RSET ends
+    /// whatever that left open; pipelined, it costs no round trip).
+    pub fn send(&mut self, from: &Address, recipients: &[Address], message: &[u8], reset_first: bool) -> Result<Delivered, SmtpError> {
+        self.mail_accepted = false;
         let mut delivered = Delivered::default();
         let mut parameters = Vec::new();
         // Domains are punycode already; a non-ASCII local part needs SMTPUTF8.
@@ -270,26 +319,70 @@ impl<'t> Session<'t> {
         if !message.is_ascii() && self.info.supports_feature(Extension::EightBitMime) {
             parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
-        let reply = self.command(&Mail::new(Some(from.clone()), parameters).to_string())?;
-        if reply.code != 250 {
-            return Err(reply.letter_error());
-        }
-        for recipient in recipients {
-            let reply = self.command(&Rcpt::new(recipient.clone(), vec![]).to_string())?;
-            match reply.code {
-                250 | 251 => delivered.accepted.push(recipient.clone()),
-                400..=499 => delivered.deferred.push((recipient.clone(), reply.text)),
-                _ => delivered.refused.push((recipient.clone(), reply.text)),
+        let mail = Mail::new(Some(from.clone()), parameters).to_string();
+        let rcpts: Vec<String> = recipients.iter().map(|r| Rcpt::new((*r).clone(), vec![]).to_string()).collect();
+        let data_reply = if self.pipelining {
+            // RFC 2920: RSET, MAIL, every RCPT and DATA in one write; the replies come in order
+            let mut batch = String::new();
+            let mut commands: Vec<&str> = Vec::new();
+            if reset_first {
+                commands.push("RSET\r\n");
             }
-        }
-        if delivered.accepted.is_empty() {
-            // a failed RSET only means the connection is going away; the answer is already known
-            let _ = self.command("RSET\r\n");
-            return Ok(delivered);
-        }
-        let reply = self.command(&Data.to_string())?;
-        if reply.code != 354 {
-            return Err(reply.letter_error());
+            commands.push(&mail);
+            commands.extend(rcpts.iter().map(String::as_str));
+            commands.push("DATA\r\n");
+            for command in &commands {
+                self.transcript.command(command);
+                batch.push_str(command);
+            }
+            self.write(batch.as_bytes())?;
+            if reset_first {
+                let reply = self.read_reply()?;
+                if reply.code != 250 {
+                    return Err(reply.account_error());
+                }
+            }
+            let mail_reply = self.read_reply()?;
+            let rcpt_replies = (0..rcpts.len()).map(|_| self.read_reply()).collect::<Result<Vec<_>, _>>()?;
+            let data_reply = self.read_reply()?;
+            if mail_reply.code != 250 {
+                self.abandon_data(&data_reply)?;
+                return Err(mail_reply.letter_error());
+            }
+            self.mail_accepted = true;
+            for (recipient, reply) in recipients.iter().zip(rcpt_replies) {
+                delivered.classify(recipient, reply);
+            }
+            if delivered.accepted.is_empty() {
+                self.abandon_data(&data_reply)?;
+                return Ok(delivered);
+            }
+            data_reply
+        } else {
+            if reset_first {
+                let reply = self.command("RSET\r\n")?;
+                if reply.code != 250 {
+                    return Err(reply.account_error());
+                }
+            }
+            let reply = self.command(&mail)?;
+            if reply.code != 250 {
+                return Err(reply.letter_error());
+            }
+            self.mail_accepted = true;
+            for (recipient, rcpt) in recipients.iter().zip(&rcpts) {
+                let reply = self.command(rcpt)?;
+                delivered.classify(recipient, reply);
+            }
+            if delivered.accepted.is_empty() {
+                // a failed RSET only means the connection is going away; the answer is already known
+                let _ = self.command("RSET\r\n");
+                return Ok(delivered);
+            }
+            self.command(&Data.to_string())?
+        };
+        if data_reply.code != 354 {
+            return Err(data_reply.letter_error());
         }
         self.transcript.data(message);
         let wire = dot_stuff(message);
@@ -302,11 +395,27 @@ impl<'t> Session<'t> {
         Ok(delivered)
     }
 
-    /// Says goodbye; a server that hangs up first is not an error.
-    pub fn quit(mut self) {
+    /// A pipelined DATA that was accepted although the letter cannot go
+    /// (MAIL refused, or no recipient): end it with an empty body.
+    fn abandon_data(&mut self, data_reply: &Reply) -> Result<(), SmtpError> {
+        if data_reply.code == 354 {
+            self.command(".\r\n")?;
+        }
+        Ok(())
+    }
+
+    /// Says goodbye and gives back the transcript; a server that hangs up
+    /// first is not an error.
+    pub fn quit(mut self) -> Transcript {
         if self.command(&Quit.to_string()).is_ok() {
             self.transcript.connection("Connection: closed");
         }
+        self.transcript
+    }
+
+    /// Closes without waiting for an answer (a kept connection at exit).
+    pub fn quit_without_waiting(mut self) {
+        let _ = self.io.get_mut().write_all(Quit.to_string().as_bytes());
     }
 
     fn command(&mut self, line: &str) -> Result<Reply, SmtpError> {

@@ -55,6 +55,16 @@ impl Transcript {
         Self { started: Instant::now(), level, entries: Vec::new() }
     }
 
+    /// This transcript, then what `later` recorded (a session's own part).
+    pub fn followed_by(mut self, later: &mut Transcript) -> Transcript {
+        self.entries.append(&mut later.entries);
+        self
+    }
+
+    pub fn level(&self) -> i64 {
+        self.level
+    }
+
     fn records(&self, level: Level) -> bool {
         (level as i64) <= self.level
     }

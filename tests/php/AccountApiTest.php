@@ -183,7 +183,7 @@ final class AccountApiTest extends Smtp34TestCase
     public function testSettingsDefaultsChangesAndValidation(): void
     {
         $all = smtp34_settings();
-        $this->assertSame(['enabled', 'log_enabled', 'log_level', 'log_period', 'log_max_mb', 'timeout', 'check_sends_test', 'test_recipient', 'fallback', 'outbox_max_hours', 'journal_days'], array_keys($all));
+        $this->assertSame(['enabled', 'log_enabled', 'log_level', 'log_period', 'log_max_mb', 'timeout', 'check_sends_test', 'test_recipient', 'fallback', 'outbox_max_hours', 'journal_days', 'keepalive_seconds', 'letters_per_connection'], array_keys($all));
         $changed = smtp34_settings(['log_level' => '4', 'fallback' => 'none']);
         $this->assertSame(4, $changed['log_level']);
         $this->assertSame('none', $changed['fallback']);
