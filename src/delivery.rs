@@ -265,11 +265,10 @@ fn try_accounts(rt: &mut Runtime, settings: &Settings, accounts: &[Account], shi
         let sent = result.as_ref().map_or(0, |d| d.accepted.len() as i64);
         // a limited account reserved `count`; an unlimited one only counts what it sent
         let adjust = if account.daily_limit > 0 { sent - count } else { sent };
-        let _ = rt.store.add_today(account.id, adjust);
+        outcome.counted.push((account.id, adjust));
         match result {
             Ok(delivered) => {
                 if let Some(reply) = delivered.reply {
-                    let _ = rt.store.record_success(account.id, now);
                     outcome.deliveries.push(Delivery {
                         account_id: account.id,
                         recipients: delivered.accepted.iter().map(Address::to_string).collect(),
@@ -390,7 +389,21 @@ fn keep_or_close(
 /// journal row says so. `sent_at` is set for a `custom_mail()` call (its
 /// row is completed with its duration); a flush only updates the row.
 fn settle(rt: &mut Runtime, settings: &Settings, row: &OutboxLetter, outcome: &Outcome, sent_at: Option<Instant>) -> rusqlite::Result<Settled> {
+    // one transaction for all a letter's bookkeeping: one commit a letter, not five
+    let tx = rusqlite::Transaction::new_unchecked(&rt.store.conn, rusqlite::TransactionBehavior::Immediate)?;
+    let settled = settle_in(rt, settings, row, outcome, sent_at)?;
+    tx.commit()?;
+    Ok(settled)
+}
+
+fn settle_in(rt: &Runtime, settings: &Settings, row: &OutboxLetter, outcome: &Outcome, sent_at: Option<Instant>) -> rusqlite::Result<Settled> {
     let now = clock::now_unix();
+    for (account_id, count) in &outcome.counted {
+        rt.store.add_today(*account_id, *count)?;
+    }
+    for delivery in &outcome.deliveries {
+        rt.store.record_success(delivery.account_id, now)?;
+    }
     let expired = now - row.created_at >= settings.outbox_max_hours * 3600;
     let settled = if outcome.pending.is_empty() {
         rt.store.remove_from_outbox(row.id)?;

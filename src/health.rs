@@ -58,10 +58,13 @@ impl Store {
         rows.collect()
     }
 
+    /// Clears an account's failures. A healthy account's last success is
+    /// written at most once a minute: a mailing must not pay a write a letter.
     pub fn record_success(&self, account_id: i64, now: i64) -> rusqlite::Result<()> {
         self.conn.execute(
             "INSERT INTO account_health (account_id, last_success_at) VALUES (?1, ?2)
-             ON CONFLICT (account_id) DO UPDATE SET failures = 0, last_success_at = ?2, backoff_until = 0",
+             ON CONFLICT (account_id) DO UPDATE SET failures = 0, last_success_at = ?2, backoff_until = 0
+             WHERE failures > 0 OR last_success_at IS NULL OR last_success_at <= ?2 - 60",
             params![account_id, now],
         )?;
         Ok(())

@@ -61,6 +61,9 @@ pub struct Outcome {
     /// When no account could even be tried (all over their daily limit, or
     /// none matches now): the earliest time worth trying again.
     pub not_before: Option<i64>,
+    /// Recipients each account took (its count for today), recorded with the
+    /// journal and the outbox in one transaction.
+    pub counted: Vec<(i64, i64)>,
 }
 
 impl Outcome {

@@ -144,8 +144,15 @@ impl Transcript {
     /// The entries up to `level`, one line each: `2026-11-22 10:00:00 [+12ms] text`.
     pub fn render(&self, level: i64) -> Vec<u8> {
         let mut out = Vec::new();
+        // most lines of a conversation share their second and millisecond
+        let mut stamp = String::new();
+        let mut stamped = None;
         for entry in self.entries.iter().filter(|e| (e.level as i64) <= level) {
-            let stamp = format!("{} [+{}ms] ", crate::clock::iso(entry.unix), entry.elapsed_ms);
+            if stamped != Some((entry.unix, entry.elapsed_ms)) {
+                stamp = format!("{} [+{}ms] ", crate::clock::iso(entry.unix), entry.elapsed_ms);
+                stamped = Some((entry.unix, entry.elapsed_ms));
+            }
+            let stamp = stamp.as_str();
             let mut line = |text: &[u8]| {
                 out.extend_from_slice(stamp.as_bytes());
                 out.extend_from_slice(text);
