@@ -56,10 +56,13 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
     let started = Instant::now();
     let now = clock::now_unix();
     let letter = Letter::parse(args, &random_hex(16));
+    // what the decision reads, under one read lock
+    let reading = rusqlite::Transaction::new_unchecked(&rt.store.conn, rusqlite::TransactionBehavior::Deferred)?;
     let settings = rt.store.settings()?;
-    prune_now_and_then(rt, &settings, now);
     let accounts = rt.store.accounts()?;
     let views = AccountViews::load(rt, &accounts)?;
+    reading.commit()?;
+    prune_now_and_then(rt, &settings, now);
     let facts = LetterFacts { from: letter.from.as_ref(), mailing: letter.mailing.is_some(), recipients: letter.recipients.len() };
     let decision = decision::decide(settings.enabled, settings.fallback == "mail", facts, &views.views(&accounts), now, views.midnight);
 

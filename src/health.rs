@@ -61,7 +61,7 @@ impl Store {
     /// Clears an account's failures. A healthy account's last success is
     /// written at most once a minute: a mailing must not pay a write a letter.
     pub fn record_success(&self, account_id: i64, now: i64) -> rusqlite::Result<()> {
-        self.conn.execute(
+        self.run(
             "INSERT INTO account_health (account_id, last_success_at) VALUES (?1, ?2)
              ON CONFLICT (account_id) DO UPDATE SET failures = 0, last_success_at = ?2, backoff_until = 0
              WHERE failures > 0 OR last_success_at IS NULL OR last_success_at <= ?2 - 60",
@@ -79,7 +79,7 @@ impl Store {
             params![account_id, error, now],
             |r| r.get(0),
         )?;
-        self.conn.execute(
+        self.run(
             "UPDATE account_health SET backoff_until = ?2 WHERE account_id = ?1",
             params![account_id, now + backoff_seconds(failures)],
         )?;
@@ -120,7 +120,7 @@ impl Store {
         if count == 0 {
             return Ok(());
         }
-        self.conn.execute(
+        self.run(
             &format!(
                 "INSERT INTO daily_usage (account_id, day, recipients) VALUES (?1, {TODAY}, max(?2, 0))
                  ON CONFLICT (account_id, day) DO UPDATE SET recipients = max(recipients + ?2, 0)"

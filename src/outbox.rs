@@ -94,7 +94,7 @@ impl Store {
             Some(claim) => (Some(claim.token.as_str()), claim.until, claim.until),
             None => (None, 0, letter.next_try_at),
         };
-        tx.execute(
+        self.run(
             "INSERT INTO outbox (journal_id, created_at, from_name, from_email, mailing, envelope_from, recipients, subject,
                 message, account_id, attempts, next_try_at, last_error, claimed_by, claim_until)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, ?11, ?12, ?13, ?14)",
@@ -127,7 +127,7 @@ impl Store {
             .optional()?;
         let Some(id) = id else { return Ok(None) };
         self.mark_interrupted(now)?;
-        tx.execute("UPDATE outbox SET claimed_by = ?2, claim_until = ?3 WHERE id = ?1", params![id, claim.token, claim.until])?;
+        self.run("UPDATE outbox SET claimed_by = ?2, claim_until = ?3 WHERE id = ?1", params![id, claim.token, claim.until])?;
         let mut letter = tx.query_row(&format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1"), [id], |r| letter_from_row(r, 0))?;
         letter.message = tx.query_row("SELECT message FROM outbox WHERE id = ?1", [id], |r| r.get(0))?;
         tx.commit()?;
@@ -137,7 +137,7 @@ impl Store {
     /// A `sending` row whose letter's claim has lapsed: its sender died (or
     /// was killed) mid-attempt. The letter itself is still in the outbox.
     pub fn mark_interrupted(&self, now: i64) -> rusqlite::Result<usize> {
-        self.conn.execute(
+        self.run(
             "UPDATE journal SET status = 'interrupted',
                 reply = 'the PHP process ended during the attempt; the letter waits in the outbox'
              WHERE status = 'sending' AND id IN (SELECT journal_id FROM outbox WHERE claim_until <= ?1)",
@@ -147,7 +147,7 @@ impl Store {
 
     /// The letter waits for another try, for these recipients only.
     pub fn retry_later(&self, id: i64, recipients: &[String], account_id: Option<i64>, error: &str, attempts: i64, next_try_at: i64, now: i64) -> rusqlite::Result<()> {
-        self.conn.execute(
+        self.run(
             "UPDATE outbox SET recipients = ?2, account_id = COALESCE(?3, account_id), last_error = ?4, attempts = ?5,
                 next_try_at = ?6, last_try_at = ?7, claimed_by = NULL, claim_until = 0
              WHERE id = ?1",
@@ -158,7 +158,7 @@ impl Store {
 
     /// Delivered, refused for good, given up or dropped by an admin.
     pub fn remove_from_outbox(&self, id: i64) -> rusqlite::Result<bool> {
-        Ok(self.conn.execute("DELETE FROM outbox WHERE id = ?1", [id])? == 1)
+        Ok(self.run("DELETE FROM outbox WHERE id = ?1", [id])? == 1)
     }
 
     /// Every letter in the outbox, oldest first, without its bytes.

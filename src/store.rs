@@ -180,6 +180,13 @@ impl Store {
         tx.commit()
     }
 
+    /// Runs a statement, prepared once per connection: the hot path sends
+    /// the same few statements for every letter, and parsing SQL each time
+    /// showed in the profile.
+    pub(crate) fn run(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+        self.conn.prepare_cached(sql)?.execute(params)
+    }
+
     pub fn schema_version(&self) -> rusqlite::Result<i64> {
         self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))
     }
@@ -242,7 +249,7 @@ impl Store {
         let s = &draft.server;
         match draft.id {
             None => {
-                self.conn.execute(
+                self.run(
                     "INSERT INTO accounts (active, name, email, host, port, security, auth, login, password,
                         mailing_first, verify_tls, daily_limit, created_at, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
@@ -254,7 +261,7 @@ impl Store {
                 Ok(Some(self.conn.last_insert_rowid()))
             }
             Some(id) => {
-                let changed = self.conn.execute(
+                let changed = self.run(
                     "UPDATE accounts SET active = ?2, name = ?3, email = ?4, host = ?5, port = ?6, security = ?7,
                         auth = ?8, login = ?9, password = COALESCE(?10, password), mailing_first = ?11,
                         verify_tls = ?12, daily_limit = ?13, updated_at = ?14, revision = revision + 1
@@ -270,8 +277,8 @@ impl Store {
     }
 
     pub fn delete_account(&self, id: i64) -> rusqlite::Result<bool> {
-        self.conn.execute("DELETE FROM account_health WHERE account_id = ?1", [id])?;
-        Ok(self.conn.execute("DELETE FROM accounts WHERE id = ?1", [id])? == 1)
+        self.run("DELETE FROM account_health WHERE account_id = ?1", [id])?;
+        Ok(self.run("DELETE FROM accounts WHERE id = ?1", [id])? == 1)
     }
 
     /// Whether any account holds a password sealed with the key file.
@@ -301,7 +308,7 @@ impl Store {
     // ---- journal ----
 
     pub fn append_journal(&self, entry: &JournalEntry) -> rusqlite::Result<i64> {
-        self.conn.execute(
+        self.run(
             "INSERT INTO journal (time, account_id, mailing_id, from_addr, recipients, subject, message_id, status, reply, duration_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
@@ -317,7 +324,7 @@ impl Store {
     /// row of a letter still in the outbox. Walks the primary key, which
     /// grows with time, so it costs a few page reads when there is nothing to do.
     pub fn prune_journal(&self, before: i64) -> rusqlite::Result<usize> {
-        self.conn.execute(
+        self.run(
             "DELETE FROM journal
              WHERE id < COALESCE((SELECT min(id) FROM journal WHERE time >= ?1), (SELECT max(id) + 1 FROM journal))
                AND id NOT IN (SELECT journal_id FROM outbox WHERE journal_id IS NOT NULL)",
@@ -328,7 +335,7 @@ impl Store {
     /// Completes a row written before the work: its final status and reply
     /// (`None` keeps what the row has).
     pub fn complete_journal(&self, id: i64, status: &str, account_id: Option<i64>, reply: &str, duration_ms: Option<i64>) -> rusqlite::Result<()> {
-        self.conn.execute(
+        self.run(
             "UPDATE journal SET status = ?2, account_id = COALESCE(?3, account_id), reply = ?4, duration_ms = COALESCE(?5, duration_ms)
              WHERE id = ?1",
             params![id, status, account_id, cap(reply, LONG), duration_ms],
@@ -339,7 +346,7 @@ impl Store {
     /// Adds what happened later (the outbox delivered or gave up on part of
     /// a letter) to a row whose status stays as it is.
     pub fn add_journal_note(&self, id: i64, note: &str) -> rusqlite::Result<()> {
-        self.conn.execute("UPDATE journal SET reply = substr(reply || '; ' || ?2, 1, ?3) WHERE id = ?1", params![id, note, LONG as i64])?;
+        self.run("UPDATE journal SET reply = substr(reply || '; ' || ?2, 1, ?3) WHERE id = ?1", params![id, note, LONG as i64])?;
         Ok(())
     }
 

@@ -127,6 +127,11 @@ pub struct Session {
     /// The current letter's MAIL FROM was accepted: after that, a lost
     /// connection may have delivered it, so it is not simply sent again.
     pub mail_accepted: bool,
+    /// The socket's read and write timeouts as last set: a blocking call
+    /// never outlasts them, so they are set again only when a deadline
+    /// needs them shorter (once per connection, as a rule).
+    read_armed: Duration,
+    write_armed: Duration,
 }
 
 impl Delivered {
@@ -187,6 +192,8 @@ impl Session {
             transcript: std::mem::take(transcript),
             pipelining: false,
             mail_accepted: false,
+            read_armed: timeout,
+            write_armed: timeout,
         };
         match session.handshake(server, password) {
             Ok(()) => Ok(session),
@@ -221,9 +228,27 @@ impl Session {
         std::mem::replace(&mut self.transcript, Transcript::new(level))
     }
 
-    /// Bounds the next letter's conversation (a kept connection sends many).
+    /// Bounds the next letter's conversation (a kept connection sends many),
+    /// and gives back the full timeouts if an earlier deadline shortened them.
     pub fn set_deadline(&mut self, deadline: Option<Instant>) {
         self.deadline = deadline;
+        if self.write_armed < self.timeout {
+            if let Some(tcp) = self.io.get_ref().tcp() {
+                let _ = tcp.set_write_timeout(Some(self.timeout));
+            }
+            self.write_armed = self.timeout;
+        }
+        if self.read_armed < self.timeout {
+            self.rearm_read(Instant::now() + self.timeout);
+        }
+    }
+
+    fn rearm_read(&mut self, until: Instant) {
+        let armed = until.saturating_duration_since(Instant::now()).min(self.timeout).max(Duration::from_millis(1));
+        if let Some(tcp) = self.io.get_ref().tcp() {
+            let _ = tcp.set_read_timeout(Some(armed));
+        }
+        self.read_armed = armed;
     }
 
     fn note_tls(&mut self) {
@@ -437,8 +462,11 @@ impl Session {
         const PIECE: usize = 64 * 1024;
         for piece in bytes.chunks(PIECE) {
             let left = self.time_left(self.deadline)?;
-            if let Some(tcp) = self.io.get_ref().tcp() {
-                let _ = tcp.set_write_timeout(Some(left));
+            if left < self.write_armed {
+                if let Some(tcp) = self.io.get_ref().tcp() {
+                    let _ = tcp.set_write_timeout(Some(left));
+                }
+                self.write_armed = left;
             }
             let stream = self.io.get_mut();
             stream.write_all(piece).map_err(|e| Self::io_error(&self.host, self.timeout, "sending to", e))?;
@@ -457,12 +485,11 @@ impl Session {
         let Some(until) = until else { return Ok(self.timeout) };
         let left = until.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            let what = if Some(until) == self.deadline { "the conversation" } else { "a reply" };
-            return Err(SmtpError::network(format!(
-                "timed out: {what} from {} took longer than allowed (timeout {}s)",
-                self.host,
-                self.timeout.as_secs()
-            )));
+            return Err(SmtpError::network(if Some(until) == self.deadline {
+                format!("timed out: the conversation with {} took longer than allowed (timeout {}s a reply)", self.host, self.timeout.as_secs())
+            } else {
+                format!("timed out after {}s waiting for a reply from {}", self.timeout.as_secs(), self.host)
+            }));
         }
         Ok(left)
     }
@@ -482,13 +509,25 @@ impl Session {
         let mut line = Vec::new();
         loop {
             let left = self.time_left(Some(until))?;
-            if let Some(tcp) = self.io.get_ref().tcp() {
-                let _ = tcp.set_read_timeout(Some(left));
+            if left < self.read_armed {
+                if let Some(tcp) = self.io.get_ref().tcp() {
+                    let _ = tcp.set_read_timeout(Some(left));
+                }
+                self.read_armed = left;
             }
-            let available = self.io.fill_buf().map_err(|e| Self::io_error(&self.host, self.timeout, "waiting for a reply from", e))?;
-            if available.is_empty() {
-                return Err(SmtpError::network(format!("{} closed the connection", self.host)));
+            let filled = self.io.fill_buf().map(<[u8]>::len);
+            match filled {
+                Ok(0) => return Err(SmtpError::network(format!("{} closed the connection", self.host))),
+                Ok(_) => {}
+                // armed shorter than this reply may take: wait on until the reply's own deadline
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                    self.time_left(Some(until))?;
+                    self.rearm_read(until);
+                    continue;
+                }
+                Err(e) => return Err(Self::io_error(&self.host, self.timeout, "waiting for a reply from", e)),
             }
+            let available = self.io.buffer();
             let (taken, done) = match available.iter().position(|b| *b == b'\n') {
                 Some(at) => (at + 1, true),
                 None => (available.len(), false),
