@@ -54,8 +54,11 @@ const MIGRATIONS: &[&str] = &[
     // first attempt (a claimed row) until it is delivered or given up; the
     // health of each account (failures, back-off) and the recipients it sent
     // today (daily_limit) are shared by every worker.
+    // No AUTOINCREMENT and no index on next_try_at: every letter passes
+    // through here, and each would cost a page write twice per letter; the
+    // outbox is small, and a flush walks it by primary key.
     "CREATE TABLE outbox (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        id INTEGER PRIMARY KEY,
         journal_id INTEGER,
         created_at INTEGER NOT NULL,
         from_name TEXT NOT NULL,
@@ -73,7 +76,6 @@ const MIGRATIONS: &[&str] = &[
         claimed_by TEXT,
         claim_until INTEGER NOT NULL DEFAULT 0
     );
-    CREATE INDEX outbox_due ON outbox (next_try_at);
     CREATE TABLE account_health (
         account_id INTEGER PRIMARY KEY,
         failures INTEGER NOT NULL DEFAULT 0,
