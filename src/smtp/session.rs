@@ -410,8 +410,9 @@ impl Session {
             return Err(data_reply.letter_error());
         }
         self.transcript.data(message);
-        let wire = dot_stuff(message);
-        self.write(&wire)?;
+        // streamed in pieces, dot-stuffed as it goes; the end of data leaves
+        // in the same write as the last piece (one write for a small letter)
+        dot_stuff_into(message, BODY_PIECE, |piece| self.write(piece))?;
         let reply = self.read_reply()?;
         if reply.code != 250 {
             return Err(reply.letter_error());
@@ -569,24 +570,42 @@ impl Session {
     }
 }
 
-/// SMTP transparency (RFC 5321 §4.5.2) plus the terminator, in one buffer so
-/// the end of the message leaves in the same write as its last line.
+/// How much of a letter's body goes to the socket in one write.
+const BODY_PIECE: usize = 64 * 1024;
+
+/// SMTP transparency (RFC 5321 §4.5.2) plus the terminator, handed to
+/// `emit` in pieces of about `piece` bytes, the terminator in the last one
+/// so the end of the message leaves in the same write as its last line.
 /// (lettre's `ClientCodec` does the same but is private to lettre.)
 /// `message` ends with CRLF, as [`crate::letter::Letter::render`] guarantees.
-pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len() + message.len() / 64 + 5);
+pub fn dot_stuff_into<E>(message: &[u8], piece: usize, mut emit: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+    let mut buffer = Vec::with_capacity(piece.min(message.len()) + 8);
     let mut line_start = true;
     for &b in message {
         if line_start && b == b'.' {
-            out.push(b'.');
+            buffer.push(b'.');
         }
-        out.push(b);
+        buffer.push(b);
         line_start = b == b'\n';
+        if buffer.len() >= piece {
+            emit(&buffer)?;
+            buffer.clear();
+        }
     }
     if !message.is_empty() && !message.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
+        buffer.extend_from_slice(b"\r\n");
     }
-    out.extend_from_slice(b".\r\n");
+    buffer.extend_from_slice(b".\r\n");
+    emit(&buffer)
+}
+
+/// The whole dot-stuffed message with its terminator, in one buffer.
+pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + message.len() / 64 + 5);
+    let _ = dot_stuff_into::<()>(message, usize::MAX, |piece| {
+        out.extend_from_slice(piece);
+        Ok(())
+    });
     out
 }
 
@@ -599,6 +618,21 @@ mod tests {
         assert_eq!(dot_stuff(b".a\r\nb\r\n..c\r\n.\r\n"), b"..a\r\nb\r\n...c\r\n..\r\n.\r\n");
         assert_eq!(dot_stuff(b"x"), b"x\r\n.\r\n");
         assert_eq!(dot_stuff(b""), b".\r\n");
+    }
+
+    #[test]
+    fn streamed_pieces_add_up_to_the_whole_and_end_with_the_terminator() {
+        let message: Vec<u8> = (0..5000).flat_map(|i| if i % 7 == 0 { b".dot line\r\n".to_vec() } else { b"plain line\r\n".to_vec() }).collect();
+        let mut pieces: Vec<Vec<u8>> = Vec::new();
+        dot_stuff_into::<()>(&message, 4096, |p| {
+            pieces.push(p.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        assert!(pieces.len() > 10);
+        assert!(pieces[..pieces.len() - 1].iter().all(|p| p.len() == 4096));
+        assert!(pieces.last().unwrap().ends_with(b"\r\n.\r\n"));
+        assert_eq!(pieces.concat(), dot_stuff(&message));
     }
 
     fn reply(code: u16) -> Reply {
