@@ -56,13 +56,10 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
     let started = Instant::now();
     let now = clock::now_unix();
     let letter = Letter::parse(args, &random_hex(16));
-    // what the decision reads, under one read lock
-    let reading = rusqlite::Transaction::new_unchecked(&rt.store.conn, rusqlite::TransactionBehavior::Deferred)?;
-    let settings = rt.store.settings()?;
-    let accounts = rt.store.accounts()?;
-    let views = AccountViews::load(rt, &accounts)?;
-    reading.commit()?;
-    prune_now_and_then(rt, &settings, now);
+    let config = rt.config()?;
+    let (settings, accounts) = (&config.settings, &config.accounts);
+    let views = AccountViews::load(rt, &config)?;
+    prune_now_and_then(rt, settings, now);
     let facts = LetterFacts { from: letter.from.as_ref(), mailing: letter.mailing.is_some(), recipients: letter.recipients.len() };
     let decision = decision::decide(settings.enabled, settings.fallback == "mail", facts, &views.views(&accounts), now, views.midnight);
 
@@ -202,10 +199,10 @@ struct AccountViews {
 }
 
 impl AccountViews {
-    fn load(rt: &Runtime, accounts: &[Account]) -> Result<AccountViews> {
-        let limited = accounts.iter().any(|a| a.daily_limit > 0);
+    fn load(rt: &Runtime, config: &crate::runtime::Config) -> Result<AccountViews> {
+        let limited = config.accounts.iter().any(|a| a.daily_limit > 0);
         Ok(AccountViews {
-            health: rt.store.health()?,
+            health: config.health.clone(),
             used: if limited { rt.store.used_today()? } else { HashMap::new() },
             midnight: if limited { rt.store.next_local_midnight()? } else { i64::MAX },
         })
@@ -479,12 +476,12 @@ pub struct FlushReport {
 /// one. Accounts that fail during this flush are not tried again in it, so
 /// a hanging server costs one timeout per flush, not one per letter.
 pub fn flush(rt: &mut Runtime, limit: i64, now_flag: bool) -> Result<FlushReport> {
-    let settings = rt.store.settings()?;
+    let config = rt.config()?;
+    let (settings, accounts) = (config.settings.clone(), config.accounts.clone());
     if settings.journal_days > 0 {
         rt.store.prune_journal(clock::now_unix() - settings.journal_days * 86_400)?;
     }
-    let accounts = rt.store.accounts()?;
-    let views = AccountViews::load(rt, &accounts)?;
+    let views = AccountViews::load(rt, &config)?;
     let token = format!("flush-{}-{}", std::process::id(), random_hex(4));
     let mut report = FlushReport::default();
     let mut failed_here: Vec<i64> = Vec::new();

@@ -78,9 +78,19 @@ pub fn paths() -> Paths {
     Paths::resolve(INI.get().unwrap_or(&IniPaths::default()))
 }
 
+/// What a worker keeps of the store between letters, and the
+/// `config_version` it was read at.
+pub struct Config {
+    pub version: i64,
+    pub settings: crate::settings::Settings,
+    pub accounts: Vec<crate::account::Account>,
+    pub health: std::collections::HashMap<i64, crate::health::Health>,
+}
+
 pub struct Runtime {
     pub paths: Paths,
     pub store: Store,
+    config: Option<std::rc::Rc<Config>>,
     /// SMTP connections kept per account (see [`crate::smtp::pool`]).
     pub pool: crate::smtp::Pool,
     cipher: Option<Cipher>,
@@ -91,7 +101,26 @@ impl Runtime {
     pub fn open(paths: Paths) -> Result<Runtime> {
         crate::files::private_dir(&paths.data_dir(), "data directory").map_err(Error::Storage)?;
         let store = Store::open(&paths.db).map_err(Error::Storage)?;
-        Ok(Runtime { paths, store, pool: Default::default(), cipher: None, pid: std::process::id() })
+        Ok(Runtime { paths, store, config: None, pool: Default::default(), cipher: None, pid: std::process::id() })
+    }
+
+    /// Settings, accounts and their health, read again only when another
+    /// save (in any worker) moved the store's `config_version`.
+    pub fn config(&mut self) -> Result<std::rc::Rc<Config>> {
+        let version = self.store.config_version()?;
+        if let Some(config) = self.config.as_ref().filter(|c| c.version == version) {
+            return Ok(config.clone());
+        }
+        let reading = rusqlite::Transaction::new_unchecked(&self.store.conn, rusqlite::TransactionBehavior::Deferred)?;
+        let config = std::rc::Rc::new(Config {
+            version: self.store.config_version()?,
+            settings: self.store.settings()?,
+            accounts: self.store.accounts()?,
+            health: self.store.health()?,
+        });
+        reading.commit()?;
+        self.config = Some(config.clone());
+        Ok(config)
     }
 
     /// The cipher. The key file is created on first use, unless the store
