@@ -17,7 +17,7 @@ use lettre::address::Envelope;
 use lettre::{Address, SmtpTransport, Transport};
 use smtp34::account::{AuthKind, Security, Server};
 use smtp34::letter::{Letter, MailArgs};
-use smtp34::smtp::{Session, Transcript};
+use smtp34::smtp::Session;
 
 struct Sink(Child);
 
@@ -107,8 +107,7 @@ fn main() {
         login: String::new(),
     };
     let ours_rate = rate("smtp34 Session (TCP_NODELAY, one final write)", letters, || {
-        let mut transcript = Transcript::default();
-        let mut session = Session::open(&server, None, Duration::from_secs(10), None, &mut transcript).expect("connect");
+        let mut session = Session::open(&server, None, Duration::from_secs(10), None).expect("connect");
         session.send(&from, &to, &message, false).expect("smtp34 send");
         session.quit();
     });

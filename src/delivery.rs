@@ -305,8 +305,8 @@ fn attempt(
     recipients: &[Address],
 ) -> (std::result::Result<crate::smtp::Delivered, SmtpError>, Option<String>) {
     let started = Instant::now();
-    let mut transcript = Transcript::new(if settings.log_enabled { settings.log_level } else { 0 });
-    let result = converse(rt, settings, account, shipment, recipients, &mut transcript);
+    let level = if settings.log_enabled { settings.log_level } else { 0 };
+    let (result, transcript) = crate::smtp::transcript::collect(level, || converse(rt, settings, account, shipment, recipients));
     let summary = match &result {
         Ok(d) if d.reply.is_some() => format!("sent ({})", d.reply.as_deref().unwrap_or_default()),
         Ok(_) => "no recipient accepted".to_owned(),
@@ -324,7 +324,6 @@ fn converse(
     account: &Account,
     shipment: &Shipment,
     recipients: &[Address],
-    transcript: &mut Transcript,
 ) -> std::result::Result<crate::smtp::Delivered, SmtpError> {
     let envelope_from = match &shipment.envelope_from {
         Some(address) => address.clone(),
@@ -336,51 +335,46 @@ fn converse(
 
     if let Some((mut session, letters)) = rt.pool.take(account.id, account.revision, keepalive, max_letters) {
         session.set_deadline(Some(deadline));
-        let _ = session.take_transcript(); // what the connection said since its last letter is not this letter's
         let result = session.send(&envelope_from, recipients, shipment.message, true);
         // Found dead before MAIL FROM was accepted (write failed, EOF, 421):
         // the server has nothing of this letter, so a new connection sends it.
         let dead = matches!(&result, Err(e) if !session.mail_accepted && e.concern == crate::smtp::Concern::Account
             && (e.code.is_none() || e.code == Some(421)));
         if !dead {
-            *transcript = keep_or_close(rt, account, session, letters + 1, max_letters, &result);
+            keep_or_close(rt, account, session, letters + 1, max_letters, &result);
             return result;
         }
-        transcript.note(format!(
+        crate::smtp::transcript::note(&format!(
             "the kept connection was closed by the server ({}); opening a new one",
             result.as_ref().err().map(|e| e.message.as_str()).unwrap_or_default()
         ));
     }
     let password = stored_password(rt, account.id, &account.server).map_err(|e| SmtpError::account_setup(e.to_string()))?;
-    let mut session = Session::open(&account.server, password.as_deref(), settings.timeout(), Some(deadline), transcript)?;
+    let mut session = Session::open(&account.server, password.as_deref(), settings.timeout(), Some(deadline))?;
     let result = session.send(&envelope_from, recipients, shipment.message, false);
-    let earlier = std::mem::take(transcript);
-    let mut rest = keep_or_close(rt, account, session, 1, if settings.keepalive_seconds > 0 { max_letters } else { 0 }, &result);
-    *transcript = earlier.followed_by(&mut rest);
+    keep_or_close(rt, account, session, 1, if settings.keepalive_seconds > 0 { max_letters } else { 0 }, &result);
     result
 }
 
 /// After a letter: the connection is kept for the next one when it is
 /// healthy (a refused letter leaves it so) and has letters to spare;
-/// otherwise it says QUIT. Returns the letter's transcript.
+/// otherwise it says QUIT.
 fn keep_or_close(
     rt: &mut Runtime,
     account: &Account,
-    mut session: Session,
+    session: Session,
     letters: u32,
     max_letters: u32,
     result: &std::result::Result<crate::smtp::Delivered, SmtpError>,
-) -> Transcript {
+) {
     let healthy = match result {
         Ok(_) => true,
         Err(e) => e.concern == crate::smtp::Concern::Letter,
     };
     if healthy && letters < max_letters {
-        let transcript = session.take_transcript();
         rt.pool.put(account.id, account.revision, session, letters);
-        transcript
     } else {
-        session.quit()
+        session.quit();
     }
 }
 
@@ -575,9 +569,9 @@ pub fn check(rt: &mut Runtime, draft: &AccountDraft, log_as: logs::Target) -> Re
         (None, None) => None,
     };
     // a check returns its transcript whether logs are kept or not
-    let mut transcript = Transcript::new(settings.log_level);
     let deadline = Instant::now() + settings.timeout();
-    let result = run_check(&settings, draft, password.as_deref(), deadline, &mut transcript);
+    let (result, mut transcript) =
+        crate::smtp::transcript::collect(settings.log_level, || run_check(&settings, draft, password.as_deref(), deadline));
     let message = match &result {
         Ok(summary) => summary.clone(),
         Err(e) => e.message.clone(),
@@ -594,18 +588,11 @@ pub fn check(rt: &mut Runtime, draft: &AccountDraft, log_as: logs::Target) -> Re
     Ok(CheckOutcome { ok: result.is_ok(), message, transcript: rendered })
 }
 
-fn run_check(
-    settings: &Settings,
-    draft: &AccountDraft,
-    password: Option<&str>,
-    deadline: Instant,
-    transcript: &mut Transcript,
-) -> std::result::Result<String, SmtpError> {
+fn run_check(settings: &Settings, draft: &AccountDraft, password: Option<&str>, deadline: Instant) -> std::result::Result<String, SmtpError> {
     let server = &draft.server;
-    let mut session = Session::open(server, password, settings.timeout(), Some(deadline), transcript)?;
+    let mut session = Session::open(server, password, settings.timeout(), Some(deadline))?;
     let result = check_session(settings, draft, server, &mut session);
-    let mut rest = session.quit();
-    *transcript = std::mem::take(transcript).followed_by(&mut rest);
+    session.quit();
     result
 }
 

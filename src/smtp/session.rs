@@ -19,7 +19,7 @@ use lettre::transport::smtp::response::Response;
 use lettre::Address;
 
 use super::stream::{self, Stream};
-use super::transcript::{Transcript, MASK};
+use super::transcript::{self, MASK};
 use crate::account::{AuthKind, Security, Server};
 
 /// Whose problem a failed attempt is. An account problem (connecting, TLS,
@@ -121,7 +121,6 @@ pub struct Session {
     verify_tls: bool,
     timeout: Duration,
     deadline: Option<Instant>,
-    transcript: Transcript,
     /// The server takes commands in groups (RFC 2920).
     pipelining: bool,
     /// The current letter's MAIL FROM was accepted: after that, a lost
@@ -161,22 +160,14 @@ pub struct Delivered {
 impl Session {
     /// Connects, secures and authenticates. `deadline` bounds the whole
     /// conversation; `timeout` bounds connecting and each reply, whole.
-    /// The session records into `transcript` from here on (it moves into the
-    /// session; [`Session::take_transcript`] gives it back); when opening
-    /// fails, `transcript` holds what was said.
-    pub fn open(
-        server: &Server,
-        password: Option<&str>,
-        timeout: Duration,
-        deadline: Option<Instant>,
-        transcript: &mut Transcript,
-    ) -> Result<Session, SmtpError> {
-        transcript.connection(format!("Connection: opening to {}:{}, timeout={}s", server.host, server.port, timeout.as_secs()));
+    /// What is said goes out as transcript events (see [`transcript`]).
+    pub fn open(server: &Server, password: Option<&str>, timeout: Duration, deadline: Option<Instant>) -> Result<Session, SmtpError> {
+        transcript::connection(&format!("Connection: opening to {}:{}, timeout={}s", server.host, server.port, timeout.as_secs()));
         let started = Instant::now();
         let (tcp, addr) = stream::connect(&server.host, server.port, timeout).map_err(|e| {
             SmtpError::network(format!("cannot connect to {}:{}: {e}", server.host, server.port))
         })?;
-        transcript.connection(format!("Connection: opened to {addr} in {} ms", started.elapsed().as_millis()));
+        transcript::connection(&format!("Connection: opened to {addr} in {} ms", started.elapsed().as_millis()));
         let stream = match server.security {
             Security::Ssl => Stream::tls(tcp, &server.host, server.verify_tls).map_err(SmtpError::account_setup)?,
             Security::None | Security::StartTls => Stream::Plain(tcp),
@@ -189,19 +180,13 @@ impl Session {
             verify_tls: server.verify_tls,
             timeout,
             deadline,
-            transcript: std::mem::take(transcript),
             pipelining: false,
             mail_accepted: false,
             read_armed: timeout,
             write_armed: timeout,
         };
-        match session.handshake(server, password) {
-            Ok(()) => Ok(session),
-            Err(e) => {
-                *transcript = session.take_transcript();
-                Err(e)
-            }
-        }
+        session.handshake(server, password)?;
+        Ok(session)
     }
 
     fn handshake(&mut self, server: &Server, password: Option<&str>) -> Result<(), SmtpError> {
@@ -219,13 +204,6 @@ impl Session {
             self.authenticate(&server.login, password)?;
         }
         Ok(())
-    }
-
-    /// What was said since the last call (or since opening); the session
-    /// goes on recording at the same level.
-    pub fn take_transcript(&mut self) -> Transcript {
-        let level = self.transcript.level();
-        std::mem::replace(&mut self.transcript, Transcript::new(level))
     }
 
     /// Bounds the next letter's conversation (a kept connection sends many),
@@ -254,7 +232,7 @@ impl Session {
     fn note_tls(&mut self) {
         if let Some(description) = self.io.get_ref().tls_description() {
             let verified = if self.verify_tls { "certificate verified" } else { "certificate NOT verified (verify_tls off)" };
-            self.transcript.connection(format!("Connection: TLS {description}, {verified}"));
+            transcript::connection(&format!("Connection: TLS {description}, {verified}"));
         }
     }
 
@@ -357,7 +335,7 @@ impl Session {
             commands.extend(rcpts.iter().map(String::as_str));
             commands.push("DATA\r\n");
             for command in &commands {
-                self.transcript.command(command);
+                transcript::command(command);
                 batch.push_str(command);
             }
             self.write(batch.as_bytes())?;
@@ -409,7 +387,7 @@ impl Session {
         if data_reply.code != 354 {
             return Err(data_reply.letter_error());
         }
-        self.transcript.data(message);
+        transcript::data(message);
         // streamed in pieces, dot-stuffed as it goes; the end of data leaves
         // in the same write as the last piece (one write for a small letter)
         dot_stuff_into(message, BODY_PIECE, |piece| self.write(piece))?;
@@ -430,13 +408,11 @@ impl Session {
         Ok(())
     }
 
-    /// Says goodbye and gives back the transcript; a server that hangs up
-    /// first is not an error.
-    pub fn quit(mut self) -> Transcript {
+    /// Says goodbye; a server that hangs up first is not an error.
+    pub fn quit(mut self) {
         if self.command(&Quit.to_string()).is_ok() {
-            self.transcript.connection("Connection: closed");
+            transcript::connection("Connection: closed");
         }
-        self.transcript
     }
 
     /// Closes without waiting for an answer (a kept connection at exit).
@@ -445,13 +421,13 @@ impl Session {
     }
 
     fn command(&mut self, line: &str) -> Result<Reply, SmtpError> {
-        self.transcript.command(line);
+        transcript::command(line);
         self.write(line.as_bytes())?;
         self.read_reply()
     }
 
     fn command_masked(&mut self, line: &str, shown: &str) -> Result<Reply, SmtpError> {
-        self.transcript.command_masked(shown);
+        transcript::command_masked(shown);
         self.write(line.as_bytes())?;
         self.read_reply()
     }
@@ -553,14 +529,14 @@ impl Session {
             let line = String::from_utf8_lossy(&raw).trim_end_matches(['\r', '\n']).to_owned();
             let code = line.get(..3).and_then(|c| c.parse::<u16>().ok()).filter(|c| (200..=599).contains(c));
             let Some(code) = code else {
-                self.transcript.reply(&line);
+                transcript::reply(&line);
                 return Err(SmtpError::network(format!("not an SMTP reply: {line}")));
             };
             let more = line.as_bytes().get(3) == Some(&b'-');
             lines.push(line);
             if !more {
                 let text = lines.join("\n");
-                self.transcript.reply(&text);
+                transcript::reply(&text);
                 return Ok(Reply { code, text });
             }
             if lines.len() >= MAX_REPLY_LINES {

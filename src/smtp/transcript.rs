@@ -2,9 +2,19 @@
 //! levels admins know: 1 client commands, 2 + server replies, 3 + connection
 //! information, 4 + low-level data (the message itself). Byte-safe: a
 //! windows-1251 letter is recorded as its own bytes. Secrets are never
-//! recorded: callers pass AUTH lines through [`Transcript::command_masked`].
+//! recorded: AUTH lines are emitted through [`command_masked`] only.
+//!
+//! The SMTP code emits `tracing` events (target [`TARGET`]); a
+//! `tracing-subscriber` layer, installed once per thread, hands them to the
+//! transcript [`collect`] is gathering for the current letter, at its level:
+//! what the level does not show (a body below level 4) is never copied.
+//! Events of other targets (lettre's, for one) never reach a transcript.
 
+use std::cell::RefCell;
 use std::time::Instant;
+
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::Layer;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -55,12 +65,6 @@ impl Transcript {
         Self { started: Instant::now(), level, entries: Vec::new() }
     }
 
-    /// This transcript, then what `later` recorded (a session's own part).
-    pub fn followed_by(mut self, later: &mut Transcript) -> Transcript {
-        self.entries.append(&mut later.entries);
-        self
-    }
-
     pub fn level(&self) -> i64 {
         self.level
     }
@@ -85,28 +89,23 @@ impl Transcript {
         });
     }
 
-    pub fn command(&mut self, line: &str) {
+    fn command(&mut self, line: &str) {
         self.push(Level::Command, CLIENT, line.trim_end().as_bytes());
     }
 
-    /// A command whose argument is a secret: only `shown` is recorded.
-    pub fn command_masked(&mut self, shown: &str) {
-        self.push(Level::Command, CLIENT, shown.as_bytes());
-    }
-
-    pub fn reply(&mut self, text: &str) {
+    fn reply(&mut self, text: &str) {
         for line in text.lines() {
             self.push(Level::Reply, "SERVER -> CLIENT: ", line.as_bytes());
         }
     }
 
-    pub fn connection(&mut self, text: impl AsRef<str>) {
-        self.push(Level::Connection, "", text.as_ref().as_bytes());
+    fn connection(&mut self, text: &str) {
+        self.push(Level::Connection, "", text.as_bytes());
     }
 
     /// The message as sent in DATA, bytes unchanged (level 4 only), as much
     /// of it as fits in [`MAX_LOGGED_DATA`] of rendered log.
-    pub fn data(&mut self, bytes: &[u8]) {
+    fn data(&mut self, bytes: &[u8]) {
         if !self.records(Level::Data) {
             return;
         }
@@ -141,6 +140,17 @@ impl Transcript {
         self.push(Level::Command, "", text.as_ref().as_bytes());
     }
 
+    fn record(&mut self, kind: &str, text: Option<&str>, bytes: Option<&[u8]>) {
+        match (kind, text, bytes) {
+            ("command", Some(text), _) => self.command(text),
+            ("reply", Some(text), _) => self.reply(text),
+            ("connection", Some(text), _) => self.connection(text),
+            ("note", Some(text), _) => self.note(text),
+            ("data", _, Some(bytes)) => self.data(bytes),
+            _ => {}
+        }
+    }
+
     /// The entries up to `level`, one line each: `2026-11-22 10:00:00 [+12ms] text`.
     pub fn render(&self, level: i64) -> Vec<u8> {
         let mut out = Vec::new();
@@ -173,6 +183,110 @@ impl Transcript {
     }
 }
 
+/// The target of the events a transcript is made of.
+pub const TARGET: &str = "smtp34::transcript";
+
+/// A client command, as sent.
+pub fn command(line: &str) {
+    tracing::event!(target: TARGET, tracing::Level::INFO, kind = "command", text = line);
+}
+
+/// A command whose argument is a secret: only `shown` is ever emitted.
+pub fn command_masked(shown: &str) {
+    tracing::event!(target: TARGET, tracing::Level::INFO, kind = "command", text = shown);
+}
+
+/// A server reply (its lines joined by `\n`).
+pub fn reply(text: &str) {
+    tracing::event!(target: TARGET, tracing::Level::INFO, kind = "reply", text = text);
+}
+
+/// Connection information (address, TLS, timings).
+pub fn connection(text: &str) {
+    tracing::event!(target: TARGET, tracing::Level::INFO, kind = "connection", text = text);
+}
+
+/// The letter's bytes as sent in DATA: passed by reference, copied only by
+/// a transcript at level 4.
+pub fn data(bytes: &[u8]) {
+    tracing::event!(target: TARGET, tracing::Level::INFO, kind = "data", bytes = bytes);
+}
+
+/// A remark outside the conversation, shown at every level.
+pub fn note(text: &str) {
+    tracing::event!(target: TARGET, tracing::Level::INFO, kind = "note", text = text);
+}
+
+thread_local! {
+    /// The transcript being gathered on this thread, if any.
+    static CURRENT: RefCell<Option<Transcript>> = const { RefCell::new(None) };
+    /// This thread's dispatcher (the layer below), installed on first use.
+    static INSTALLED: RefCell<Option<tracing::dispatcher::DefaultGuard>> = const { RefCell::new(None) };
+}
+
+/// Runs `f`, gathering the transcript events it emits at `level`.
+pub fn collect<T>(level: i64, f: impl FnOnce() -> T) -> (T, Transcript) {
+    INSTALLED.with(|installed| {
+        let mut installed = installed.borrow_mut();
+        if installed.is_none() {
+            let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(TranscriptLayer));
+            *installed = Some(tracing::dispatcher::set_default(&dispatch));
+        }
+    });
+    let outer = CURRENT.with(|current| current.borrow_mut().replace(Transcript::new(level)));
+    let result = f();
+    let transcript = CURRENT.with(|current| std::mem::replace(&mut *current.borrow_mut(), outer)).unwrap_or_default();
+    (result, transcript)
+}
+
+/// Hands this crate's transcript events to the transcript being gathered.
+struct TranscriptLayer;
+
+impl<S: tracing::Subscriber> Layer<S> for TranscriptLayer {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>, _: Context<'_, S>) -> bool {
+        metadata.target() == TARGET
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        if event.metadata().target() != TARGET {
+            return;
+        }
+        CURRENT.with(|current| {
+            let mut current = current.borrow_mut();
+            let Some(transcript) = current.as_mut() else { return };
+            let mut fields = Fields { transcript, kind: None };
+            event.record(&mut fields);
+        });
+    }
+}
+
+/// Reads an event's fields (`kind`, then `text` or `bytes`) into the
+/// transcript, at its level.
+struct Fields<'t> {
+    transcript: &'t mut Transcript,
+    kind: Option<&'static str>,
+}
+
+impl tracing::field::Visit for Fields<'_> {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        match field.name() {
+            "kind" => {
+                self.kind = ["command", "reply", "connection", "note", "data"].into_iter().find(|k| *k == value);
+            }
+            "text" => self.transcript.record(self.kind.unwrap_or_default(), Some(value), None),
+            _ => {}
+        }
+    }
+
+    fn record_bytes(&mut self, field: &tracing::field::Field, value: &[u8]) {
+        if field.name() == "bytes" && self.kind == Some("data") {
+            self.transcript.record("data", None, Some(value));
+        }
+    }
+
+    fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,12 +297,13 @@ mod tests {
 
     #[test]
     fn levels_filter_entries() {
-        let mut t = Transcript::default();
-        t.connection("Connected to 127.0.0.1:25");
-        t.reply("220 ready");
-        t.command("EHLO host\r\n");
-        t.command_masked("AUTH PLAIN ********");
-        t.data(b"Subject: x\r\n\r\nbody\r\n");
+        let ((), t) = collect(4, || {
+            connection("Connected to 127.0.0.1:25");
+            reply("220 ready");
+            command("EHLO host\r\n");
+            command_masked("AUTH PLAIN ********");
+            data(b"Subject: x\r\n\r\nbody\r\n");
+        });
         let one = text(&t, 1);
         assert!(one.contains("CLIENT -> SERVER: EHLO host\n") && !one.contains("220 ready") && !one.contains("Connected"));
         let two = text(&t, 2);
@@ -199,17 +314,34 @@ mod tests {
 
     #[test]
     fn records_only_what_its_level_shows() {
-        let mut t = Transcript::new(2);
-        t.connection("Connected");
-        t.data(&vec![b'\n'; 1000]);
-        t.reply("220 ready");
-        t.note("Result: OK");
+        let ((), t) = collect(2, || {
+            connection("Connected");
+            data(&vec![b'\n'; 1000]);
+            reply("220 ready");
+            note("Result: OK");
+        });
         assert_eq!(t.entries.len(), 2, "no connection line, no copy of the letter");
         assert!(text(&t, 4).contains("SERVER -> CLIENT: 220 ready"));
-        let mut off = Transcript::new(0);
-        off.reply("220 ready");
-        off.data(b"body\r\n");
+        let ((), off) = collect(0, || {
+            reply("220 ready");
+            data(b"body\r\n");
+        });
         assert!(off.entries.is_empty());
+    }
+
+    #[test]
+    fn only_this_crates_events_and_only_while_collecting() {
+        command("MAIL FROM:<nobody@x>"); // no transcript gathered: dropped
+        let ((), t) = collect(4, || {
+            tracing::event!(target: "lettre::transport::smtp", tracing::Level::INFO, kind = "command", text = "AUTH PLAIN c2VjcmV0");
+            command("RSET");
+            let ((), inner) = collect(1, || command("QUIT"));
+            assert_eq!(inner.entries.len(), 1);
+            reply("250 ok");
+        });
+        let shown = text(&t, 4);
+        assert!(!shown.contains("c2VjcmV0") && !shown.contains("QUIT"), "{shown}");
+        assert!(shown.contains("CLIENT -> SERVER: RSET\n") && shown.contains("SERVER -> CLIENT: 250 ok"), "{shown}");
     }
 
     #[test]
