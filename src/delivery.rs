@@ -333,7 +333,16 @@ fn converse(
     let keepalive = std::time::Duration::from_secs(settings.keepalive_seconds.max(0) as u64);
     let max_letters = settings.letters_per_connection.max(1) as u32;
 
-    if let Some((mut session, letters)) = rt.pool.take(account.id, account.revision, keepalive, max_letters) {
+    let kept = rt.pool.take(account.id, account.revision, keepalive, max_letters);
+    // a connection opened under another `timeout` setting is replaced, not reused
+    let kept = match kept {
+        Some((session, _)) if session.timeout() != settings.timeout() => {
+            session.quit_without_waiting();
+            None
+        }
+        kept => kept,
+    };
+    if let Some((mut session, letters)) = kept {
         session.set_deadline(Some(deadline));
         let result = session.send(&envelope_from, recipients, shipment.message, true);
         // Found dead before MAIL FROM was accepted (write failed, EOF, 421):

@@ -206,6 +206,11 @@ impl Session {
         Ok(())
     }
 
+    /// The per-reply timeout this connection was opened with.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Bounds the next letter's conversation (a kept connection sends many),
     /// and gives back the full timeouts if an earlier deadline shortened them.
     pub fn set_deadline(&mut self, deadline: Option<Instant>) {

@@ -53,7 +53,7 @@ final class KeptConnectionTest extends Smtp34TestCase
         $this->assertCount(3, array_unique(self::connections($kept)), 'keepalive_seconds 0 keeps none');
     }
 
-    public function testAnAccountChangeOpensANewConnection(): void
+    public function testAnAccountChangeOrANewTimeoutOpensANewConnection(): void
     {
         $server = $this->authServer();
         $id = $this->account($server, [], false);
@@ -61,6 +61,10 @@ final class KeptConnectionTest extends Smtp34TestCase
         smtp34_account_save(['id' => $id, 'name' => 'Новое имя'], false);
         $this->assertTrue(custom_mail('b@mail.ru', 's', "b\n", 'From: shop@site.ru'));
         $this->assertCount(2, array_unique(self::connections($server)));
+        smtp34_settings(['timeout' => 7]);
+        $this->assertTrue(custom_mail('c@mail.ru', 's', "b\n", 'From: shop@site.ru'));
+        $this->assertTrue(custom_mail('d@mail.ru', 's', "b\n", 'From: shop@site.ru'));
+        $this->assertCount(3, array_unique(self::connections($server)), 'the new timeout applies from the next letter on');
     }
 
     public function testAServerThatClosesIdleConnectionsLosesNoLetterAndSendsNoneTwice(): void
