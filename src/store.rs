@@ -89,10 +89,10 @@ const MIGRATIONS: &[&str] = &[
         day TEXT NOT NULL,
         recipients INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (account_id, day)
-    );
-    -- what a worker caches (settings, accounts, their health) changed when
-    -- this counter moved: a letter reads one row instead of three tables
-    CREATE TABLE config_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
+    );",
+    // 4: what a worker caches (settings, accounts, their health) changed
+    // when this counter moved: a letter reads one row instead of three tables
+    "CREATE TABLE config_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
     INSERT INTO config_version VALUES (1, 1);
     CREATE TRIGGER accounts_insert AFTER INSERT ON accounts BEGIN UPDATE config_version SET version = version + 1; END;
     CREATE TRIGGER accounts_update AFTER UPDATE ON accounts BEGIN UPDATE config_version SET version = version + 1; END;
@@ -463,6 +463,20 @@ mod tests {
         assert!(v4 > v3, "recovery moves it");
         store.record_success(id, 30).unwrap();
         assert_eq!(store.config_version().unwrap(), v4, "a healthy account's success within the minute writes nothing");
+    }
+
+    #[test]
+    fn a_version_3_file_gets_the_config_version_in_place() {
+        let path = temp_db("v3");
+        let v3 = Connection::open(&path).unwrap();
+        for migration in &MIGRATIONS[..3] {
+            v3.execute_batch(migration).unwrap();
+        }
+        v3.execute_batch("PRAGMA user_version = 3").unwrap();
+        drop(v3);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(store.config_version().unwrap(), 1);
     }
 
     #[test]
