@@ -171,11 +171,15 @@ final class RobustnessTest extends Smtp34TestCase
 
     public function testDefaultsRunWithNoIniSet(): void
     {
+        // a temp dir of its own: the default <tmp>/smtp34-<uid> is shared by everything on this machine
+        $tmp = sys_get_temp_dir() . '/smtp34-defaults-' . bin2hex(random_bytes(4));
+        mkdir($tmp, 0700);
         $result = ChildPhp::run(<<<'PHP'
             echo json_encode(smtp34_settings()), "\n";
-            PHP, [], ['TMPDIR' => sys_get_temp_dir()]);
+            PHP, [], ['TMPDIR' => $tmp]);
         $this->assertSame(0, $result['code'], $result['stderr']);
         $this->assertSame(false, json_decode($result['stdout'], true)['enabled'], 'disabled after install');
+        $this->assertFileExists($tmp . '/smtp34-' . getmyuid() . '/smtp34.db', 'made under the temp dir, by the first call');
     }
 
     public function testSeveralWorkersShareOneDatabase(): void
