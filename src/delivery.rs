@@ -17,7 +17,6 @@ use crate::crypto::random_hex;
 use crate::decision::{self, AccountView, Decision, Handover, LetterFacts};
 use crate::error::{Error, Result};
 use crate::headers::Mailbox;
-use crate::health::Health;
 use crate::letter::{Letter, MailArgs};
 use crate::logs;
 use crate::outbox::{retry_delay, Claim, OutboxLetter};
@@ -61,7 +60,7 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
     let views = AccountViews::load(rt, &config)?;
     prune_now_and_then(rt, settings, now);
     let facts = LetterFacts { from: letter.from.as_ref(), mailing: letter.mailing.is_some(), recipients: letter.recipients.len() };
-    let decision = decision::decide(settings.enabled, settings.fallback == "mail", facts, &views.views(&accounts), now, views.midnight);
+    let decision = decision::decide(settings.enabled, settings.fallback == "mail", facts, &views.views(&config), now, views.midnight);
 
     let mut entry = journal_entry(&letter, now);
     let mut notes = letter_notes(&letter);
@@ -193,7 +192,6 @@ fn lease(settings: &Settings, candidates: usize, recipients: usize, bytes: usize
 
 /// What the decision needs of the accounts besides their fields.
 struct AccountViews {
-    health: HashMap<i64, Health>,
     used: HashMap<i64, i64>,
     midnight: i64,
 }
@@ -202,20 +200,20 @@ impl AccountViews {
     fn load(rt: &Runtime, config: &crate::runtime::Config) -> Result<AccountViews> {
         let limited = config.accounts.iter().any(|a| a.daily_limit > 0);
         Ok(AccountViews {
-            health: config.health.clone(),
             used: if limited { rt.store.used_today()? } else { HashMap::new() },
             midnight: if limited { rt.store.next_local_midnight()? } else { i64::MAX },
         })
     }
 
-    fn views<'a>(&self, accounts: &'a [Account]) -> Vec<AccountView<'a>> {
-        accounts
+    fn views<'a>(&self, config: &'a crate::runtime::Config) -> Vec<AccountView<'a>> {
+        config
+            .accounts
             .iter()
             .map(|a| AccountView {
                 routing: a.routing(),
                 daily_limit: a.daily_limit,
                 used_today: self.used.get(&a.id).copied().unwrap_or(0),
-                backoff_until: self.health.get(&a.id).map_or(0, |h| h.backoff_until),
+                backoff_until: config.health.get(&a.id).map_or(0, |h| h.backoff_until),
             })
             .collect()
     }
@@ -480,7 +478,7 @@ pub struct FlushReport {
 /// a hanging server costs one timeout per flush, not one per letter.
 pub fn flush(rt: &mut Runtime, limit: i64, now_flag: bool) -> Result<FlushReport> {
     let config = rt.config()?;
-    let (settings, accounts) = (config.settings.clone(), config.accounts.clone());
+    let (settings, accounts) = (&config.settings, &config.accounts);
     if settings.journal_days > 0 {
         rt.store.prune_journal(clock::now_unix() - settings.journal_days * 86_400)?;
     }
@@ -496,7 +494,7 @@ pub fn flush(rt: &mut Runtime, limit: i64, now_flag: bool) -> Result<FlushReport
         let Some(row) = rt.store.claim_next(&claim, now, !now_flag, after_id)? else { break };
         after_id = row.id;
         let from = Mailbox { name: row.from_name.clone(), address: row.from_email.clone() };
-        let usable = decision::retry_candidates(&from, row.mailing, row.recipients.len(), &views.views(&accounts), now, views.midnight, &failed_here);
+        let usable = decision::retry_candidates(&from, row.mailing, row.recipients.len(), &views.views(&config), now, views.midnight, &failed_here);
         let chosen: Vec<Account> = usable.candidates.iter().filter_map(|id| accounts.iter().find(|a| a.id == *id).cloned()).collect();
         let mut outcome = Outcome::pending(row.recipients.clone());
         let envelope_from = row.envelope_from.as_deref().and_then(|a| Address::from_str(a).ok());
