@@ -20,6 +20,9 @@ use lettre::Address;
 
 use super::stream::{self, Stream};
 use super::transcript::{self, MASK};
+
+/// How much a reply may outlast `timeout` before a read's timeout is shortened for it.
+const REARM_SLACK: Duration = Duration::from_millis(50);
 use crate::account::{AuthKind, Security, Server};
 
 /// Whose problem a failed attempt is. An account problem (connecting, TLS,
@@ -491,7 +494,11 @@ impl Session {
         let mut line = Vec::new();
         loop {
             let left = self.time_left(Some(until))?;
-            if left < self.read_armed {
+            // Shortened only when a read will really wait and the reply's own
+            // deadline is nearer than the armed timeout by more than a hair:
+            // the first read of each reply keeps the timeout armed once per
+            // connection (no setsockopt per letter).
+            if self.io.buffer().is_empty() && left + REARM_SLACK < self.read_armed {
                 if let Some(tcp) = self.io.get_ref().tcp() {
                     let _ = tcp.set_read_timeout(Some(left));
                 }
