@@ -1,0 +1,166 @@
+<?php
+// IDE stubs for the smtp34 extension (SPEC §6). Never include this file where
+// the extension is loaded: the functions exist already. tests/php/StubsTest.php
+// compares it with the loaded extension through Reflection, so it cannot drift.
+
+namespace Smtp34 {
+    /**
+     * A failed account check (on save or through smtp34_account_check()), or
+     * a store the extension cannot use. The message holds the server's reply.
+     */
+    class Exception extends \RuntimeException
+    {
+    }
+}
+
+namespace {
+    /**
+     * Sends one letter as PHP's mail() would, through the SMTP account chosen by
+     * its From (SPEC §3). Bitrix calls it for every letter when it exists.
+     *
+     * True when the letter was sent, queued in the outbox (a transient or
+     * account failure: it is retried), or handed to PHP's mail() (smtp34
+     * disabled, or no account matches and `fallback` is `mail`). False only when
+     * the letter is refused for good (a 5xx to the letter itself, no valid
+     * recipient, no account and `fallback` = `none`). Every call is journaled.
+     *
+     * @param string $to comma-separated recipients, as for mail()
+     * @param string $subject the subject, encoded words allowed
+     * @param string $message the body, any charset (bytes are sent as they are)
+     * @param string $additional_headers header lines separated by CRLF or LF
+     * @param string $additional_parameters sendmail's options: the last valid -f or -r sets the envelope sender
+     * @param object|null $context what Bitrix passes (ignored)
+     */
+    function custom_mail(string $to, string $subject, string $message, string $additional_headers = '', string $additional_parameters = '', ?object $context = null): bool
+    {
+    }
+
+    /**
+     * Inserts an account (no 'id') or updates one (with 'id'; fields left out keep
+     * their values). With $check, connects, does TLS, EHLO and AUTH first (and sends
+     * a test letter when `check_sends_test` is on); nothing is saved if it fails.
+     *
+     * @param array{id?: int, active?: bool, name?: string, email?: string, host?: string, port?: int, security?: 'none'|'ssl'|'starttls', auth?: 'none'|'login', login?: string, password?: string, mailing_first?: bool, verify_tls?: bool, daily_limit?: int} $account
+     * @return int the account's id
+     * @throws \ValueError naming the field that is wrong
+     * @throws \Smtp34\Exception when the check fails (the message holds the server's reply)
+     */
+    function smtp34_account_save(array $account, bool $check = true): int
+    {
+    }
+
+    /**
+     * One account, without its password ('has_password' says whether one is stored),
+     * with what every worker knows of it: sent_today, failures, last_error,
+     * last_error_at, last_success_at, resting_until.
+     *
+     * @return array<string, mixed>|null null when there is no such account
+     */
+    function smtp34_account_get(int $id): ?array
+    {
+    }
+
+    /**
+     * Every account, shaped as smtp34_account_get() returns one, highest id first.
+     *
+     * @return list<array<string, mixed>>
+     */
+    function smtp34_account_list(): array
+    {
+    }
+
+    /** Deletes an account; false when there was none. */
+    function smtp34_account_delete(int $id): bool
+    {
+    }
+
+    /**
+     * Checks an account against its server (connect, TLS, EHLO, AUTH; a test letter
+     * when `check_sends_test` is on) without saving anything.
+     *
+     * @param array<string, mixed>|int $account an account array, or a stored account's id
+     * @return array{ok: bool, message: string, transcript: string}
+     */
+    function smtp34_account_check(array|int $account): array
+    {
+    }
+
+    /**
+     * All settings (SPEC §5) after applying $changes.
+     *
+     * @param array<string, bool|int|string>|null $changes
+     * @return array<string, bool|int|string>
+     * @throws \ValueError naming the setting that is wrong
+     */
+    function smtp34_settings(?array $changes = null): array
+    {
+    }
+
+    /** The id of the account custom_mail() would use for this From, or null. */
+    function smtp34_resolve(string $from, bool $mailing = false): ?int
+    {
+    }
+
+    /**
+     * The newest journal rows first, one per custom_mail() call: id, time, account_id,
+     * mailing, mailing_id, from, recipients, subject (decoded), message_id, status
+     * (sent queued failed fallback refused disabled interrupted sending), reply,
+     * duration_ms.
+     *
+     * @return list<array<string, mixed>>
+     */
+    function smtp34_journal(int $limit = 50): array
+    {
+    }
+
+    /**
+     * The transcript logs: name, account_id, kind (send|check), size, modified.
+     *
+     * @return list<array{name: string, account_id: int, kind: string, size: int, modified: int}>
+     */
+    function smtp34_log_list(): array
+    {
+    }
+
+    /**
+     * One transcript log's bytes.
+     *
+     * @throws \ValueError when the name is not one of smtp34's logs
+     * @throws \Smtp34\Exception when it cannot be read
+     */
+    function smtp34_log_read(string $name): string
+    {
+    }
+
+    /**
+     * Deletes one transcript log; false when there was none.
+     *
+     * @throws \ValueError when the name is not one of smtp34's logs
+     */
+    function smtp34_log_delete(string $name): bool
+    {
+    }
+
+    /**
+     * Sends letters waiting in the outbox whose next try is due (all of them with $now).
+     *
+     * @return array{sent: int, failed: int, left: int}
+     */
+    function smtp34_outbox_flush(int $limit = 100, bool $now = false): array
+    {
+    }
+
+    /**
+     * The letters waiting in the outbox, with their attempts, next try and last error.
+     *
+     * @return list<array<string, mixed>>
+     */
+    function smtp34_outbox_list(): array
+    {
+    }
+
+    /** Drops one waiting letter (journaled); false when there was none. */
+    function smtp34_outbox_delete(int $id): bool
+    {
+    }
+}
