@@ -69,6 +69,9 @@ class SpoolHandler:
         if self.args.drop_after_data and self.misbehaving():
             server.transport.abort()
             return "250 never seen"
+        if self.args.slow_data:
+            # a provider that takes its time over each letter
+            await asyncio.sleep(self.args.slow_data)
         if self.args.close_after_letter:
             # like a provider that drops idle connections: this one ends after its letter
             asyncio.get_event_loop().call_later(0.05, server.transport.close)
@@ -177,6 +180,7 @@ def main():
     parser.add_argument("--no-smtputf8", action="store_true")
     parser.add_argument("--pipelining", action="store_true")
     parser.add_argument("--close-after-letter", action="store_true")
+    parser.add_argument("--slow-data", type=float, help="wait this many seconds before answering a letter's data")
     args = parser.parse_args()
 
     os.makedirs(args.spool, exist_ok=True)

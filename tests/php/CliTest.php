@@ -178,4 +178,41 @@ final class CliTest extends Smtp34TestCase
         $this->assertSame(0, $this->cli('log', 'delete', "send_$id.log")['code']);
         $this->assertSame(1, $this->cli('log', 'delete', "send_$id.log")['code']);
     }
+
+    public function testSendTestReportsItsOwnJournalRowWhileOtherWorkersSend(): void
+    {
+        $slow = $this->authServer(['slow-data' => '0.5']);
+        $id = $this->addAccount($slow);
+        $busy = $this->server();
+        $this->assertSame(0, $this->cli('account', 'add', 'name=Новости', 'email=news@site.ru', 'host=127.0.0.1', "port=$busy->port", 'auth=none')['code']);
+        $this->cli('settings', 'enabled=1');
+
+        // another worker journals letters all the while the test letter waits for its 250
+        $stop = tempnam(sys_get_temp_dir(), 'smtp34-stop-');
+        $worker = ChildPhp::start(sprintf(
+            '$sent = 0; $until = microtime(true) + 20;'
+            . ' while (clearstatcache() === null && is_file(%s) && microtime(true) < $until) { custom_mail("reader$sent@example.test", "news $sent", "body", "From: news@site.ru"); $sent++; }'
+            . ' echo $sent;',
+            var_export($stop, true),
+        ), $this->ini);
+        usleep(300_000);
+        $sent = $this->cli('--json', 'send-test', (string) $id, 'admin@site.ru');
+        unlink($stop);
+        $others = (int) $worker()['stdout'];
+
+        $this->assertSame(0, $sent['code'], $sent['stdout'] . $sent['stderr']);
+        $row = json_decode($sent['stdout'], true);
+        $this->assertSame(['sent', $id, 'admin@site.ru', 'smtp34: test letter'], [$row['status'], $row['account_id'], $row['recipients'], $row['subject']]);
+        $this->assertMatchesRegularExpression('/^<smtp34-test\.[0-9a-f]{24}@site\.ru>$/', $row['message_id']);
+        $this->assertSame($row['message_id'], $this->messageIdOf($slow->only()['raw']));
+        $newer = array_filter(json_decode($this->cli('--json', 'journal', '--limit', '1000')['stdout'], true), static fn ($r) => $r['id'] > $row['id']);
+        $this->assertGreaterThan(0, count($newer), "the other worker ($others letters) journaled letters after the test letter's row");
+    }
+
+    private function messageIdOf(string $eml): string
+    {
+        $this->assertMatchesRegularExpression('/^Message-ID: (\S+)\r?$/mi', $eml);
+        preg_match('/^Message-ID: (\S+)\r?$/mi', $eml, $m);
+        return $m[1];
+    }
 }
