@@ -85,7 +85,7 @@ if ($response->redirect !== null) {
 http_response_code($response->status);
 header('Content-Type: text/html; charset=UTF-8');
 $nav = '';
-foreach (['accounts' => 'MENU_ACCOUNTS', 'settings' => 'MENU_SETTINGS', 'logs' => 'MENU_LOGS', 'journal' => 'MENU_JOURNAL', 'outbox' => 'MENU_OUTBOX'] as $target => $label) {
+foreach (['dashboard' => 'MENU_DASHBOARD', 'accounts' => 'MENU_ACCOUNTS', 'settings' => 'MENU_SETTINGS', 'logs' => 'MENU_LOGS', 'journal' => 'MENU_JOURNAL', 'outbox' => 'MENU_OUTBOX'] as $target => $label) {
     $nav .= '<a href="' . Html::e($url($target)) . '"' . ($target === $page || ($page === 'account_edit' && $target === 'accounts') ? ' class="current"' : '') . '>' . Html::e($t->get($label)) . '</a> ';
 }
 $other = $lang === 'ru' ? 'en' : 'ru';
@@ -115,6 +115,11 @@ h1 { font-size: 22px; font-weight: normal; margin: 0 0 14px; }
 .smtp34-failing { color: #b00020; font-weight: bold; }
 .smtp34-buttons button { padding: 5px 12px; }
 td form { display: inline; }
+.smtp34-filter { background: #fff; border: 1px solid #d5dbde; padding: 8px 10px; margin-bottom: 10px; }
+.smtp34-filter label { margin-right: 8px; }
+.smtp34-pager a, .smtp34-pager strong { margin-right: 6px; }
+.smtp34-chart { background: #fff; border: 1px solid #d5dbde; }
+.swatch { display: inline-block; width: 10px; height: 10px; }
 </style>
 </head>
 <body>

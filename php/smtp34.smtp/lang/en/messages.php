@@ -135,4 +135,11 @@ $MESS = [
     'O_SENDING_NOW' => 'sending',
     'NOTIFY_ACCOUNT_FAILING' => 'smtp34: the SMTP account %s (ID %d) does not send (%d failures in a row): %s. Letters wait in the outbox.',
     'NOTIFY_GIVEN_UP' => 'smtp34: %d letters could not be delivered in time (outbox_max_hours); see the mail journal.',
+    'MENU_DASHBOARD' => 'Dashboard',
+    'DASHBOARD_TITLE' => 'Mail at a glance',
+    'D_sent' => 'Sent', 'D_queued' => 'Queued', 'D_failed' => 'Failed', 'D_fallback' => 'Handed to mail()',
+    'D_OUTBOX' => 'Waiting in the outbox', 'D_PER_DAY' => 'Letters per day, last 30 days', 'D_ACCOUNTS' => 'Accounts (counts for 30 days)',
+    'J_ANY' => 'any', 'J_NO_ACCOUNT' => 'no account', 'J_DATE_FROM' => 'From', 'J_DATE_TO' => 'to', 'J_TEXT' => 'Recipient or subject',
+    'J_FILTER' => 'Find', 'J_RESET' => 'Reset', 'J_FOUND' => 'Letters found: %d', 'J_NOTHING_FOUND' => 'No letter matches the filter.',
+    'J_WINDOW' => 'Only the newest %d letters are shown and counted (back to %s).',
 ];

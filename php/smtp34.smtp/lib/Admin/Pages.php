@@ -14,7 +14,7 @@ namespace Smtp34\Admin;
 final class Pages
 {
     /** Page name (URL or Bitrix file) → the method that renders it. */
-    public const PAGES = ['accounts' => 'accounts', 'account_edit' => 'accountEdit', 'settings' => 'settings', 'logs' => 'logs', 'journal' => 'journal', 'outbox' => 'outbox'];
+    public const PAGES = ['dashboard' => 'dashboard', 'accounts' => 'accounts', 'account_edit' => 'accountEdit', 'settings' => 'settings', 'logs' => 'logs', 'journal' => 'journal', 'outbox' => 'outbox'];
 
     /** Account fields as the forms carry them (the API's names). */
     public const ACCOUNT_FIELDS = ['active', 'name', 'email', 'host', 'port', 'security', 'auth', 'login', 'password', 'mailing_first', 'verify_tls', 'daily_limit'];
@@ -368,22 +368,103 @@ final class Pages
 
     public function journal(Request $request): Response
     {
-        $limit = max(1, min(1000, (int) ($request->query['limit'] ?? 100)));
-        $rows = smtp34_journal($limit);
-        if ($rows === []) {
-            return new Response($this->t->get('JOURNAL_TITLE'), '<p>' . $this->t('NO_JOURNAL') . '</p>');
+        $window = Journal::window();
+        $filter = Journal::filterFrom($request->query);
+        $found = Journal::page(Journal::filter($window, $filter), (int) ($request->query['page'] ?? 1));
+        $html = $this->journalFilter($filter) . $this->windowNote($window);
+        if ($found['total'] === 0) {
+            return new Response($this->t->get('JOURNAL_TITLE'), $html . '<p id="journal-empty">' . $this->t($window === [] ? 'NO_JOURNAL' : 'J_NOTHING_FOUND') . '</p>');
         }
-        $html = '<table class="smtp34-table" id="journal"><thead><tr>';
+        $html .= '<p id="journal-count">' . Html::e(sprintf($this->t->get('J_FOUND'), $found['total'])) . '</p><table class="smtp34-table" id="journal"><thead><tr>';
         foreach (['J_time', 'J_status', 'J_account', 'J_mailing', 'J_from', 'J_recipients', 'J_subject', 'J_message_id', 'J_reply', 'J_duration'] as $col) {
             $html .= '<th>' . $this->t($col) . '</th>';
         }
         $html .= '</tr></thead><tbody>';
-        foreach ($rows as $row) {
-            $html .= '<tr class="status-' . Html::e($row['status']) . '"><td>' . Html::date($row['time']) . '</td><td class="status">' . Html::e($row['status']) . '</td>'
+        foreach ($found['rows'] as $row) {
+            $html .= '<tr class="status-' . Html::e($row['status']) . '" data-id="' . $row['id'] . '"><td>' . Html::date($row['time']) . '</td><td class="status">' . Html::e($row['status']) . '</td>'
                 . '<td>' . Html::e($row['account_id'] ?? '—') . '</td><td>' . Html::e($row['mailing_id'] ?? '') . '</td>'
-                . '<td>' . Html::e($row['from']) . '</td><td>' . Html::e($row['recipients']) . '</td><td class="subject">' . Html::e($row['subject']) . '</td>'
+                . '<td>' . Html::e($row['from']) . '</td><td class="recipients">' . Html::e($row['recipients']) . '</td><td class="subject">' . Html::e($row['subject']) . '</td>'
                 . '<td>' . Html::e($row['message_id']) . '</td><td class="reply">' . Html::e($row['reply']) . '</td><td>' . $row['duration_ms'] . '</td></tr>';
         }
-        return new Response($this->t->get('JOURNAL_TITLE'), $html . '</tbody></table>');
+        return new Response($this->t->get('JOURNAL_TITLE'), $html . '</tbody></table>' . $this->pager($found, array_filter($filter, static fn ($v) => $v !== '')));
+    }
+
+    private function journalFilter(array $filter): string
+    {
+        $statuses = ['' => $this->t->get('J_ANY')] + array_combine(Journal::STATUSES, Journal::STATUSES);
+        $accounts = ['' => $this->t->get('J_ANY'), 'none' => $this->t->get('J_NO_ACCOUNT')];
+        foreach (smtp34_account_list() as $a) {
+            $accounts[(string) $a['id']] = '[' . $a['id'] . '] ' . $a['email'];
+        }
+        $date = fn (string $name) => '<input type="date" name="' . $name . '" id="filter-' . $name . '" value="' . Html::e($filter[$name]) . '">';
+        return '<form method="get" action="' . Html::e($this->url('journal')) . '" id="journal-filter" class="smtp34-filter">'
+            . '<label>' . $this->t('J_status') . ' ' . Html::select('status', $statuses, $filter['status'], 'filter-status') . '</label> '
+            . '<label>' . $this->t('J_account') . ' ' . Html::select('account', $accounts, $filter['account'], 'filter-account') . '</label> '
+            . '<label>' . $this->t('J_DATE_FROM') . ' ' . $date('from') . '</label> '
+            . '<label>' . $this->t('J_DATE_TO') . ' ' . $date('to') . '</label> '
+            . '<label>' . $this->t('J_TEXT') . ' <input type="search" name="text" id="filter-text" value="' . Html::e($filter['text']) . '" size="24"></label> '
+            . '<button type="submit" id="filter-apply">' . $this->t('J_FILTER') . '</button> '
+            . '<a href="' . Html::e($this->url('journal')) . '" id="filter-reset">' . $this->t('J_RESET') . '</a></form>';
+    }
+
+    /** Says how far back the pages can see when the journal holds more than the window. */
+    private function windowNote(array $window): string
+    {
+        if (count($window) < Journal::WINDOW) {
+            return '';
+        }
+        return '<p class="smtp34-hint" id="window-note">' . Html::e(sprintf($this->t->get('J_WINDOW'), Journal::WINDOW, Html::date((int) end($window)['time']))) . '</p>';
+    }
+
+    /** @param array{page: int, pages: int} $found */
+    private function pager(array $found, array $query): string
+    {
+        if ($found['pages'] < 2) {
+            return '';
+        }
+        $html = '<p class="smtp34-pager" id="pager">';
+        for ($page = 1; $page <= $found['pages']; $page++) {
+            $html .= $page === $found['page'] ? '<strong>' . $page . '</strong> '
+                : '<a href="' . Html::e($this->url('journal', $query + ['page' => $page])) . '">' . $page . '</a> ';
+        }
+        return $html . '</p>';
+    }
+
+    // ---- dashboard ----
+
+    public function dashboard(Request $request): Response
+    {
+        $window = Journal::window();
+        $daily = Journal::daily($window, 30, time());
+        $labels = array_combine(array_keys(Journal::OUTCOMES), array_map(fn ($o) => $this->t->get("D_$o"), array_keys(Journal::OUTCOMES)));
+        $totals = array_fill_keys(array_keys(Journal::OUTCOMES), 0);
+        foreach ($daily['days'] as $counts) {
+            foreach ($counts as $outcome => $n) {
+                $totals[$outcome] += $n;
+            }
+        }
+        $outbox = smtp34_outbox_list();
+        $html = '<p class="smtp34-totals" id="totals">';
+        foreach ($totals as $outcome => $n) {
+            $html .= '<span class="total ' . $outcome . '"><span class="swatch" style="background:' . Journal::COLOURS[$outcome] . '"></span> ' . Html::e($labels[$outcome]) . ': <strong>' . $n . '</strong></span> &nbsp; ';
+        }
+        $html .= '<span class="total outbox">' . $this->t('D_OUTBOX') . ': <a href="' . Html::e($this->url('outbox')) . '"><strong id="outbox-size">' . count($outbox) . '</strong></a></span></p>'
+            . '<h2>' . $this->t('D_PER_DAY') . '</h2>' . Journal::chart($daily['days'], $labels);
+        if (!$daily['complete']) {
+            $html .= '<p class="smtp34-hint" id="window-note">' . Html::e(sprintf($this->t->get('J_WINDOW'), Journal::WINDOW, Html::date((int) $daily['since']))) . '</p>';
+        }
+        $html .= '<h2>' . $this->t('D_ACCOUNTS') . '</h2><table class="smtp34-table" id="dashboard-accounts"><thead><tr>';
+        foreach (['COL_ID', 'COL_EMAIL', 'COL_ACTIVE', 'COL_STATE', 'COL_TODAY', 'D_sent', 'D_queued', 'D_failed'] as $col) {
+            $html .= '<th>' . $this->t($col) . '</th>';
+        }
+        $html .= '</tr></thead><tbody>';
+        $empty = array_fill_keys(array_keys(Journal::OUTCOMES), 0);
+        foreach (smtp34_account_list() as $a) {
+            $counts = $daily['accounts'][(string) $a['id']] ?? $empty;
+            $html .= '<tr data-id="' . $a['id'] . '"><td>' . $a['id'] . '</td><td>' . Html::e($a['email']) . '</td><td>' . $this->t($a['active'] ? 'YES' : 'NO') . '</td>'
+                . '<td class="state">' . $this->health($a) . '</td><td>' . $a['sent_today'] . ($a['daily_limit'] > 0 ? ' / ' . $a['daily_limit'] : '') . '</td>'
+                . '<td class="sent">' . $counts['sent'] . '</td><td class="queued">' . $counts['queued'] . '</td><td class="failed">' . $counts['failed'] . '</td></tr>';
+        }
+        return new Response($this->t->get('DASHBOARD_TITLE'), $html . '</tbody></table>');
     }
 }

@@ -1,0 +1,171 @@
+<?php
+declare(strict_types=1);
+
+namespace Smtp34\Admin;
+
+/**
+ * What the journal and dashboard pages show, for every host (standalone,
+ * Bitrix): filters, pages and per-day counts over the newest journal rows.
+ * SPEC §6 gives smtp34_journal(int $limit) only, newest first, so the pages
+ * work on a window of the newest WINDOW rows (a few MB at most: the
+ * extension caps every stored text) and say how far back it reaches.
+ */
+final class Journal
+{
+    public const WINDOW = 2000;
+    public const PER_PAGE = 50;
+    public const STATUSES = ['sent', 'queued', 'failed', 'fallback', 'refused', 'disabled', 'interrupted', 'sending'];
+    /** The dashboard's four kinds of outcome, and the journal statuses each counts. */
+    public const OUTCOMES = [
+        'sent' => ['sent'],
+        'queued' => ['queued', 'sending'],
+        'failed' => ['failed', 'refused', 'interrupted'],
+        'fallback' => ['fallback', 'disabled'],
+    ];
+
+    /** The newest rows, at most WINDOW of them. */
+    public static function window(): array
+    {
+        return smtp34_journal(self::WINDOW);
+    }
+
+    /**
+     * The filter a query string asks for, normalised: status (one of
+     * STATUSES), account (an id, or 'none'), from and to (Y-m-d, local
+     * days, inclusive), text (in recipients, subject, from or Message-ID).
+     *
+     * @return array{status: string, account: string, from: string, to: string, text: string}
+     */
+    public static function filterFrom(array $query): array
+    {
+        $day = static fn ($v): string => is_string($v) && preg_match('/^\d{4}-\d\d-\d\d$/', $v) ? $v : '';
+        $status = is_string($query['status'] ?? null) && in_array($query['status'], self::STATUSES, true) ? $query['status'] : '';
+        $account = is_string($query['account'] ?? null) && preg_match('/^(\d+|none)$/', $query['account']) ? $query['account'] : '';
+        $text = is_string($query['text'] ?? null) ? trim(mb_substr($query['text'], 0, 200)) : '';
+        return ['status' => $status, 'account' => $account, 'from' => $day($query['from'] ?? null), 'to' => $day($query['to'] ?? null), 'text' => $text];
+    }
+
+    /** The rows the filter lets through, in their order. */
+    public static function filter(array $rows, array $filter): array
+    {
+        $since = $filter['from'] !== '' ? strtotime($filter['from'] . ' 00:00:00') : null;
+        $until = $filter['to'] !== '' ? strtotime($filter['to'] . ' 00:00:00 +1 day') : null;
+        return array_values(array_filter($rows, static function (array $row) use ($filter, $since, $until): bool {
+            if ($filter['status'] !== '' && $row['status'] !== $filter['status']) {
+                return false;
+            }
+            if ($filter['account'] !== '' && (string) ($row['account_id'] ?? 'none') !== $filter['account']) {
+                return false;
+            }
+            if (($since !== null && $row['time'] < $since) || ($until !== null && $row['time'] >= $until)) {
+                return false;
+            }
+            if ($filter['text'] !== '') {
+                $haystack = implode("\n", [$row['recipients'], $row['subject'], $row['from'], $row['message_id']]);
+                if (mb_stripos($haystack, $filter['text']) === false && stripos($haystack, $filter['text']) === false) {
+                    return false;
+                }
+            }
+            return true;
+        }));
+    }
+
+    /**
+     * One page of rows (1-based, clamped to the pages there are).
+     *
+     * @return array{rows: array, page: int, pages: int, total: int}
+     */
+    public static function page(array $rows, int $page, int $perPage = self::PER_PAGE): array
+    {
+        $pages = max(1, (int) ceil(count($rows) / $perPage));
+        $page = min(max(1, $page), $pages);
+        return ['rows' => array_slice($rows, ($page - 1) * $perPage, $perPage), 'page' => $page, 'pages' => $pages, 'total' => count($rows)];
+    }
+
+    /**
+     * Letters per local day and outcome for the `$days` days up to today,
+     * oldest first, from the rows given; per account too.
+     *
+     * @return array{days: array<string, array<string, int>>, accounts: array<string, array<string, int>>, since: ?int, complete: bool}
+     *   `complete` says whether the rows reach back past the first day (else the window ended sooner)
+     */
+    public static function daily(array $rows, int $days, int $now): array
+    {
+        $empty = array_fill_keys(array_keys(self::OUTCOMES), 0);
+        $series = [];
+        for ($i = $days - 1; $i >= 0; $i--) {
+            $series[date('Y-m-d', strtotime("-$i days", $now))] = $empty;
+        }
+        $first = strtotime(array_key_first($series) . ' 00:00:00');
+        $outcomeOf = [];
+        foreach (self::OUTCOMES as $outcome => $statuses) {
+            foreach ($statuses as $status) {
+                $outcomeOf[$status] = $outcome;
+            }
+        }
+        $accounts = [];
+        $oldest = null;
+        foreach ($rows as $row) {
+            $oldest = $oldest === null ? $row['time'] : min($oldest, $row['time']);
+            $day = date('Y-m-d', $row['time']);
+            $outcome = $outcomeOf[$row['status']] ?? null;
+            if ($outcome === null || !isset($series[$day])) {
+                continue;
+            }
+            $series[$day][$outcome]++;
+            $account = $row['account_id'] === null ? 'none' : (string) $row['account_id'];
+            $accounts[$account] ??= $empty;
+            $accounts[$account][$outcome]++;
+        }
+        ksort($accounts, SORT_NATURAL);
+        return ['days' => $series, 'accounts' => $accounts, 'since' => $oldest, 'complete' => count($rows) < self::WINDOW || ($oldest !== null && $oldest < $first)];
+    }
+
+    /** Colours of the chart's outcomes (shared by the chart and its legend). */
+    public const COLOURS = ['sent' => '#2e7d32', 'queued' => '#f9a825', 'failed' => '#c62828', 'fallback' => '#1565c0'];
+
+    /**
+     * A stacked bar chart of daily()['days'] as inline SVG: no script, no
+     * external file (the admin's CSP allows neither).
+     *
+     * @param array<string, array<string, int>> $days
+     * @param array<string, string> $labels outcome → its name in the admin's language
+     */
+    public static function chart(array $days, array $labels): string
+    {
+        $width = 720;
+        $height = 220;
+        $left = 40;
+        $bottom = 24;
+        $plot = $height - $bottom - 10;
+        $max = max(1, ...array_map('array_sum', array_values($days)));
+        $scale = 10 ** max(0, (int) floor(log10($max)));
+        $top = (int) (ceil($max / $scale) * $scale);
+        $bar = ($width - $left) / max(1, count($days));
+        $svg = '<svg xmlns="http://www.w3.org/2000/svg" class="smtp34-chart" id="daily-chart" role="img" viewBox="0 0 ' . $width . ' ' . $height . '" width="100%" style="max-width:' . $width . 'px">';
+        foreach ([0, 0.5, 1] as $tick) {
+            $y = 10 + $plot - $plot * $tick;
+            $svg .= sprintf('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/><text x="%d" y="%.1f" font-size="10" text-anchor="end">%s</text>', $left, $y, $width, $y, $left - 4, $y + 3, Html::e((string) round($top * $tick)));
+        }
+        $i = 0;
+        foreach ($days as $day => $counts) {
+            $x = $left + $i * $bar;
+            $y = 10 + $plot;
+            $tip = $day . ': ' . implode(', ', array_map(static fn ($o) => $labels[$o] . ' ' . $counts[$o], array_keys(self::COLOURS)));
+            $svg .= '<g class="day" data-day="' . Html::e($day) . '"><title>' . Html::e($tip) . '</title>';
+            foreach (self::COLOURS as $outcome => $colour) {
+                $h = $plot * $counts[$outcome] / $top;
+                if ($h > 0) {
+                    $y -= $h;
+                    $svg .= sprintf('<rect class="%s" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s" data-count="%d"/>', $outcome, $x + 1, $y, $bar - 2, $h, $colour, $counts[$outcome]);
+                }
+            }
+            $svg .= '</g>';
+            if ($i % 5 === 0 || $i === count($days) - 1) {
+                $svg .= sprintf('<text x="%.1f" y="%d" font-size="10" text-anchor="middle">%s</text>', $x + $bar / 2, $height - 8, Html::e(substr($day, 5)));
+            }
+            $i++;
+        }
+        return $svg . '</svg>';
+    }
+}
