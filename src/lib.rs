@@ -26,6 +26,7 @@ mod properties;
 pub mod routing;
 pub mod runtime;
 pub mod settings;
+pub mod site_check;
 pub mod smtp;
 pub mod store;
 
@@ -73,6 +74,11 @@ extern "C" fn module_info(_module: *mut ModuleEntry) {
     let store = runtime::open_problem().unwrap_or_else(|| "usable by this user".to_owned());
     info_table_row!("Store", store);
     info_table_row!("Key file", key_file_state(&paths.key_file));
+    // where this site's mail could bypass smtp34 without anyone noticing
+    let cwd = std::env::current_dir().unwrap_or_default();
+    for (what, state) in site_check::findings(&cwd, std::path::Path::new(site_check::FPM_DIR)) {
+        info_table_row!(what, state);
+    }
     info_table_end!();
     // The ini entries, but the admin password's hash only as set or not:
     // phpinfo() pages are often public, and the hash can be attacked offline.

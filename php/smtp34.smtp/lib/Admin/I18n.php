@@ -3,9 +3,18 @@ declare(strict_types=1);
 
 namespace Smtp34\Admin;
 
-/** Russian and English strings (lang/<lang>/messages.php), UTF-8. */
+use Bitrix\Main\Localization\Loc;
+
+/**
+ * Russian and English strings of the shared pages, the CLI and the module,
+ * kept as Bitrix keeps them: lang/<lang>/lib/Admin/I18n.php, codes prefixed
+ * SMTP34_ (Loc's message table is shared by every module). Inside Bitrix
+ * they are read through Loc; elsewhere straight from the same files.
+ */
 final class I18n
 {
+    public const PREFIX = 'SMTP34_';
+
     /** @var array<string, string> */
     private array $messages;
     /** @var array<string, string> */
@@ -13,20 +22,29 @@ final class I18n
 
     public function __construct(public readonly string $lang = 'ru')
     {
-        $this->messages = self::load(in_array($lang, ['ru', 'en'], true) ? $lang : 'ru');
+        $lang = in_array($lang, ['ru', 'en'], true) ? $lang : 'ru';
+        $this->messages = self::load($lang);
         $this->fallback = self::load('en');
     }
 
     /** @return array<string, string> */
     private static function load(string $lang): array
     {
+        if (class_exists(Loc::class)) {
+            Loc::loadMessages(__FILE__);
+            return [];
+        }
         $MESS = [];
-        include __DIR__ . "/../../lang/$lang/messages.php";
+        include __DIR__ . "/../../lang/$lang/lib/Admin/I18n.php";
         return $MESS;
     }
 
     public function get(string $code): string
     {
-        return $this->messages[$code] ?? $this->fallback[$code] ?? $code;
+        $key = self::PREFIX . $code;
+        if (class_exists(Loc::class)) {
+            return Loc::getMessage($key, null, $this->lang) ?? Loc::getMessage($key, null, 'en') ?? $code;
+        }
+        return $this->messages[$key] ?? $this->fallback[$key] ?? $code;
     }
 }

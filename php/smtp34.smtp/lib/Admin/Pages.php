@@ -16,9 +16,6 @@ final class Pages
     /** Page name (URL or Bitrix file) → the method that renders it. */
     public const PAGES = ['dashboard' => 'dashboard', 'accounts' => 'accounts', 'account_edit' => 'accountEdit', 'settings' => 'settings', 'logs' => 'logs', 'journal' => 'journal', 'outbox' => 'outbox'];
 
-    /** Account fields as the forms carry them (the API's names). */
-    public const ACCOUNT_FIELDS = ['active', 'name', 'email', 'host', 'port', 'security', 'auth', 'login', 'password', 'mailing_first', 'verify_tls', 'daily_limit'];
-    private const BOOLEAN_FIELDS = ['active', 'mailing_first', 'verify_tls'];
 
     /**
      * @param \Closure(string, array<string, string|int>): string $url page name + query → URL
@@ -76,14 +73,7 @@ final class Pages
             if (is_string($request->post['row'] ?? null) && preg_match('/^(delete|activate|deactivate):(\d+)$/', $request->post['row'], $m)) {
                 [$action, $ids] = [$m[1], [(int) $m[2]]];
             }
-            foreach (array_unique($ids) as $id) {
-                match ($action) {
-                    'delete' => smtp34_account_delete($id),
-                    'activate' => smtp34_account_save(['id' => $id, 'active' => true], false),
-                    'deactivate' => smtp34_account_save(['id' => $id, 'active' => false], false),
-                    default => null,
-                };
-            }
+            Actions::accounts($action, $ids);
             return Response::redirect($this->url('accounts'));
         }
 
@@ -150,27 +140,19 @@ final class Pages
             if ($button === 'cancel') {
                 return Response::redirect($this->url('accounts'));
             }
-            $fields = $this->accountFields($request->post);
-            if ($id > 0) {
-                $fields['id'] = $id;
-            }
-            try {
-                $savedId = smtp34_account_save($fields, true);
+            $fields = Actions::accountFields($request->post);
+            [$savedId, $problem] = Actions::saveAccount($fields, $id, $this->t);
+            if ($savedId !== null) {
                 return Response::redirect(match ($button) {
                     'apply' => $this->url('account_edit', ['id' => $savedId, 'saved' => 1]),
                     'save_and_add' => $this->url('account_edit', ['saved' => 1]),
                     default => $this->url('accounts'),
                 });
-            } catch (\ValueError $e) {
-                $message = self::error($this->t->get('INVALID_FIELD') . ' ' . $e->getMessage());
-            } catch (\Smtp34\Exception $e) {
-                // the page says "not saved" in the admin's language; show the server's own words after it
-                $reply = preg_replace('/^account check failed, nothing saved: /', '', $e->getMessage());
-                $message = self::error($this->t->get('CHECK_FAILED') . ' ' . $reply);
             }
+            $message = self::error($problem);
             // keep what was typed, never the password
             $values = array_merge($values, array_diff_key($fields, ['password' => 1]));
-            foreach (self::BOOLEAN_FIELDS as $flag) {
+            foreach (Actions::BOOLEAN_FIELDS as $flag) {
                 $values[$flag] = ($request->post[$flag] ?? 'N') === 'Y';
             }
         } elseif (isset($request->query['saved'])) {
@@ -215,20 +197,6 @@ final class Pages
         return 'save';
     }
 
-    /** The API's account array from a form: known fields only, checkboxes as booleans. */
-    private function accountFields(array $post): array
-    {
-        $fields = [];
-        foreach (self::ACCOUNT_FIELDS as $field) {
-            if (!array_key_exists($field, $post) || is_array($post[$field])) {
-                continue;
-            }
-            $value = (string) $post[$field];
-            $fields[$field] = in_array($field, self::BOOLEAN_FIELDS, true) ? $value === 'Y' : $value;
-        }
-        return $fields;
-    }
-
     // ---- settings ----
 
     public function settings(Request $request): Response
@@ -236,20 +204,11 @@ final class Pages
         $message = '';
         $current = smtp34_settings();
         if ($request->isPost()) {
-            $changes = [];
-            foreach ($current as $key => $value) {
-                if (array_key_exists($key, $request->post) && !is_array($request->post[$key])) {
-                    $posted = (string) $request->post[$key];
-                    $changes[$key] = is_bool($value) ? $posted === 'Y' : $posted;
-                }
-            }
-            try {
-                smtp34_settings($changes);
+            [$current, $problem] = Actions::saveSettings($request->post);
+            if ($problem === null) {
                 return Response::redirect($this->url('settings', ['saved' => 1]));
-            } catch (\ValueError $e) {
-                $message = self::error($this->t->get('INVALID_FIELD') . ' ' . $e->getMessage());
-                $current = array_merge($current, $changes);
             }
+            $message = self::error($this->t->get('INVALID_FIELD') . ' ' . $problem);
         } elseif (isset($request->query['saved'])) {
             $message = self::note($this->t->get('SAVED'));
         }
@@ -275,11 +234,7 @@ final class Pages
     public function logs(Request $request): Response
     {
         if ($request->isPost()) {
-            try {
-                smtp34_log_delete((string) ($request->post['name'] ?? ''));
-            } catch (\ValueError) {
-                // not one of our logs: nothing to delete
-            }
+            Actions::deleteLogs([$request->post['name'] ?? '']);
             return Response::redirect($this->url('logs'));
         }
         if (isset($request->query['view'])) {
@@ -329,11 +284,11 @@ final class Pages
     {
         if ($request->isPost()) {
             if (($request->post['action'] ?? '') === 'flush') {
-                $report = smtp34_outbox_flush(100, true);
+                $report = Actions::flushOutbox();
                 return Response::redirect($this->url('outbox', ['sent' => $report['sent'], 'failed' => $report['failed'], 'left' => $report['left']]));
             }
             if (is_string($request->post['row'] ?? null) && preg_match('/^delete:(\d+)$/', $request->post['row'], $m)) {
-                smtp34_outbox_delete((int) $m[1]);
+                Actions::deleteLetters([(int) $m[1]]);
             }
             return Response::redirect($this->url('outbox'));
         }

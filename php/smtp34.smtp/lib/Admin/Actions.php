@@ -1,0 +1,111 @@
+<?php
+declare(strict_types=1);
+
+namespace Smtp34\Admin;
+
+/**
+ * What the admin's forms and buttons do, for every host (the standalone
+ * pages and the Bitrix module's lists and forms): form fields in, API calls
+ * out, the API's refusals as the admin's words. The host has already checked
+ * rights and the CSRF token.
+ */
+final class Actions
+{
+    /** Account fields as the forms carry them (the API's names). */
+    public const ACCOUNT_FIELDS = ['active', 'name', 'email', 'host', 'port', 'security', 'auth', 'login', 'password', 'mailing_first', 'verify_tls', 'daily_limit'];
+    public const BOOLEAN_FIELDS = ['active', 'mailing_first', 'verify_tls'];
+    public const ACCOUNT_ACTIONS = ['activate', 'deactivate', 'delete'];
+
+    /** delete, activate or deactivate the accounts `$ids`. */
+    public static function accounts(string $action, array $ids): void
+    {
+        foreach (array_unique(array_map('intval', $ids)) as $id) {
+            match ($action) {
+                'delete' => smtp34_account_delete($id),
+                'activate' => smtp34_account_save(['id' => $id, 'active' => true], false),
+                'deactivate' => smtp34_account_save(['id' => $id, 'active' => false], false),
+                default => null,
+            };
+        }
+    }
+
+    /** The API's account array from a form: known fields only, checkboxes (Y/N) as booleans. */
+    public static function accountFields(array $post): array
+    {
+        $fields = [];
+        foreach (self::ACCOUNT_FIELDS as $field) {
+            if (!array_key_exists($field, $post) || is_array($post[$field])) {
+                continue;
+            }
+            $value = (string) $post[$field];
+            $fields[$field] = in_array($field, self::BOOLEAN_FIELDS, true) ? $value === 'Y' : $value;
+        }
+        return $fields;
+    }
+
+    /**
+     * Saves an account after its check (`$id` 0: a new one).
+     *
+     * @return array{0: ?int, 1: ?string} the saved id, or the reason it was not saved
+     */
+    public static function saveAccount(array $fields, int $id, I18n $t): array
+    {
+        if ($id > 0) {
+            $fields['id'] = $id;
+        }
+        try {
+            return [smtp34_account_save($fields, true), null];
+        } catch (\ValueError $e) {
+            return [null, $t->get('INVALID_FIELD') . ' ' . $e->getMessage()];
+        } catch (\Smtp34\Exception $e) {
+            // "not saved" in the admin's language, then the server's own words
+            return [null, $t->get('CHECK_FAILED') . ' ' . preg_replace('/^account check failed, nothing saved: /', '', $e->getMessage())];
+        }
+    }
+
+    /**
+     * Applies the posted settings (only known keys; checkboxes Y/N).
+     *
+     * @return array{0: array, 1: ?string} the settings as asked, and why they were refused if they were
+     */
+    public static function saveSettings(array $post): array
+    {
+        $current = smtp34_settings();
+        $changes = [];
+        foreach ($current as $key => $value) {
+            if (array_key_exists($key, $post) && !is_array($post[$key])) {
+                $posted = (string) $post[$key];
+                $changes[$key] = is_bool($value) ? $posted === 'Y' : $posted;
+            }
+        }
+        try {
+            return [smtp34_settings($changes), null];
+        } catch (\ValueError $e) {
+            return [array_merge($current, $changes), $e->getMessage()];
+        }
+    }
+
+    /** @return array{sent: int, failed: int, left: int} */
+    public static function flushOutbox(): array
+    {
+        return smtp34_outbox_flush(100, true);
+    }
+
+    public static function deleteLetters(array $ids): void
+    {
+        foreach (array_unique(array_map('intval', $ids)) as $id) {
+            smtp34_outbox_delete($id);
+        }
+    }
+
+    public static function deleteLogs(array $names): void
+    {
+        foreach ($names as $name) {
+            try {
+                smtp34_log_delete((string) $name);
+            } catch (\ValueError) {
+                // not one of our logs: nothing to delete
+            }
+        }
+    }
+}
