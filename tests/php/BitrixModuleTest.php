@@ -1,11 +1,12 @@
 <?php
 declare(strict_types=1);
 
+use Bitrix\Main\Config\Configuration;
 use Bitrix\Main\Event;
+use Bitrix\Main\Localization\Loc;
 use Bitrix\Main\EventManager;
 use Bitrix\Main\EventResult;
 use Bitrix\Main\ModuleManager;
-use Smtp34\Bitrix\AdminPage;
 use Smtp34\Bitrix\Agent;
 use Smtp34\Bitrix\EventHandler;
 
@@ -27,7 +28,11 @@ final class BitrixModuleTest extends Smtp34TestCase
         parent::setUp();
         $this->root = sys_get_temp_dir() . '/smtp34-bitrix-' . bin2hex(random_bytes(4));
         mkdir("$this->root/bitrix/admin", 0777, true);
+        exec('cp -r ' . escapeshellarg(__DIR__ . '/../bitrix/core/bitrix') . ' ' . escapeshellarg($this->root));
         $_SERVER['DOCUMENT_ROOT'] = $this->root;
+        Configuration::$values = [];
+        $GLOBALS['SMTP34_FAKE_REDIRECTS'] = [];
+        $GLOBALS['SMTP34_FAKE_RIGHTS_SAVED'] = [];
         $GLOBALS['APPLICATION'] = $this->app = new FakeApplication('W');
         EventManager::getInstance()->handlers = [];
         ModuleManager::$installed = [];
@@ -44,7 +49,7 @@ final class BitrixModuleTest extends Smtp34TestCase
 
         $this->assertTrue(ModuleManager::isModuleInstalled('smtp34.smtp'));
         $this->assertSame([self::HANDLER], EventManager::getInstance()->handlers);
-        foreach (['accounts', 'account_edit', 'logs', 'journal', 'outbox'] as $page) {
+        foreach (['dashboard', 'accounts', 'account_edit', 'logs', 'journal', 'outbox'] as $page) {
             $this->assertFileExists("$this->root/bitrix/admin/smtp34_$page.php");
         }
         $this->assertSame([['NAME' => '\\Smtp34\\Bitrix\\Agent::flush();', 'MODULE_ID' => 'smtp34.smtp', 'IS_PERIOD' => 'N', 'AGENT_INTERVAL' => 60]], CAgent::$agents);
@@ -143,67 +148,13 @@ final class BitrixModuleTest extends Smtp34TestCase
         $this->assertSame([], $result->getParameters());
     }
 
-    /** @dataProvider pages */
-    public function testEveryPageNeedsTheModulesRights(string $page): void
-    {
-        $this->app->right = 'D';
-        $this->assertNull(AdminPage::handle($page, $this->app, 'GET', [], []));
-        $this->assertSame(['Доступ запрещён.'], $this->app->authForms);
-
-        $this->app->right = 'R';
-        $response = AdminPage::handle($page, $this->app, 'GET', [], []);
-        $this->assertNotNull($response);
-        $this->assertSame(200, $response->status);
-    }
-
-    public static function pages(): array
-    {
-        return [['accounts'], ['account_edit'], ['settings'], ['logs'], ['journal'], ['outbox']];
-    }
-
-    public function testReadRightSeesLogsAndTheJournalButCannotChangeAnything(): void
-    {
-        $server = $this->authServer();
-        $id = $this->account($server, [], false);
-        custom_mail('user@mail.ru', 'Тема для журнала', "b\n", 'From: shop@site.ru');
-        $this->app->right = 'R';
-
-        $this->assertStringContainsString('Тема для журнала', AdminPage::handle('journal', $this->app, 'GET', [], [])->body);
-        $this->assertStringContainsString("send_$id.log", AdminPage::handle('logs', $this->app, 'GET', [], [])->body);
-
-        $_REQUEST['sessid'] = bitrix_sessid();
-        $this->assertNull(AdminPage::handle('accounts', $this->app, 'POST', [], ['action' => 'delete', 'id' => $id, 'sessid' => bitrix_sessid()]));
-        $this->assertNotNull(smtp34_account_get($id));
-    }
-
-    public function testAPostWithoutBitrixSessidChangesNothing(): void
-    {
-        $id = $this->account($this->authServer(), [], false);
-        $response = AdminPage::handle('accounts', $this->app, 'POST', [], ['action' => 'delete', 'id' => $id]);
-        $this->assertSame(403, $response->status);
-        $this->assertNotNull(smtp34_account_get($id));
-    }
-
-    public function testWriteRightWithSessidChangesThingsAndUsesBitrixUrls(): void
-    {
-        $id = $this->account($this->authServer(), [], false);
-        $_REQUEST['sessid'] = bitrix_sessid();
-        $response = AdminPage::handle('accounts', $this->app, 'POST', [], ['action' => 'deactivate', 'ids' => [$id], 'sessid' => bitrix_sessid()]);
-        $this->assertSame('/bitrix/admin/smtp34_accounts.php?lang=ru', $response->redirect);
-        $this->assertFalse(smtp34_account_get($id)['active']);
-
-        $list = AdminPage::handle('accounts', $this->app, 'GET', [], []);
-        $this->assertStringContainsString('/bitrix/admin/smtp34_account_edit.php?lang=ru&amp;id=' . $id, $list->body);
-        $this->assertStringContainsString('name="sessid" value="fake-bitrix-sessid"', $list->body);
-    }
-
     public function testTheMenuIsUnderServicesForUsersWithRights(): void
     {
         $menu = (static fn () => include self::MODULE . '/admin/menu.php')();
         $this->assertSame('global_menu_services', $menu['parent_menu']);
         $this->assertSame('Отправка почты через SMTP', $menu['text']);
-        $this->assertSame(['Настройки', 'SMTP-аккаунты', 'Логи отправки писем', 'Журнал отправки', 'Очередь писем'], array_column($menu['items'], 'text'));
-        $this->assertSame('/bitrix/admin/settings.php?mid=smtp34.smtp&lang=ru', $menu['items'][0]['url']);
+        $this->assertSame(['Сводка', 'Настройки', 'SMTP-аккаунты', 'Логи отправки писем', 'Журнал отправки', 'Очередь писем'], array_column($menu['items'], 'text'));
+        $this->assertSame('/bitrix/admin/settings.php?mid=smtp34.smtp&lang=ru', $menu['items'][1]['url']);
 
         $this->app->right = 'D';
         $this->assertFalse((static fn () => include self::MODULE . '/admin/menu.php')());
@@ -246,33 +197,273 @@ final class BitrixModuleTest extends Smtp34TestCase
         $this->assertSame([], CAdminNotify::$notes, 'uninstall removes its notifications');
     }
 
-    public function testTheOutboxPageListsSendsNowAndDeletes(): void
+    /**
+     * Runs one of the module's admin scripts (or options.php) as Bitrix
+     * would: the request in $_GET/$_POST/$_REQUEST, the output captured.
+     */
+    private function page(string $script, array $get = [], array $post = [], bool $withSessid = true): string
+    {
+        if ($withSessid && ($post !== [] || isset($get['action_button']) || isset($get['flush']))) {
+            $post === [] ? $get['sessid'] = bitrix_sessid() : $post['sessid'] = bitrix_sessid();
+        }
+        [$_GET, $_POST, $_REQUEST] = [$get, $post, $post + $get];
+        $_SERVER['REQUEST_METHOD'] = $post === [] ? 'GET' : 'POST';
+        $_SERVER['REQUEST_URI'] = '/bitrix/admin/' . basename($script) . ($get ? '?' . http_build_query($get) : '');
+        defined('B_PROLOG_INCLUDED') || define('B_PROLOG_INCLUDED', true);
+        ob_start();
+        try {
+            require self::MODULE . '/' . $script;
+        } finally {
+            $out = (string) ob_get_clean();
+        }
+        return $out;
+    }
+
+    /** @return list<string> the ids of the rows a CAdminList printed */
+    private static function rows(string $html): array
+    {
+        preg_match_all('/<tr class="adm-list-table-row" data-id="([^"]*)">/', $html, $m);
+        return $m[1];
+    }
+
+    /** @dataProvider pages */
+    public function testEveryPageNeedsTheModulesRights(string $script): void
+    {
+        $this->app->right = 'D';
+        $out = $this->page($script);
+        $this->assertSame(['Доступ запрещён.'], $this->app->authForms);
+        $this->assertStringNotContainsString('adm-list-table', $out);
+
+        $this->app->right = 'R';
+        $this->app->authForms = [];
+        $out = $this->page($script);
+        $this->assertSame([], $this->app->authForms);
+        $this->assertNotSame('', $out);
+    }
+
+    public static function pages(): array
+    {
+        return [['admin/smtp34_dashboard.php'], ['admin/smtp34_accounts.php'], ['admin/smtp34_account_edit.php'], ['options.php'],
+            ['admin/smtp34_logs.php'], ['admin/smtp34_journal.php'], ['admin/smtp34_outbox.php']];
+    }
+
+    public function testTheAccountListFiltersSortsPagesAndActsOnGroups(): void
     {
         $server = $this->authServer();
-        $id = $this->account($server, [], false);
+        $ids = [];
+        for ($i = 1; $i <= 23; $i++) {
+            $ids[] = $this->account($server, ['email' => sprintf('shop%02d@site.ru', $i), 'name' => "Магазин $i"], false);
+        }
+        $out = $this->page('admin/smtp34_accounts.php');
+        $this->assertStringContainsString('<!-- prolog: Список SMTP-аккаунтов -->', $out);
+        $this->assertSame(array_map('strval', array_slice(array_reverse($ids), 0, 20)), self::rows($out), 'newest first, 20 a page');
+        $this->assertStringContainsString('data-page="1" data-pages="2"', $out);
+        $this->assertSame(array_map('strval', array_slice($ids, 0, 3)), array_reverse(self::rows($this->page('admin/smtp34_accounts.php', ['PAGEN_1' => '2']))));
+        $this->assertSame(array_map('strval', array_slice($ids, 0, 20)), self::rows($this->page('admin/smtp34_accounts.php', ['by' => 'email', 'order' => 'asc'])));
+        $this->assertSame([(string) $ids[6]], self::rows($this->page('admin/smtp34_accounts.php', ['set_filter' => 'Y', 'find_text' => 'SHOP07'])), 'the filter, any case');
+        $this->assertStringContainsString('data-sort="email"', $out);
+        $this->assertMatchesRegularExpression('/<td class="adm-list-table-cell" data-id="ID" data-sort="id">ID<\/td>/', $out);
+        $this->assertStringContainsString('<select name="action" class="group-actions"><option value="activate">Активировать</option><option value="deactivate">Деактивировать</option><option value="delete">Удалить</option></select>', $out);
+        $this->assertStringContainsString('href="/bitrix/admin/smtp34_account_edit.php?lang=ru">Добавить аккаунт</a>', $out);
+        // a row's context menu: edit (default), deactivate, delete after a confirm
+        $this->assertMatchesRegularExpression('#<tr class="adm-list-table-row" data-id="' . $ids[22] . '">.*?data-icon="edit" data-action="BX.adminPanel.Redirect\(\[\], \'/bitrix/admin/smtp34_account_edit.php\?lang=ru&amp;id=' . $ids[22] . '\'.*?data-icon="deactivate".*?action_button=deactivate.*?data-icon="delete" data-action="if\(confirm\(#s', $out);
+
+        // a group action needs the sessid, then acts on the ids given
+        $this->page('admin/smtp34_accounts.php', [], ['action' => 'deactivate', 'ID' => [$ids[0], $ids[1]]], false);
+        $this->assertTrue(smtp34_account_get($ids[0])['active'], 'no sessid: nothing changed');
+        $this->page('admin/smtp34_accounts.php', [], ['action' => 'deactivate', 'ID' => [$ids[0], $ids[1]]]);
+        $this->assertSame([false, false, true], [smtp34_account_get($ids[0])['active'], smtp34_account_get($ids[1])['active'], smtp34_account_get($ids[2])['active']]);
+        $this->assertSame([(string) $ids[1], (string) $ids[0]], self::rows($this->page('admin/smtp34_accounts.php', ['set_filter' => 'Y', 'find_active' => 'N'])));
+        // a row's own menu item: GET with action_button and the sessid
+        $this->page('admin/smtp34_accounts.php', ['ID' => $ids[2], 'action_button' => 'delete']);
+        $this->assertNull(smtp34_account_get($ids[2]));
+        // "for all": every account the filter shows
+        $this->page('admin/smtp34_accounts.php', ['set_filter' => 'Y', 'find_active' => 'N'], ['action' => 'activate', 'action_target' => 'selected']);
+        $this->assertTrue(smtp34_account_get($ids[0])['active'] && smtp34_account_get($ids[1])['active']);
+
+        $this->app->right = 'R';
+        $readOnly = $this->page('admin/smtp34_accounts.php');
+        $this->assertStringNotContainsString('group-actions', $readOnly);
+        $this->assertStringNotContainsString('data-icon="delete"', $readOnly);
+        $this->page('admin/smtp34_accounts.php', [], ['action' => 'delete', 'ID' => [$ids[0]]]);
+        $this->assertNotNull(smtp34_account_get($ids[0]), 'R cannot change anything');
+    }
+
+    public function testTheAccountFormHasThreeTabsSavesAfterTheCheckAndKeepsWhatWasTyped(): void
+    {
+        $server = $this->authServer();
+        $new = $this->page('admin/smtp34_account_edit.php');
+        $this->assertStringContainsString('<!-- prolog: Добавление SMTP-аккаунта -->', $new);
+        preg_match_all('/data-tab="([^"]+)"/', $new, $tabs);
+        $this->assertSame(['Параметры SMTP-аккаунта', 'Проверка', 'Лог'], $tabs[1]);
+        $this->assertStringContainsString('<span class="adm-required-field">Адрес почтового сервера</span>', $new);
+        $this->assertStringContainsString('name="save_and_add"', $new);
+        $this->assertStringContainsString('<input type="hidden" name="sessid" id="sessid" value="fake-bitrix-sessid" />', $new);
+
+        $fields = ['active' => 'Y', 'name' => 'Магазин', 'email' => 'shop@site.ru', 'host' => '127.0.0.1', 'port' => (string) $server->port, 'security' => 'none',
+            'auth' => 'login', 'login' => 'shop', 'password' => 'wrong', 'mailing_first' => 'N', 'verify_tls' => 'Y', 'daily_limit' => '0', 'save' => 'Y'];
+        $refused = $this->page('admin/smtp34_account_edit.php', [], $fields);
+        $this->assertStringContainsString('Проверка соединения не прошла, аккаунт не сохранён.', $refused);
+        $this->assertStringContainsString('535', $refused);
+        $this->assertStringContainsString('value="shop@site.ru"', $refused, 'what was typed stays');
+        $this->assertStringNotContainsString('wrong', $refused, 'but never the password');
+        $this->assertSame([], smtp34_account_list());
+
+        $this->page('admin/smtp34_account_edit.php', [], ['password' => 's3cret-pass', 'apply' => 'Y'] + $fields);
+        [$account] = smtp34_account_list();
+        $this->assertSame(['/bitrix/admin/smtp34_account_edit.php?lang=ru&id=' . $account['id'] . '&saved=1'], $GLOBALS['SMTP34_FAKE_REDIRECTS']);
+
+        $checked = $this->page('admin/smtp34_account_edit.php', ['id' => $account['id']], ['check' => 'Y']);
+        $this->assertStringContainsString('class="check-ok"', $checked);
+        $this->assertMatchesRegularExpression('/<pre id="check-transcript">.*AUTH PLAIN \*{8}/s', $checked);
+        $this->assertStringNotContainsString('s3cret-pass', $checked);
+
+        smtp34_settings(['enabled' => true]);
+        custom_mail('buyer@mail.ru', 'Заказ', "b\n", 'From: shop@site.ru');
+        $this->assertStringContainsString('RCPT TO:&lt;buyer@mail.ru&gt;', $this->page('admin/smtp34_account_edit.php', ['id' => $account['id']]), 'the log tab');
+    }
+
+    public function testTheJournalListUsesTheSharedFilterAndBitrixPages(): void
+    {
+        $id = $this->account($this->authServer(['reject-rcpt' => 'nobody']), [], false);
+        smtp34_settings(['enabled' => true]);
+        for ($i = 1; $i <= 25; $i++) {
+            custom_mail("buyer$i@mail.ru", "Заказ $i", "b\n", 'From: shop@site.ru');
+        }
+        custom_mail('nobody@mail.ru', 'Отказ', "b\n", 'From: shop@site.ru');
+        $journal = smtp34_journal(26);
+
+        $out = $this->page('admin/smtp34_journal.php');
+        $this->assertSame(array_map('strval', array_column(array_slice($journal, 0, 20), 'id')), self::rows($out));
+        $this->assertSame([(string) $journal[0]['id']], self::rows($this->page('admin/smtp34_journal.php', ['set_filter' => 'Y', 'find_status' => 'failed'])));
+        $this->assertSame([(string) $journal[26 - 7]['id']], self::rows($this->page('admin/smtp34_journal.php', ['set_filter' => 'Y', 'find_text' => 'buyer7@'])));
+        $this->assertSame([], self::rows($this->page('admin/smtp34_journal.php', ['set_filter' => 'Y', 'find_account' => 'none'])));
+        $this->assertCount(20, self::rows($this->page('admin/smtp34_journal.php', ['set_filter' => 'Y', 'find_account' => (string) $id, 'find_date_from' => date('Y-m-d')])));
+        $this->assertCount(20, self::rows($this->page('admin/smtp34_journal.php', ['set_filter' => 'Y', 'find_status' => 'failed', 'del_filter' => 'Y'])), 'del_filter drops the filter');
+        $this->assertStringContainsString('<select name="find_status">', $out);
+    }
+
+    public function testTheOutboxListSendsNowAndDeletes(): void
+    {
+        $server = $this->authServer();
+        $this->account($server, [], false);
         $server->stop();
+        smtp34_settings(['enabled' => true]);
         custom_mail('wait1@mail.ru', 'Первое', "b\n", 'From: shop@site.ru');
         custom_mail('wait2@mail.ru', 'Второе', "b\n", 'From: shop@site.ru');
-        [$first, $second] = smtp34_outbox_list();
+        custom_mail('wait3@mail.ru', 'Третье', "b\n", 'From: shop@site.ru');
+        [$first, $second, $third] = smtp34_outbox_list();
 
-        $page = AdminPage::handle('outbox', $this->app, 'GET', [], []);
-        $this->assertSame('Очередь писем', $page->title);
-        $this->assertStringContainsString('wait1@mail.ru', $page->body);
-        $this->assertStringContainsString('cannot connect to 127.0.0.1', $page->body);
-        $this->assertStringContainsString('value="delete:' . $second['id'] . '"', $page->body);
+        $out = $this->page('admin/smtp34_outbox.php');
+        $this->assertStringContainsString('<!-- prolog: Очередь писем -->', $out);
+        $this->assertSame(array_map('strval', [$first['id'], $second['id'], $third['id']]), self::rows($out));
+        $this->assertStringContainsString('cannot connect to 127.0.0.1', $out);
+        $this->assertStringContainsString('flush=Y&amp;sessid=fake-bitrix-sessid', $out);
 
-        $_REQUEST['sessid'] = bitrix_sessid();
-        $response = AdminPage::handle('outbox', $this->app, 'POST', [], ['row' => 'delete:' . $second['id'], 'sessid' => bitrix_sessid()]);
-        $this->assertSame('/bitrix/admin/smtp34_outbox.php?lang=ru', $response->redirect);
+        $this->page('admin/smtp34_outbox.php', [], ['action' => 'delete', 'ID' => [$second['id']]]);
+        $this->assertSame([$first['id'], $third['id']], array_column(smtp34_outbox_list(), 'id'));
+        $this->page('admin/smtp34_outbox.php', ['ID' => $third['id'], 'action_button' => 'delete']);
         $this->assertSame([$first['id']], array_column(smtp34_outbox_list(), 'id'));
 
-        $response = AdminPage::handle('outbox', $this->app, 'POST', [], ['action' => 'flush', 'sessid' => bitrix_sessid()]);
-        $this->assertSame('/bitrix/admin/smtp34_outbox.php?lang=ru&sent=0&failed=0&left=1', $response->redirect);
+        $this->page('admin/smtp34_outbox.php', ['flush' => 'Y']);
+        $this->assertSame(['/bitrix/admin/smtp34_outbox.php?lang=ru&sent=0&failed=0&left=1'], $GLOBALS['SMTP34_FAKE_REDIRECTS']);
         $this->assertSame(2, smtp34_outbox_list()[0]['attempts']);
-        $this->assertStringContainsString('Отправлено: 0, не доставлено окончательно: 0, ещё в очереди: 1.',
-            AdminPage::handle('outbox', $this->app, 'GET', ['sent' => '0', 'failed' => '0', 'left' => '1'], [])->body);
+        $this->assertStringContainsString('Отправлено: 0, не доставлено окончательно: 0, ещё в очереди: 1.', $this->page('admin/smtp34_outbox.php', ['sent' => '0', 'failed' => '0', 'left' => '1']));
+        $this->assertStringContainsString('ошибки подряд: 2', $this->page('admin/smtp34_accounts.php'), 'the accounts list shows its health');
+    }
 
-        $accounts = AdminPage::handle('accounts', $this->app, 'GET', [], [])->body;
-        $this->assertStringContainsString('ошибки подряд: 2', $accounts, 'the accounts list shows its health');
+    public function testTheLogListViewsAndDeletes(): void
+    {
+        $id = $this->account($this->authServer(), [], false);
+        smtp34_settings(['enabled' => true]);
+        custom_mail('buyer@mail.ru', 'Заказ', "b\n", 'From: shop@site.ru');
+        $out = $this->page('admin/smtp34_logs.php');
+        $this->assertContains("send_$id.log", self::rows($out));
+        $this->assertStringContainsString('RCPT TO:&lt;buyer@mail.ru&gt;', $this->page('admin/smtp34_logs.php', ['view' => "send_$id.log"]));
+        $this->assertStringContainsString('adm-info-message', $this->page('admin/smtp34_logs.php', ['view' => '../smtp34.db']));
+        $this->page('admin/smtp34_logs.php', [], ['action' => 'delete', 'ID' => ["send_$id.log"]]);
+        $this->assertNotContains("send_$id.log", array_column(smtp34_log_list(), 'name'));
+    }
+
+    public function testTheOptionsPageSavesSettingsAndGroupRightsAndWarnsOfBypasses(): void
+    {
+        $out = $this->page('options.php');
+        preg_match_all('/data-tab="([^"]+)"/', $out, $tabs);
+        $this->assertSame(['Настройки', 'Доступ'], $tabs[1]);
+        $this->assertStringContainsString('<tr id="group-rights" data-module="smtp34.smtp">', $out, "Bitrix's own access tab");
+        $this->assertStringContainsString('<option value="W">[W] изменение аккаунтов, настроек и очереди</option>', $out);
+        $this->assertStringNotContainsString('adm-info-message', $out, 'nothing to warn of');
+
+        $this->page('options.php', [], ['log_level' => '3', 'enabled' => 'Y', 'Update' => 'Y']);
+        $this->assertSame([3, true], [smtp34_settings()['log_level'], smtp34_settings()['enabled']]);
+        $this->assertSame(['smtp34.smtp'], $GLOBALS['SMTP34_FAKE_RIGHTS_SAVED']);
+        $this->assertSame(['/bitrix/admin/settings.php?mid=smtp34.smtp&lang=ru&saved=1'], $GLOBALS['SMTP34_FAKE_REDIRECTS']);
+
+        $refused = $this->page('options.php', [], ['timeout' => 'soon', 'Update' => 'Y']);
+        $this->assertStringContainsString('timeout', $refused);
+        $this->assertSame(['smtp34.smtp'], $GLOBALS['SMTP34_FAKE_RIGHTS_SAVED'], 'refused settings: rights not saved either');
+
+        Configuration::$values['smtp'] = ['enabled' => true, 'debug' => false];
+        mkdir("$this->root/local/php_interface", 0777, true);
+        file_put_contents("$this->root/local/php_interface/init.php", "<?php\nif (!function_exists('custom_mail')) {\n    function custom_mail(\$to, \$subject, \$message) { return mail(\$to, \$subject, \$message); }\n}\n");
+        $warned = $this->page('options.php');
+        $this->assertStringContainsString('включена собственная SMTP-отправка Битрикса', $warned);
+        $this->assertStringContainsString("определена ещё и в $this->root/local/php_interface/init.php", $warned);
+        $this->assertStringContainsString('включена собственная SMTP-отправка Битрикса', $this->page('admin/smtp34_dashboard.php'), 'the dashboard says it too');
+    }
+
+    public function testTheDashboardShowsTheChartAccountsAndOutbox(): void
+    {
+        $this->account($this->authServer(), [], false);
+        smtp34_settings(['enabled' => true]);
+        custom_mail('buyer@mail.ru', 'Заказ', "b\n", 'From: shop@site.ru');
+        $out = $this->page('admin/smtp34_dashboard.php');
+        $this->assertStringContainsString('<!-- prolog: Сводка по почте -->', $out);
+        $this->assertStringContainsString('<svg xmlns="http://www.w3.org/2000/svg" class="smtp34-chart"', $out);
+        $this->assertStringContainsString('href="/bitrix/admin/smtp34_outbox.php?lang=ru"', $out);
+    }
+
+    public function testStringsComeThroughLocFromLangFilesOfTheSamePath(): void
+    {
+        $this->page('admin/smtp34_account_edit.php');
+        $module = realpath(self::MODULE);
+        foreach (['lib/Bitrix/Ui/AccountForm.php', 'lib/Admin/I18n.php'] as $file) {
+            $this->assertContains("$module/lang/ru/$file", array_map('realpath', Loc::$loaded));
+            $this->assertFileExists("$module/lang/en/$file");
+        }
+        $codes = static function (string $lang) use ($module): array {
+            $all = [];
+            foreach (new RecursiveIteratorIterator(new RecursiveDirectoryIterator("$module/lang/$lang", FilesystemIterator::SKIP_DOTS)) as $file) {
+                $MESS = [];
+                include $file->getPathname();
+                $all += $MESS;
+            }
+            return $all;
+        };
+        $ru = $codes('ru');
+        $en = $codes('en');
+        $this->assertSame([], array_diff(array_keys($ru), array_keys($en)), 'every Russian string has an English one');
+        $this->assertSame([], array_diff(array_keys($en), array_keys($ru)));
+        $this->assertSame([], array_filter(array_keys($ru), static fn ($code) => !str_starts_with($code, 'SMTP34_')), 'codes carry the module prefix');
+    }
+
+    public function testTheModuleGrantsItsRightsToGroupsAndRunsFromLocalModules(): void
+    {
+        $module = new smtp34_smtp();
+        $this->assertSame('Y', $module->MODULE_GROUP_RIGHTS);
+        $this->assertSame(['D', 'R', 'W'], $module->GetModuleRightList()['reference_id']);
+
+        // a module in /local/modules: the stubs in /bitrix/admin find it there
+        mkdir("$this->root/local/modules", 0777, true);
+        exec('cp -r ' . escapeshellarg(realpath(self::MODULE)) . ' ' . escapeshellarg("$this->root/local/modules/smtp34.smtp"));
+        $this->assertTrue($module->DoInstall());
+        $this->account($this->authServer(), [], false);
+        [$_GET, $_POST, $_REQUEST] = [[], [], []];
+        $_SERVER['REQUEST_METHOD'] = 'GET';
+        ob_start();
+        require "$this->root/bitrix/admin/smtp34_accounts.php";
+        $out = (string) ob_get_clean();
+        $this->assertCount(1, self::rows($out));
+        $this->assertContains(realpath("$this->root/local/modules/smtp34.smtp/admin/smtp34_accounts.php"), get_included_files(), "the stub ran the page of the module in /local/modules");
     }
 }

@@ -18,6 +18,7 @@ $aMenu = [
     'icon' => 'mail_menu_icon',
     'items_id' => 'menu_smtp34',
     'items' => [
+        ['text' => $t->get('MENU_DASHBOARD'), 'url' => AdminPage::url('dashboard')],
         ['text' => $t->get('MENU_SETTINGS'), 'url' => AdminPage::url('settings')],
         ['text' => $t->get('MENU_ACCOUNTS'), 'url' => AdminPage::url('accounts'), 'more_url' => [AdminPage::url('account_edit')]],
         ['text' => $t->get('MENU_LOGS'), 'url' => AdminPage::url('logs')],

@@ -18,6 +18,8 @@ class smtp34_smtp extends CModule
     public $MODULE_DESCRIPTION;
     public $PARTNER_NAME = 'smtp34';
     public $PARTNER_URI = '';
+    /** The module's own rights (D, R, W) can be granted to user groups on its options page. */
+    public $MODULE_GROUP_RIGHTS = 'Y';
 
     public function __construct()
     {
@@ -33,6 +35,16 @@ class smtp34_smtp extends CModule
     private static function i18n(): I18n
     {
         return new I18n(defined('LANGUAGE_ID') && LANGUAGE_ID === 'en' ? 'en' : 'ru');
+    }
+
+    /** The levels the options page's access tab offers: D none, R see pages and logs, W change. */
+    public function GetModuleRightList()
+    {
+        $t = self::i18n();
+        return [
+            'reference_id' => ['D', 'R', 'W'],
+            'reference' => ['[D] ' . $t->get('RIGHT_D'), '[R] ' . $t->get('RIGHT_R'), '[W] ' . $t->get('RIGHT_W')],
+        ];
     }
 
     public function DoInstall()

@@ -99,7 +99,7 @@ final class Pages
                 . '<td>' . $a['port'] . '</td>'
                 . '<td>' . $yesNo($a['security'] !== 'none') . ' <small>(' . Html::e($a['security']) . ')</small></td>'
                 . '<td>' . $yesNo($a['auth'] !== 'none') . '</td>'
-                . '<td class="state">' . $this->health($a) . '</td>'
+                . '<td class="state">' . Health::html($a, $this->t) . '</td>'
                 . '<td class="today">' . $a['sent_today'] . ($a['daily_limit'] > 0 ? ' / ' . $a['daily_limit'] : '') . '</td>'
                 . '<td><a class="edit" href="' . Html::e($this->url('account_edit', ['id' => $a['id']])) . '">' . $this->t('EDIT') . '</a> '
                 . '<button type="submit" name="row" class="toggle" value="' . ($a['active'] ? 'deactivate' : 'activate') . ':' . $a['id'] . '">' . $this->t($a['active'] ? 'DEACTIVATE' : 'ACTIVATE') . '</button> '
@@ -110,17 +110,6 @@ final class Pages
             . Html::select('action', ['' => '—', 'activate' => $this->t->get('ACTIVATE'), 'deactivate' => $this->t->get('DEACTIVATE'), 'delete' => $this->t->get('DELETE')], '', 'group-action')
             . ' <button type="submit" id="apply-group">' . $this->t('APPLY_ACTION') . '</button></p></form>';
         return new Response($this->t->get('ACCOUNTS_TITLE'), $html);
-    }
-
-    /** An account's health as every worker knows it: failing (and since when), or its last delivery. */
-    private function health(array $a): string
-    {
-        if ($a['failures'] > 0) {
-            return '<span class="smtp34-failing">' . Html::e(sprintf($this->t->get('STATE_FAILING'), $a['failures'], Html::date((int) $a['last_error_at'])))
-                . '</span><br><small>' . Html::e($a['last_error']) . '</small>'
-                . ($a['resting_until'] !== null ? '<br><small>' . Html::e(sprintf($this->t->get('STATE_RESTING'), Html::date($a['resting_until']))) . '</small>' : '');
-        }
-        return $a['last_success_at'] !== null ? Html::e(sprintf($this->t->get('STATE_OK'), Html::date($a['last_success_at']))) : '—';
     }
 
     // ---- add / edit form ----
@@ -417,7 +406,7 @@ final class Pages
         foreach (smtp34_account_list() as $a) {
             $counts = $daily['accounts'][(string) $a['id']] ?? $empty;
             $html .= '<tr data-id="' . $a['id'] . '"><td>' . $a['id'] . '</td><td>' . Html::e($a['email']) . '</td><td>' . $this->t($a['active'] ? 'YES' : 'NO') . '</td>'
-                . '<td class="state">' . $this->health($a) . '</td><td>' . $a['sent_today'] . ($a['daily_limit'] > 0 ? ' / ' . $a['daily_limit'] : '') . '</td>'
+                . '<td class="state">' . Health::html($a, $this->t) . '</td><td>' . $a['sent_today'] . ($a['daily_limit'] > 0 ? ' / ' . $a['daily_limit'] : '') . '</td>'
                 . '<td class="sent">' . $counts['sent'] . '</td><td class="queued">' . $counts['queued'] . '</td><td class="failed">' . $counts['failed'] . '</td></tr>';
         }
         return new Response($this->t->get('DASHBOARD_TITLE'), $html . '</tbody></table>');

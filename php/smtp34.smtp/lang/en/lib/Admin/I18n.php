@@ -142,4 +142,8 @@ $MESS = array_merge($MESS ?? [], [
     'SMTP34_J_ANY' => 'any', 'SMTP34_J_NO_ACCOUNT' => 'no account', 'SMTP34_J_DATE_FROM' => 'From', 'SMTP34_J_DATE_TO' => 'to', 'SMTP34_J_TEXT' => 'Recipient or subject',
     'SMTP34_J_FILTER' => 'Find', 'SMTP34_J_RESET' => 'Reset', 'SMTP34_J_FOUND' => 'Letters found: %d', 'SMTP34_J_NOTHING_FOUND' => 'No letter matches the filter.',
     'SMTP34_J_WINDOW' => 'Only the newest %d letters are shown and counted (back to %s).',
+    'SMTP34_WARN_NOT_LOADED' => 'The smtp34 extension is not loaded in this PHP (%s): the site\'s letters bypass it. Enable it (phpenmod smtp34, or extension=smtp34.so in this PHP\'s php.ini) and reload php-fpm.',
+    'SMTP34_WARN_BITRIX_SMTP' => 'Bitrix\'s own SMTP is on in /bitrix/.settings.php (\'smtp\' => [\'enabled\' => true]): Bitrix then sends by itself and never calls custom_mail(), so smtp34 sends nothing. Turn it off there.',
+    'SMTP34_WARN_CUSTOM_MAIL_FILE' => 'custom_mail() is also defined in %s: PHP without smtp34 sends through it, and with smtp34 loaded an unguarded definition is a fatal error. Remove it.',
+    'SMTP34_RIGHT_D' => 'no access', 'SMTP34_RIGHT_R' => 'see accounts, logs, the journal and the outbox', 'SMTP34_RIGHT_W' => 'change accounts, settings and the outbox',
 ]);

@@ -142,4 +142,8 @@ $MESS = array_merge($MESS ?? [], [
     'SMTP34_J_ANY' => 'любой', 'SMTP34_J_NO_ACCOUNT' => 'без аккаунта', 'SMTP34_J_DATE_FROM' => 'С', 'SMTP34_J_DATE_TO' => 'по', 'SMTP34_J_TEXT' => 'Получатель или тема',
     'SMTP34_J_FILTER' => 'Найти', 'SMTP34_J_RESET' => 'Сбросить', 'SMTP34_J_FOUND' => 'Найдено писем: %d', 'SMTP34_J_NOTHING_FOUND' => 'Нет писем, подходящих под фильтр.',
     'SMTP34_J_WINDOW' => 'Показаны и посчитаны только последние %d писем (с %s).',
+    'SMTP34_WARN_NOT_LOADED' => 'Расширение smtp34 не загружено в этом PHP (%s): письма сайта идут мимо него. Включите его (phpenmod smtp34 или extension=smtp34.so в php.ini этого PHP) и перезагрузите php-fpm.',
+    'SMTP34_WARN_BITRIX_SMTP' => 'В /bitrix/.settings.php включена собственная SMTP-отправка Битрикса (\'smtp\' => [\'enabled\' => true]): тогда Битрикс отправляет сам и не вызывает custom_mail(), и smtp34 ничего не отправляет. Выключите её там.',
+    'SMTP34_WARN_CUSTOM_MAIL_FILE' => 'Функция custom_mail() определена ещё и в %s: PHP без smtp34 отправляет через неё, а при загруженном smtp34 определение без проверки function_exists — фатальная ошибка. Уберите её.',
+    'SMTP34_RIGHT_D' => 'доступ закрыт', 'SMTP34_RIGHT_R' => 'просмотр аккаунтов, логов, журнала и очереди', 'SMTP34_RIGHT_W' => 'изменение аккаунтов, настроек и очереди',
 ]);

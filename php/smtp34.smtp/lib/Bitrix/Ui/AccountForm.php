@@ -1,0 +1,126 @@
+<?php
+declare(strict_types=1);
+
+namespace Smtp34\Bitrix\Ui;
+
+use Bitrix\Main\Localization\Loc;
+use Smtp34\Admin\Actions;
+use Smtp34\Bitrix\AdminPage;
+
+Loc::loadMessages(__FILE__);
+
+/**
+ * Add / edit an SMTP account as a Bitrix form with three tabs: the account,
+ * its connection check (run on demand, transcript shown), and its sending
+ * log. Save, Apply, Cancel and Save and add, as SPEC §7 lists them.
+ */
+final class AccountForm
+{
+    public static function show(): void
+    {
+        if (!Admin::allowed('R')) {
+            return;
+        }
+        $t = Admin::t();
+        $id = (int) ($_GET['id'] ?? 0);
+        $stored = $id > 0 ? smtp34_account_get($id) : null;
+        if ($id > 0 && $stored === null) {
+            Admin::redirect('accounts');
+            return;
+        }
+        $values = $stored ?? ['active' => true, 'name' => '', 'email' => '', 'host' => '', 'port' => 465, 'security' => 'ssl', 'auth' => 'login', 'login' => '',
+            'mailing_first' => false, 'verify_tls' => true, 'daily_limit' => 0, 'has_password' => false];
+        $problem = null;
+        $check = null;
+
+        if ($_SERVER['REQUEST_METHOD'] === 'POST' && Admin::mayChange()) {
+            $post = Admin::request($_POST);
+            if (isset($post['cancel'])) {
+                Admin::redirect('accounts');
+                return;
+            }
+            if (isset($post['check']) && $id > 0) {
+                $check = smtp34_account_check($id);
+            } else {
+                $fields = Actions::accountFields($post);
+                [$savedId, $problem] = Actions::saveAccount($fields, $id, $t);
+                if ($savedId !== null) {
+                    match (true) {
+                        isset($post['apply']) => Admin::redirect('account_edit', ['id' => $savedId, 'saved' => 1]),
+                        isset($post['save_and_add']) => Admin::redirect('account_edit', ['saved' => 1]),
+                        default => Admin::redirect('accounts'),
+                    };
+                    return;
+                }
+                // keep what was typed, never the password
+                $values = array_merge($values, array_diff_key($fields, ['password' => 1]));
+            }
+        }
+
+        $tabs = [
+            ['DIV' => 'account', 'TAB' => Admin::site($t->get('ACCOUNT_PARAMS')), 'TITLE' => Admin::site($t->get('ACCOUNT_PARAMS'))],
+            ['DIV' => 'check', 'TAB' => Admin::site(Loc::getMessage('SMTP34_TAB_CHECK') ?? ''), 'TITLE' => Admin::site(Loc::getMessage('SMTP34_TAB_CHECK_TITLE') ?? '')],
+            ['DIV' => 'log', 'TAB' => Admin::site(Loc::getMessage('SMTP34_TAB_LOG') ?? ''), 'TITLE' => Admin::site(Loc::getMessage('SMTP34_TAB_LOG_TITLE') ?? '')],
+        ];
+        $form = new \CAdminForm('smtp34_account', $tabs);
+        $form->BeginEpilogContent();
+        echo bitrix_sessid_post();
+        $form->EndEpilogContent();
+        $form->Begin(['FORM_ACTION' => AdminPage::url('account_edit', $id > 0 ? ['id' => $id] : [])]);
+
+        $form->BeginNextFormTab();
+        $label = static fn (string $field) => Admin::site($t->get('FIELD_' . $field));
+        $form->AddCheckBoxField('active', $label('active'), false, 'Y', (bool) $values['active']);
+        $form->AddEditField('name', $label('name'), false, ['size' => 40], Admin::site((string) $values['name']));
+        $form->AddEditField('email', $label('email'), true, ['size' => 40], Admin::site((string) $values['email']));
+        $form->AddEditField('host', $label('host'), true, ['size' => 40], Admin::site((string) $values['host']));
+        $form->AddEditField('port', $label('port'), true, ['size' => 6], (string) $values['port']);
+        $form->AddDropDownField('security', $label('security'), true, array_map([Admin::class, 'site'], ['none' => $t->get('SECURITY_none'), 'ssl' => $t->get('SECURITY_ssl'), 'starttls' => $t->get('SECURITY_starttls')]), $values['security']);
+        $form->AddCheckBoxField('verify_tls', $label('verify_tls'), false, 'Y', (bool) $values['verify_tls']);
+        $form->AddDropDownField('auth', $label('auth'), true, array_map([Admin::class, 'site'], ['none' => $t->get('AUTH_none'), 'login' => $t->get('AUTH_login')]), $values['auth']);
+        $form->AddEditField('login', $label('login'), false, ['size' => 40], Admin::site((string) $values['login']));
+        $form->BeginCustomField('password', $label('password'));
+        echo '<tr id="tr_password"><td class="adm-detail-content-cell-l">' . Admin::e($t->get('FIELD_password')) . ':</td><td class="adm-detail-content-cell-r">'
+            . '<input type="password" name="password" value="" autocomplete="new-password" size="40">'
+            . (!empty($values['has_password']) ? '<br><small>' . Admin::e($t->get('PASSWORD_KEEP')) . '</small>' : '') . '</td></tr>';
+        $form->EndCustomField('password');
+        $form->AddCheckBoxField('mailing_first', $label('mailing_first'), false, 'Y', (bool) $values['mailing_first']);
+        $form->AddEditField('daily_limit', $label('daily_limit'), false, ['size' => 6], (string) $values['daily_limit']);
+        $form->AddViewField('note', '', '<small>' . Admin::e($t->get('FORM_NOTE')) . '<br>' . Admin::e($t->get('FORM_NOTE_ACTIVE')) . '</small>');
+
+        $form->BeginNextFormTab();
+        if ($stored === null) {
+            $form->AddViewField('check_note', '', Admin::e(Loc::getMessage('SMTP34_CHECK_AFTER_SAVE') ?? ''));
+        } else {
+            $form->AddViewField('check_run', '', '<input type="submit" name="check" value="' . Admin::e(Loc::getMessage('SMTP34_CHECK_NOW') ?? '') . '">');
+            if ($check !== null) {
+                $form->AddViewField('check_result', Admin::site(Loc::getMessage('SMTP34_CHECK_RESULT') ?? ''),
+                    '<b class="' . ($check['ok'] ? 'check-ok' : 'check-failed') . '">' . Admin::e($check['message']) . '</b><pre id="check-transcript">' . Admin::e($check['transcript']) . '</pre>');
+            }
+        }
+
+        $form->BeginNextFormTab();
+        $log = '';
+        if ($stored !== null && in_array("send_$id.log", array_column(smtp34_log_list(), 'name'), true)) {
+            $text = smtp34_log_read("send_$id.log");
+            $log = substr($text, -20000);
+            if (!mb_check_encoding($log, 'UTF-8')) {
+                $log = mb_convert_encoding($log, 'UTF-8', 'Windows-1251');
+            }
+        }
+        $form->AddViewField('send_log', '', $log === '' ? Admin::e(Loc::getMessage('SMTP34_NO_LOG') ?? '')
+            : '<pre id="account-log">' . Admin::e($log) . '</pre><a href="' . htmlspecialcharsbx(AdminPage::url('logs', ['view' => "send_$id.log"])) . '">' . Admin::e($t->get('LOG_VIEW')) . '</a>');
+
+        $form->Buttons(['disabled' => Admin::right() < 'W', 'back_url' => AdminPage::url('accounts')],
+            '<input type="submit" name="save_and_add" value="' . Admin::e($t->get('SAVE_AND_ADD')) . '">');
+
+        Admin::prolog($t->get($stored ? 'ACCOUNT_EDIT_TITLE' : 'ACCOUNT_ADD_TITLE'));
+        if ($problem !== null) {
+            \CAdminMessage::ShowMessage(['MESSAGE' => Admin::site($problem), 'TYPE' => 'ERROR']);
+        } elseif (isset($_GET['saved'])) {
+            \CAdminMessage::ShowNote(Admin::site($t->get('SAVED')));
+        }
+        $form->Show();
+        Admin::epilog();
+    }
+}

@@ -1,0 +1,120 @@
+<?php
+declare(strict_types=1);
+
+namespace Smtp34\Bitrix\Ui;
+
+use Bitrix\Main\Localization\Loc;
+use Smtp34\Admin\Actions;
+use Smtp34\Admin\Health;
+use Smtp34\Bitrix\AdminPage;
+
+Loc::loadMessages(__FILE__);
+
+/** SMTP accounts as a Bitrix list: filter, sorting, pages, group actions and a context menu per row. */
+final class AccountList
+{
+    public const TABLE_ID = 'tbl_smtp34_accounts';
+    private const SORTS = ['ID' => 'id', 'ACTIVE' => 'active', 'NAME' => 'name', 'EMAIL' => 'email', 'HOST' => 'host', 'SENT_TODAY' => 'sent_today', 'FAILURES' => 'failures'];
+
+    public static function show(): void
+    {
+        if (!Admin::allowed('R')) {
+            return;
+        }
+        $t = Admin::t();
+        $sort = new \CAdminSorting(self::TABLE_ID, 'ID', 'desc');
+        $list = new \CAdminList(self::TABLE_ID, $sort);
+        $filter = Admin::request($list->InitFilter(['find_active', 'find_text']));
+
+        $ids = Admin::right() >= 'W' ? $list->GroupAction() : false;
+        if ($ids !== false && in_array($list->GetAction(), Actions::ACCOUNT_ACTIONS, true)) {
+            if ($ids === ['']) {
+                $ids = array_column(self::filtered($filter), 'id');
+            }
+            Actions::accounts((string) $list->GetAction(), $ids);
+        }
+
+        $list->AddHeaders([
+            ['id' => 'ID', 'content' => $t->get('COL_ID'), 'sort' => 'id', 'default' => true],
+            ['id' => 'ACTIVE', 'content' => Admin::e($t->get('COL_ACTIVE')), 'sort' => 'active', 'default' => true],
+            ['id' => 'NAME', 'content' => Admin::e($t->get('COL_NAME')), 'sort' => 'name', 'default' => true],
+            ['id' => 'EMAIL', 'content' => Admin::e($t->get('COL_EMAIL')), 'sort' => 'email', 'default' => true],
+            ['id' => 'HOST', 'content' => Admin::e($t->get('COL_SERVER')), 'sort' => 'host', 'default' => true],
+            ['id' => 'PORT', 'content' => Admin::e($t->get('COL_PORT')), 'default' => true],
+            ['id' => 'SECURITY', 'content' => Admin::e($t->get('COL_SECURITY')), 'default' => true],
+            ['id' => 'AUTH', 'content' => Admin::e($t->get('COL_AUTH')), 'default' => true],
+            ['id' => 'STATE', 'content' => Admin::e($t->get('COL_STATE')), 'sort' => 'failures', 'default' => true],
+            ['id' => 'SENT_TODAY', 'content' => Admin::e($t->get('COL_TODAY')), 'sort' => 'sent_today', 'default' => true],
+        ]);
+        $canWrite = Admin::right() >= 'W';
+        $result = Admin::paged(Admin::sorted(self::filtered($filter), $sort, self::SORTS), $list, $t->get('ACCOUNTS_TITLE'));
+        $yesNo = static fn (bool $b) => Admin::e($t->get($b ? 'YES' : 'NO'));
+        while ($a = $result->NavNext(false)) {
+            $edit = AdminPage::url('account_edit', ['id' => $a['id']]);
+            $row = &$list->AddRow($a['id'], $a, $edit, $t->get('EDIT'));
+            $row->AddViewField('ID', '<a href="' . htmlspecialcharsbx($edit) . '">' . $a['id'] . '</a>');
+            $row->AddViewField('ACTIVE', $yesNo($a['active']));
+            $row->AddViewField('NAME', Admin::e($a['name']));
+            $row->AddViewField('EMAIL', Admin::e($a['email']));
+            $row->AddViewField('HOST', Admin::e($a['host']));
+            $row->AddViewField('PORT', (string) $a['port']);
+            $row->AddViewField('SECURITY', $yesNo($a['security'] !== 'none') . ' (' . Admin::e($a['security']) . ')');
+            $row->AddViewField('AUTH', $yesNo($a['auth'] !== 'none'));
+            $row->AddViewField('STATE', Admin::site(Health::html($a, $t)));
+            $row->AddViewField('SENT_TODAY', $a['sent_today'] . ($a['daily_limit'] > 0 ? ' / ' . $a['daily_limit'] : ''));
+            $actions = [['ICON' => 'edit', 'DEFAULT' => true, 'TEXT' => Admin::e($t->get('EDIT')), 'ACTION' => $list->ActionRedirect($edit)]];
+            if ($canWrite) {
+                $toggle = $a['active'] ? 'deactivate' : 'activate';
+                $actions[] = ['ICON' => $toggle, 'TEXT' => Admin::e($t->get(strtoupper($toggle))), 'ACTION' => $list->ActionDoGroup($a['id'], $toggle)];
+                $actions[] = ['SEPARATOR' => true];
+                $actions[] = ['ICON' => 'delete', 'TEXT' => Admin::e($t->get('DELETE')),
+                    'ACTION' => "if(confirm('" . \CUtil::JSEscape(Admin::site(Loc::getMessage('SMTP34_ACCOUNT_DELETE_CONFIRM') ?? '')) . "')) " . $list->ActionDoGroup($a['id'], 'delete')];
+            }
+            $row->AddActions($actions);
+        }
+        $list->AddFooter([['title' => Admin::e($t->get('ACCOUNTS_TITLE')), 'value' => (string) $result->SelectedRowsCount()]]);
+        if ($canWrite) {
+            $list->AddGroupActionTable(['activate' => Admin::site($t->get('ACTIVATE')), 'deactivate' => Admin::site($t->get('DEACTIVATE')), 'delete' => Admin::site($t->get('DELETE'))]);
+            $list->AddAdminContextMenu([['TEXT' => Admin::e($t->get('ADD_ACCOUNT')), 'LINK' => AdminPage::url('account_edit'), 'ICON' => 'btn_new']], false);
+        }
+        $list->CheckListMode();
+
+        Admin::prolog($t->get('ACCOUNTS_TITLE'));
+        self::filterForm($filter);
+        $list->DisplayList();
+        Admin::epilog();
+    }
+
+    /** The accounts the filter lets through: active Y/N, text in name, email, host or login. */
+    private static function filtered(array $filter): array
+    {
+        $active = $filter['find_active'] ?? '';
+        $text = trim((string) ($filter['find_text'] ?? ''));
+        return array_values(array_filter(smtp34_account_list(), static function (array $a) use ($active, $text): bool {
+            if (($active === 'Y' && !$a['active']) || ($active === 'N' && $a['active'])) {
+                return false;
+            }
+            return $text === '' || mb_stripos(implode("\n", [$a['name'], $a['email'], $a['host'], $a['login']]), $text) !== false;
+        }));
+    }
+
+    private static function filterForm(array $filter): void
+    {
+        global $APPLICATION;
+        $t = Admin::t();
+        $labels = [Admin::site(Loc::getMessage('SMTP34_FILTER_TEXT') ?? '')];
+        echo '<form name="find_form" method="get" action="' . htmlspecialcharsbx($APPLICATION->GetCurPage()) . '">';
+        $box = new \CAdminFilter(self::TABLE_ID . '_filter', $labels);
+        $box->Begin();
+        $active = (string) ($filter['find_active'] ?? '');
+        echo '<tr><td>' . Admin::e($t->get('COL_ACTIVE')) . ':</td><td><select name="find_active">';
+        foreach (['' => $t->get('J_ANY'), 'Y' => $t->get('YES'), 'N' => $t->get('NO')] as $value => $label) {
+            echo '<option value="' . $value . '"' . ($value === $active ? ' selected' : '') . '>' . Admin::e($label) . '</option>';
+        }
+        echo '</select></td></tr>';
+        echo '<tr><td>' . $labels[0] . ':</td><td><input type="text" name="find_text" size="40" value="' . Admin::e((string) ($filter['find_text'] ?? '')) . '"></td></tr>';
+        $box->Buttons(['table_id' => self::TABLE_ID, 'url' => $APPLICATION->GetCurPage(), 'form' => 'find_form']);
+        $box->End();
+        echo '</form>';
+    }
+}

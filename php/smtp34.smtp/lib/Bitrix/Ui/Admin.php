@@ -1,0 +1,114 @@
+<?php
+declare(strict_types=1);
+
+namespace Smtp34\Bitrix\Ui;
+
+use Smtp34\Admin\I18n;
+use Smtp34\Bitrix\AdminPage;
+
+/**
+ * What every Bitrix-native page of the module shares: the module's group
+ * right (R to see, W to change), the strings (through Loc), the site
+ * charset (the extension speaks UTF-8; a windows-1251 site's admin gets its
+ * own), lists over arrays with Bitrix's page navigation, and the prolog and
+ * epilog around a page.
+ */
+final class Admin
+{
+    public const MODULE_ID = AdminPage::MODULE_ID;
+
+    public static function t(): I18n
+    {
+        return new I18n(defined('LANGUAGE_ID') && LANGUAGE_ID === 'en' ? 'en' : 'ru');
+    }
+
+    public static function right(): string
+    {
+        global $APPLICATION;
+        return (string) $APPLICATION->GetGroupRight(self::MODULE_ID);
+    }
+
+    /** False, with Bitrix's login form shown, when the user lacks `$needed` (R or W). */
+    public static function allowed(string $needed = 'R'): bool
+    {
+        global $APPLICATION;
+        if (self::right() < $needed) {
+            $APPLICATION->AuthForm(self::t()->get('ACCESS_DENIED'));
+            return false;
+        }
+        if (!extension_loaded('smtp34')) {
+            $APPLICATION->AuthForm(self::t()->get('NO_EXTENSION'));
+            return false;
+        }
+        return true;
+    }
+
+    /** A change may be made: W, and Bitrix's sessid on the request. */
+    public static function mayChange(): bool
+    {
+        return self::right() >= 'W' && check_bitrix_sessid();
+    }
+
+    /** UTF-8 text (the extension's, the module's HTML) in the site's charset. */
+    public static function site(string $utf8): string
+    {
+        return !defined('LANG_CHARSET') || strcasecmp(LANG_CHARSET, 'UTF-8') === 0 ? $utf8 : mb_convert_encoding($utf8, LANG_CHARSET, 'UTF-8');
+    }
+
+    /** The request's values (in the site's charset) as UTF-8. */
+    public static function request(array $values): array
+    {
+        if (!defined('LANG_CHARSET') || strcasecmp(LANG_CHARSET, 'UTF-8') === 0) {
+            return $values;
+        }
+        array_walk_recursive($values, static function (&$value): void {
+            $value = is_string($value) ? mb_convert_encoding($value, 'UTF-8', LANG_CHARSET) : $value;
+        });
+        return $values;
+    }
+
+    /** Escaped for HTML, in the site's charset. */
+    public static function e(string|int|null $text): string
+    {
+        return htmlspecialcharsbx(self::site((string) $text));
+    }
+
+    /** The rows sorted by the list's column (one of `$columns`: column id → row key) and order. */
+    public static function sorted(array $rows, \CAdminSorting $sort, array $columns): array
+    {
+        $key = $columns[strtoupper($sort->getField())] ?? null;
+        if ($key !== null) {
+            $descending = strtolower($sort->getOrder()) === 'desc';
+            usort($rows, static fn ($a, $b) => $descending ? $b[$key] <=> $a[$key] : $a[$key] <=> $b[$key]);
+        }
+        return $rows;
+    }
+
+    /** A page of `$rows` with Bitrix's navigation under the list. */
+    public static function paged(array $rows, \CAdminList $list, string $title): \CAdminResult
+    {
+        $result = new \CDBResult();
+        $result->InitFromArray($rows);
+        $result = new \CAdminResult($result, $list->table_id);
+        $result->NavStart(20);
+        $list->NavText($result->GetNavPrint(self::site($title)));
+        return $result;
+    }
+
+    public static function prolog(string $title): void
+    {
+        global $APPLICATION;
+        $APPLICATION->SetTitle(self::site($title));
+        require $_SERVER['DOCUMENT_ROOT'] . '/bitrix/modules/main/include/prolog_admin_after.php';
+    }
+
+    public static function epilog(): void
+    {
+        require $_SERVER['DOCUMENT_ROOT'] . '/bitrix/modules/main/include/epilog_admin.php';
+    }
+
+    public static function redirect(string $page, array $query = []): void
+    {
+        LocalRedirect(AdminPage::url($page, $query));
+    }
+}

@@ -1,0 +1,33 @@
+<?php
+declare(strict_types=1);
+
+namespace Smtp34\Bitrix\Ui;
+
+use Smtp34\Admin\Pages;
+use Smtp34\Admin\Request;
+use Smtp34\Bitrix\AdminPage;
+use Smtp34\Bitrix\SiteWarnings;
+
+/** The dashboard (the shared page: daily chart, accounts' health, outbox) inside Bitrix's admin, under the site's warnings. */
+final class Dashboard
+{
+    public static function show(): void
+    {
+        global $APPLICATION;
+        $t = Admin::t();
+        if (Admin::right() < 'R') {
+            $APPLICATION->AuthForm($t->get('ACCESS_DENIED'));
+            return;
+        }
+        $warnings = SiteWarnings::all($_SERVER['DOCUMENT_ROOT'], $t);
+        $page = extension_loaded('smtp34')
+            ? (new Pages($t, \Closure::fromCallable([AdminPage::class, 'url']), bitrix_sessid()))->show('dashboard', new Request('GET', [], []))
+            : null;
+        Admin::prolog($t->get('DASHBOARD_TITLE'));
+        foreach ($warnings as $warning) {
+            \CAdminMessage::ShowMessage(['MESSAGE' => Admin::site($warning), 'TYPE' => 'ERROR']);
+        }
+        echo $page === null ? '' : Admin::site($page->body);
+        Admin::epilog();
+    }
+}

@@ -1,0 +1,85 @@
+<?php
+declare(strict_types=1);
+
+namespace Smtp34\Bitrix\Ui;
+
+use Smtp34\Admin\Html;
+use Smtp34\Admin\Journal;
+
+
+/** The mail journal as a Bitrix list: the shared filter (status, account, dates, text) and Bitrix's pages. */
+final class JournalList
+{
+    public const TABLE_ID = 'tbl_smtp34_journal';
+    private const FILTER = ['find_status' => 'status', 'find_account' => 'account', 'find_date_from' => 'from', 'find_date_to' => 'to', 'find_text' => 'text'];
+
+    public static function show(): void
+    {
+        if (!Admin::allowed('R')) {
+            return;
+        }
+        $t = Admin::t();
+        $list = new \CAdminList(self::TABLE_ID, new \CAdminSorting(self::TABLE_ID, 'ID', 'desc'));
+        $asked = Admin::request($list->InitFilter(array_keys(self::FILTER)));
+        $query = [];
+        foreach (self::FILTER as $field => $key) {
+            $query[$key] = $asked[$field] ?? '';
+        }
+        $filter = Journal::filterFrom($query);
+        $window = Journal::window();
+
+        $headers = [];
+        foreach (['ID' => 'COL_ID', 'TIME' => 'J_time', 'STATUS' => 'J_status', 'ACCOUNT_ID' => 'J_account', 'MAILING_ID' => 'J_mailing', 'FROM' => 'J_from',
+            'RECIPIENTS' => 'J_recipients', 'SUBJECT' => 'J_subject', 'MESSAGE_ID' => 'J_message_id', 'REPLY' => 'J_reply', 'DURATION_MS' => 'J_duration'] as $id => $code) {
+            $headers[] = ['id' => $id, 'content' => Admin::e($t->get($code)), 'default' => $id !== 'MESSAGE_ID'];
+        }
+        $list->AddHeaders($headers);
+        $result = Admin::paged(Journal::filter($window, $filter), $list, $t->get('JOURNAL_TITLE'));
+        while ($r = $result->NavNext(false)) {
+            $row = &$list->AddRow($r['id'], $r);
+            $row->AddViewField('TIME', Html::date($r['time']));
+            $row->AddViewField('STATUS', '<span class="smtp34-status status-' . Admin::e($r['status']) . '">' . Admin::e($r['status']) . '</span>');
+            foreach (['ACCOUNT_ID' => 'account_id', 'MAILING_ID' => 'mailing_id', 'FROM' => 'from', 'RECIPIENTS' => 'recipients', 'SUBJECT' => 'subject', 'MESSAGE_ID' => 'message_id', 'REPLY' => 'reply'] as $id => $key) {
+                $row->AddViewField($id, Admin::e($r[$key] ?? ''));
+            }
+        }
+        $list->CheckListMode();
+
+        Admin::prolog($t->get('JOURNAL_TITLE'));
+        if (count($window) >= Journal::WINDOW) {
+            \CAdminMessage::ShowMessage(['MESSAGE' => Admin::site(sprintf($t->get('J_WINDOW'), Journal::WINDOW, Html::date((int) end($window)['time']))), 'TYPE' => 'OK']);
+        }
+        self::filterForm($asked);
+        $list->DisplayList();
+        Admin::epilog();
+    }
+
+    private static function filterForm(array $asked): void
+    {
+        global $APPLICATION;
+        $t = Admin::t();
+        $value = static fn (string $field) => Admin::e((string) ($asked[$field] ?? ''));
+        echo '<form name="find_form" method="get" action="' . htmlspecialcharsbx($APPLICATION->GetCurPage()) . '">';
+        $box = new \CAdminFilter(self::TABLE_ID . '_filter', array_map(static fn ($code) => Admin::site($t->get($code)), ['J_account', 'J_DATE_FROM', 'J_TEXT']));
+        $box->Begin();
+        $select = static function (string $name, array $options, string $selected): string {
+            $html = '<select name="' . $name . '">';
+            foreach ($options as $key => $label) {
+                $html .= '<option value="' . Admin::e((string) $key) . '"' . ((string) $key === $selected ? ' selected' : '') . '>' . Admin::e($label) . '</option>';
+            }
+            return $html . '</select>';
+        };
+        $accounts = ['' => $t->get('J_ANY'), 'none' => $t->get('J_NO_ACCOUNT')];
+        foreach (smtp34_account_list() as $a) {
+            $accounts[(string) $a['id']] = '[' . $a['id'] . '] ' . $a['email'];
+        }
+        echo '<tr><td>' . Admin::e($t->get('J_status')) . ':</td><td>' . $select('find_status', ['' => $t->get('J_ANY')] + array_combine(Journal::STATUSES, Journal::STATUSES), (string) ($asked['find_status'] ?? '')) . '</td></tr>'
+            . '<tr><td>' . Admin::e($t->get('J_account')) . ':</td><td>' . $select('find_account', $accounts, (string) ($asked['find_account'] ?? '')) . '</td></tr>'
+            . '<tr><td>' . Admin::e($t->get('J_DATE_FROM')) . ':</td><td><input type="date" name="find_date_from" value="' . $value('find_date_from') . '"> '
+            . Admin::e($t->get('J_DATE_TO')) . ' <input type="date" name="find_date_to" value="' . $value('find_date_to') . '"></td></tr>'
+            . '<tr><td>' . Admin::e($t->get('J_TEXT')) . ':</td><td><input type="text" name="find_text" size="40" value="' . $value('find_text') . '"></td></tr>';
+        $box->Buttons(['table_id' => self::TABLE_ID, 'url' => $APPLICATION->GetCurPage(), 'form' => 'find_form']);
+        $box->End();
+        echo '</form>';
+    }
+}

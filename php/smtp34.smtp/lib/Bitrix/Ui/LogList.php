@@ -1,0 +1,86 @@
+<?php
+declare(strict_types=1);
+
+namespace Smtp34\Bitrix\Ui;
+
+use Smtp34\Admin\Actions;
+use Smtp34\Admin\Html;
+use Smtp34\Bitrix\AdminPage;
+
+
+/** The transcript logs as a Bitrix list (view, delete), and one log's text. */
+final class LogList
+{
+    public const TABLE_ID = 'tbl_smtp34_logs';
+
+    public static function show(): void
+    {
+        if (!Admin::allowed('R')) {
+            return;
+        }
+        $t = Admin::t();
+        if (isset($_GET['view'])) {
+            self::view((string) $_GET['view']);
+            return;
+        }
+        $list = new \CAdminList(self::TABLE_ID, new \CAdminSorting(self::TABLE_ID, 'MODIFIED', 'desc'));
+        $names = Admin::right() >= 'W' ? $list->GroupAction() : false;
+        if ($names !== false && $list->GetAction() === 'delete') {
+            Actions::deleteLogs($names === [''] ? array_column(smtp34_log_list(), 'name') : $names);
+        }
+        $list->AddHeaders([
+            ['id' => 'ACCOUNT', 'content' => Admin::e($t->get('LOG_ACCOUNT')), 'default' => true],
+            ['id' => 'KIND', 'content' => Admin::e($t->get('LOG_KIND')), 'default' => true],
+            ['id' => 'NAME', 'content' => Admin::e($t->get('LOG_FILE')), 'default' => true],
+            ['id' => 'MODIFIED', 'content' => Admin::e($t->get('LOG_MODIFIED')), 'default' => true],
+            ['id' => 'SIZE', 'content' => Admin::e($t->get('LOG_SIZE')), 'default' => true],
+        ]);
+        $accounts = array_column(smtp34_account_list(), null, 'id');
+        $canWrite = Admin::right() >= 'W';
+        $result = Admin::paged(smtp34_log_list(), $list, $t->get('LOGS_TITLE'));
+        while ($log = $result->NavNext(false)) {
+            $account = $accounts[$log['account_id']] ?? null;
+            $who = $account ? '[' . $account['id'] . '] ' . trim($account['name'] . ' <' . $account['email'] . '>')
+                : ($log['account_id'] === 0 ? $t->get('NOT_SAVED_ACCOUNT') : '[' . $log['account_id'] . '] ' . $t->get('DELETED_ACCOUNT'));
+            $view = AdminPage::url('logs', ['view' => $log['name']]);
+            $row = &$list->AddRow($log['name'], $log, $view, $t->get('LOG_VIEW'));
+            $row->AddViewField('ACCOUNT', Admin::e($who));
+            $row->AddViewField('KIND', Admin::e($t->get('KIND_' . $log['kind'])));
+            $row->AddViewField('NAME', '<a href="' . htmlspecialcharsbx($view) . '">' . Admin::e($log['name']) . '</a>');
+            $row->AddViewField('MODIFIED', Html::date($log['modified']));
+            $actions = [['ICON' => 'view', 'DEFAULT' => true, 'TEXT' => Admin::e($t->get('LOG_VIEW')), 'ACTION' => $list->ActionRedirect($view)]];
+            if ($canWrite) {
+                $actions[] = ['ICON' => 'delete', 'TEXT' => Admin::e($t->get('DELETE')), 'ACTION' => $list->ActionDoGroup($log['name'], 'delete')];
+            }
+            $row->AddActions($actions);
+        }
+        if ($canWrite) {
+            $list->AddGroupActionTable(['delete' => Admin::site($t->get('DELETE'))]);
+        }
+        $list->CheckListMode();
+        Admin::prolog($t->get('LOGS_TITLE'));
+        $list->DisplayList();
+        Admin::epilog();
+    }
+
+    private static function view(string $name): void
+    {
+        $t = Admin::t();
+        try {
+            $text = smtp34_log_read($name);
+        } catch (\ValueError | \Smtp34\Exception $e) {
+            Admin::prolog($t->get('LOGS_TITLE'));
+            \CAdminMessage::ShowMessage(Admin::site($e->getMessage()));
+            Admin::epilog();
+            return;
+        }
+        // a log holds letters' own bytes; a windows-1251 letter is shown as such
+        if (!mb_check_encoding($text, 'UTF-8')) {
+            $text = mb_convert_encoding($text, 'UTF-8', 'Windows-1251');
+        }
+        Admin::prolog($name);
+        echo '<p><a href="' . htmlspecialcharsbx(AdminPage::url('logs')) . '">' . Admin::e($t->get('BACK_TO_LOGS')) . '</a></p>'
+            . '<pre class="smtp34-log" id="log-text">' . Admin::e($text) . '</pre>';
+        Admin::epilog();
+    }
+}

@@ -1,0 +1,99 @@
+<?php
+declare(strict_types=1);
+
+namespace Smtp34\Bitrix\Ui;
+
+use Bitrix\Main\Localization\Loc;
+use Smtp34\Admin\Actions;
+use Smtp34\Bitrix\AdminPage;
+use Smtp34\Bitrix\SiteWarnings;
+
+Loc::loadMessages(__FILE__);
+
+/**
+ * The module's options page (Settings → Module settings): the settings of
+ * SPEC §5 in one tab, Bitrix's standard access tab in the other (R and W
+ * granted to user groups), and the warnings of SiteWarnings above them.
+ * Bitrix shows it inside its own admin page, prolog and epilog included.
+ */
+final class Options
+{
+    public static function show(): void
+    {
+        global $APPLICATION, $REQUEST_METHOD, $Update, $Apply;
+        $t = Admin::t();
+        $right = Admin::right();
+        if ($right < 'R') {
+            $APPLICATION->AuthForm($t->get('ACCESS_DENIED'));
+            return;
+        }
+        $module_id = Admin::MODULE_ID;
+        $isSave = ($_SERVER['REQUEST_METHOD'] ?? 'GET') === 'POST' && (isset($_POST['Update']) || isset($_POST['Apply']));
+        $problem = null;
+        $settings = extension_loaded('smtp34') ? smtp34_settings() : [];
+        if ($isSave && Admin::mayChange()) {
+            if ($settings !== []) {
+                [$settings, $problem] = Actions::saveSettings(Admin::request($_POST));
+            }
+            if ($problem === null) {
+                // Bitrix's own access tab saves the groups' rights from the same POST
+                [$REQUEST_METHOD, $Update, $Apply] = ['POST', $_POST['Update'] ?? '', $_POST['Apply'] ?? ''];
+                ob_start();
+                require $_SERVER['DOCUMENT_ROOT'] . '/bitrix/modules/main/admin/group_rights.php';
+                ob_end_clean();
+                LocalRedirect(AdminPage::url('settings', ['saved' => 1]));
+                return;
+            }
+        }
+
+        foreach (SiteWarnings::all($_SERVER['DOCUMENT_ROOT'], $t) as $warning) {
+            \CAdminMessage::ShowMessage(['MESSAGE' => Admin::site($warning), 'TYPE' => 'ERROR']);
+        }
+        if ($problem !== null) {
+            \CAdminMessage::ShowMessage(['MESSAGE' => Admin::site($t->get('INVALID_FIELD') . ' ' . $problem), 'TYPE' => 'ERROR']);
+        } elseif (isset($_GET['saved'])) {
+            \CAdminMessage::ShowNote(Admin::site($t->get('SAVED')));
+        }
+        $tabs = [
+            ['DIV' => 'smtp34_settings', 'TAB' => Admin::site($t->get('MENU_SETTINGS')), 'TITLE' => Admin::site($t->get('SETTINGS_TITLE'))],
+            ['DIV' => 'smtp34_rights', 'TAB' => Admin::site(Loc::getMessage('SMTP34_TAB_RIGHTS') ?? ''), 'TITLE' => Admin::site(Loc::getMessage('SMTP34_TAB_RIGHTS_TITLE') ?? '')],
+        ];
+        $control = new \CAdminTabControl('smtp34_options', $tabs);
+        echo '<form method="post" action="' . htmlspecialcharsbx(AdminPage::url('settings')) . '" id="settings-form">' . bitrix_sessid_post();
+        $control->Begin();
+        $control->BeginNextTab();
+        foreach ($settings as $key => $value) {
+            echo '<tr><td width="40%" class="adm-detail-content-cell-l"><label for="' . $key . '">' . Admin::e($t->get("SET_$key")) . ':</label></td><td class="adm-detail-content-cell-r">'
+                . self::input($key, $value) . '<br><small>' . Admin::e($t->get("SET_{$key}_HELP")) . '</small></td></tr>';
+        }
+        $control->BeginNextTab();
+        // the tab only shows the rights: they were saved above, with the settings, or not at all
+        [$Update, $Apply] = ['', ''];
+        require $_SERVER['DOCUMENT_ROOT'] . '/bitrix/modules/main/admin/group_rights.php';
+        $control->Buttons();
+        $disabled = $right < 'W' ? ' disabled' : '';
+        echo '<input type="submit" name="Update" value="' . Admin::e($t->get('SAVE')) . '" class="adm-btn-save"' . $disabled . '> '
+            . '<input type="submit" name="Apply" value="' . Admin::e($t->get('APPLY')) . '"' . $disabled . '>';
+        $control->End();
+        echo '</form>';
+    }
+
+    private static function input(string $key, bool|int|string $value): string
+    {
+        $t = Admin::t();
+        $select = static function (array $options) use ($key, $value): string {
+            $html = '<select name="' . $key . '" id="' . $key . '">';
+            foreach ($options as $option => $label) {
+                $html .= '<option value="' . $option . '"' . ((string) $option === (string) $value ? ' selected' : '') . '>' . Admin::e($label) . '</option>';
+            }
+            return $html . '</select>';
+        };
+        return match (true) {
+            is_bool($value) => '<input type="hidden" name="' . $key . '" value="N"><input type="checkbox" name="' . $key . '" id="' . $key . '" value="Y"' . ($value ? ' checked' : '') . '>',
+            $key === 'log_level' => $select(['1' => '1', '2' => '2', '3' => '3', '4' => '4']),
+            $key === 'log_period' => $select(array_combine(['day', 'week', 'month', 'year'], array_map(static fn ($p) => $t->get("PERIOD_$p"), ['day', 'week', 'month', 'year']))),
+            $key === 'fallback' => $select(['mail' => $t->get('FALLBACK_mail'), 'none' => $t->get('FALLBACK_none')]),
+            default => '<input type="text" name="' . $key . '" id="' . $key . '" value="' . Admin::e((string) $value) . '">',
+        };
+    }
+}

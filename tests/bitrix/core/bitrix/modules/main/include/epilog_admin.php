@@ -1,0 +1,3 @@
+<?php
+// Fake of Bitrix's admin epilog.
+echo '<!-- epilog -->';
