@@ -285,3 +285,49 @@ test('a letter to a server that is down waits in the outbox, is retried and can 
   assert.equal(await first.locator('td.status').textContent(), 'failed');
   assert.match(await first.locator('td.reply').textContent(), /deleted from the outbox by an admin/);
 });
+
+test('the journal filters by status, account, dates and text, and pages', async () => {
+  php(`smtp34_settings(['enabled' => true]); for ($i = 1; $i <= 55; $i++) { custom_mail("buyer$i@mail.ru", '=?UTF-8?B?' . base64_encode("Партия №$i") . '?=', "Текст\\n", 'From: shop@site.ru'); }`);
+  const statuses = JSON.parse(php(`echo json_encode(array_count_values(array_column(smtp34_journal(2000), 'status')));`));
+  const total = Object.values(statuses).reduce((a, b) => a + b, 0);
+
+  await page.goto(base + '/journal?lang=ru');
+  assert.equal(await page.locator('#journal-count').textContent(), `Найдено писем: ${total}`);
+  assert.equal(await page.locator('#journal tbody tr').count(), 50);
+  await page.click('#pager a:text-is("2")');
+  assert.equal(await page.locator('#journal tbody tr').count(), total - 50);
+  assert.equal(await page.locator('#pager strong').textContent(), '2');
+
+  await page.fill('#filter-text', 'партия №7');
+  await page.click('#filter-apply');
+  const subjects = await page.locator('#journal td.subject').allTextContents();
+  assert.deepEqual(subjects, ['Партия №7'], subjects.join(' | '));
+  await shot('12-journal-filter');
+
+  await page.click('#filter-reset');
+  await page.selectOption('#filter-status', 'failed');
+  await page.click('#filter-apply');
+  const shown = await page.locator('#journal td.status').allTextContents();
+  assert.equal(shown.length, statuses.failed ?? 0);
+  assert.ok(shown.every((s) => s === 'failed'), shown.join(','));
+
+  const today = new Date().toISOString().slice(0, 10);
+  await page.goto(base + `/journal?from=${today}&to=${today}&account=none&status=sent`);
+  assert.match(await page.locator('#journal-empty').textContent(), /Нет писем, подходящих под фильтр/);
+  assert.equal(await page.locator('#filter-account').inputValue(), 'none', 'the form keeps what was asked');
+});
+
+test('the dashboard shows letters per day, the accounts and the outbox', async () => {
+  const statuses = JSON.parse(php(`echo json_encode(array_count_values(array_column(smtp34_journal(2000), 'status')));`));
+  php(`custom_mail('later@mail.ru', 'Позже', "Текст\\n", 'From: stock@site.ru');`);
+  await page.goto(base + '/dashboard?lang=ru');
+  assert.equal(await page.locator('header a.current').textContent(), 'Сводка');
+  assert.equal(await page.locator('#daily-chart g.day').count(), 30);
+  const today = new Date();
+  const day = `${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, '0')}-${String(today.getDate()).padStart(2, '0')}`;
+  assert.equal(await page.locator(`#daily-chart g.day[data-day="${day}"] rect.sent`).getAttribute('data-count'), String(statuses.sent));
+  assert.match(await page.locator('#totals').textContent(), new RegExp(`Отправлено: ${statuses.sent}`));
+  assert.equal(await page.locator('#outbox-size').textContent(), '1');
+  assert.match(await page.locator('#dashboard-accounts').textContent(), /stock@site\.ru.*ошибки подряд/s);
+  await shot('13-dashboard');
+});

@@ -162,7 +162,9 @@ final class Journal
             }
             $svg .= '</g>';
             if ($i % 5 === 0 || $i === count($days) - 1) {
-                $svg .= sprintf('<text x="%.1f" y="%d" font-size="10" text-anchor="middle">%s</text>', $x + $bar / 2, $height - 8, Html::e(substr($day, 5)));
+                // the last day's label ends at the edge rather than past it
+                $last = $i === count($days) - 1;
+                $svg .= sprintf('<text x="%.1f" y="%d" font-size="10" text-anchor="%s">%s</text>', $last ? $width - 1 : $x + $bar / 2, $height - 8, $last ? 'end' : 'middle', Html::e(substr($day, 5)));
             }
             $i++;
         }
