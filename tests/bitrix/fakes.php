@@ -107,6 +107,8 @@ namespace Bitrix\Main\Localization {
         public static array $messages = [];
         /** @var list<string> lang files read, for tests */
         public static array $loaded = [];
+        /** Set: messages come converted to this charset, as newer cores do on a non-UTF-8 site. */
+        public static ?string $convertTo = null;
 
         public static function loadMessages($file): void
         {
@@ -132,6 +134,9 @@ namespace Bitrix\Main\Localization {
         {
             $language ??= defined('LANGUAGE_ID') ? LANGUAGE_ID : 'ru';
             $text = self::$messages[$language][$code] ?? null;
+            if ($text !== null && self::$convertTo !== null) {
+                $text = mb_convert_encoding($text, self::$convertTo, 'UTF-8');
+            }
             return $text === null || $replace === null ? $text : strtr($text, $replace);
         }
     }
@@ -245,9 +250,11 @@ namespace {
     }
 
 
+    /** As Bitrix's: UTF-8 on a UTF-8 site, byte for byte (ISO-8859-1) on any other. */
     function htmlspecialcharsbx($string, $flags = ENT_COMPAT, $doubleEncode = true)
     {
-        return htmlspecialchars((string) $string, $flags | ENT_SUBSTITUTE, 'UTF-8', $doubleEncode);
+        $utf8 = !defined('LANG_CHARSET') || strcasecmp(LANG_CHARSET, 'UTF-8') === 0;
+        return htmlspecialchars((string) $string, $flags, $utf8 ? 'UTF-8' : 'ISO-8859-1', $doubleEncode);
     }
 
     function bitrix_sessid_post($varname = 'sessid'): string

@@ -466,4 +466,42 @@ final class BitrixModuleTest extends Smtp34TestCase
         $this->assertCount(1, self::rows($out));
         $this->assertContains(realpath("$this->root/local/modules/smtp34.smtp/admin/smtp34_accounts.php"), get_included_files(), "the stub ran the page of the module in /local/modules");
     }
+
+    /** @dataProvider locConversions */
+    public function testAWindows1251SiteGetsItsOwnCharsetBothWays(bool $locConverts): void
+    {
+        $server = $this->authServer();
+        // a site in windows-1251: a PHP process of its own (LANG_CHARSET is a constant)
+        $code = sprintf(<<<'PHP'
+            define('LANG_CHARSET', 'windows-1251');
+            require %s;
+            require %s;
+            require %s;
+            Bitrix\Main\Localization\Loc::$convertTo = %s;
+            $_SERVER['DOCUMENT_ROOT'] = %s;
+            $GLOBALS['APPLICATION'] = new FakeApplication('W');
+            smtp34_account_save(['name' => 'Магазин', 'email' => 'shop@site.ru', 'host' => '127.0.0.1', 'port' => %d, 'auth' => 'none'], false);
+            smtp34_account_save(['name' => 'Склад', 'email' => 'stock@site.ru', 'host' => '127.0.0.1', 'port' => %d, 'auth' => 'none'], false);
+            $_REQUEST = $_GET = ['set_filter' => 'Y', 'find_text' => mb_convert_encoding('магаз', 'Windows-1251', 'UTF-8')];
+            $_SERVER['REQUEST_METHOD'] = 'GET';
+            require %s;
+            PHP,
+            var_export(__DIR__ . '/../bitrix/fakes.php', true), var_export(self::MODULE . '/lib/autoload.php', true), var_export(self::MODULE . '/install/index.php', true),
+            var_export($locConverts ? 'windows-1251' : null, true), var_export($this->root, true), $server->port, $server->port,
+            var_export(self::MODULE . '/admin/smtp34_accounts.php', true));
+        $result = ChildPhp::run($code, ChildPhp::freshIni());
+        $this->assertSame(0, $result['code'], $result['stderr']);
+        $out = $result['stdout'];
+        $this->assertFalse(mb_check_encoding($out, 'UTF-8'), 'the page is not UTF-8');
+        $page = mb_convert_encoding($out, 'UTF-8', 'Windows-1251');
+        $this->assertStringContainsString('<!-- prolog: Список SMTP-аккаунтов -->', $page, 'labels converted once');
+        $this->assertStringContainsString('data-column="NAME">Магазин</td>', $page, "the extension's data converted");
+        $this->assertStringNotContainsString('stock@site.ru', $page, 'the filter text was read in the site charset');
+        $this->assertStringContainsString('<option value="delete">Удалить</option>', $page);
+    }
+
+    public static function locConversions(): array
+    {
+        return ['Loc hands lang files over as they are' => [false], 'Loc converts them to the site charset' => [true]];
+    }
 }

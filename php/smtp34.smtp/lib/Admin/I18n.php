@@ -43,8 +43,22 @@ final class I18n
     {
         $key = self::PREFIX . $code;
         if (class_exists(Loc::class)) {
-            return Loc::getMessage($key, null, $this->lang) ?? Loc::getMessage($key, null, 'en') ?? $code;
+            return self::utf8(Loc::getMessage($key, null, $this->lang) ?? Loc::getMessage($key, null, 'en')) ?? $code;
         }
         return $this->messages[$key] ?? $this->fallback[$key] ?? $code;
+    }
+
+    /**
+     * A string from Loc as UTF-8. The lang files are UTF-8; on a
+     * windows-1251 site Bitrix's Loc may hand them over converted to the
+     * site's charset (newer cores do, older ones do not). The pages work in
+     * UTF-8 and convert once, on output.
+     */
+    public static function utf8(?string $text): ?string
+    {
+        if ($text === null || !defined('LANG_CHARSET') || strcasecmp(LANG_CHARSET, 'UTF-8') === 0 || mb_check_encoding($text, 'UTF-8')) {
+            return $text;
+        }
+        return mb_convert_encoding($text, 'UTF-8', LANG_CHARSET);
     }
 }

@@ -59,8 +59,8 @@ final class AccountForm
 
         $tabs = [
             ['DIV' => 'account', 'TAB' => Admin::site($t->get('ACCOUNT_PARAMS')), 'TITLE' => Admin::site($t->get('ACCOUNT_PARAMS'))],
-            ['DIV' => 'check', 'TAB' => Admin::site(Loc::getMessage('SMTP34_TAB_CHECK') ?? ''), 'TITLE' => Admin::site(Loc::getMessage('SMTP34_TAB_CHECK_TITLE') ?? '')],
-            ['DIV' => 'log', 'TAB' => Admin::site(Loc::getMessage('SMTP34_TAB_LOG') ?? ''), 'TITLE' => Admin::site(Loc::getMessage('SMTP34_TAB_LOG_TITLE') ?? '')],
+            ['DIV' => 'check', 'TAB' => Admin::site(Admin::loc('SMTP34_TAB_CHECK')), 'TITLE' => Admin::site(Admin::loc('SMTP34_TAB_CHECK_TITLE'))],
+            ['DIV' => 'log', 'TAB' => Admin::site(Admin::loc('SMTP34_TAB_LOG')), 'TITLE' => Admin::site(Admin::loc('SMTP34_TAB_LOG_TITLE'))],
         ];
         $form = new \CAdminForm('smtp34_account', $tabs);
         $form->BeginEpilogContent();
@@ -90,11 +90,11 @@ final class AccountForm
 
         $form->BeginNextFormTab();
         if ($stored === null) {
-            $form->AddViewField('check_note', '', Admin::e(Loc::getMessage('SMTP34_CHECK_AFTER_SAVE') ?? ''));
+            $form->AddViewField('check_note', '', Admin::e(Admin::loc('SMTP34_CHECK_AFTER_SAVE')));
         } else {
-            $form->AddViewField('check_run', '', '<input type="submit" name="check" value="' . Admin::e(Loc::getMessage('SMTP34_CHECK_NOW') ?? '') . '">');
+            $form->AddViewField('check_run', '', '<input type="submit" name="check" value="' . Admin::e(Admin::loc('SMTP34_CHECK_NOW')) . '">');
             if ($check !== null) {
-                $form->AddViewField('check_result', Admin::site(Loc::getMessage('SMTP34_CHECK_RESULT') ?? ''),
+                $form->AddViewField('check_result', Admin::site(Admin::loc('SMTP34_CHECK_RESULT')),
                     '<b class="' . ($check['ok'] ? 'check-ok' : 'check-failed') . '">' . Admin::e($check['message']) . '</b><pre id="check-transcript">' . Admin::e($check['transcript']) . '</pre>');
             }
         }
@@ -108,7 +108,7 @@ final class AccountForm
                 $log = mb_convert_encoding($log, 'UTF-8', 'Windows-1251');
             }
         }
-        $form->AddViewField('send_log', '', $log === '' ? Admin::e(Loc::getMessage('SMTP34_NO_LOG') ?? '')
+        $form->AddViewField('send_log', '', $log === '' ? Admin::e(Admin::loc('SMTP34_NO_LOG'))
             : '<pre id="account-log">' . Admin::e($log) . '</pre><a href="' . htmlspecialcharsbx(AdminPage::url('logs', ['view' => "send_$id.log"])) . '">' . Admin::e($t->get('LOG_VIEW')) . '</a>');
 
         $form->Buttons(['disabled' => Admin::right() < 'W', 'back_url' => AdminPage::url('accounts')],

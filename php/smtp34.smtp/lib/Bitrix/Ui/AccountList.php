@@ -68,7 +68,7 @@ final class AccountList
                 $actions[] = ['ICON' => $toggle, 'TEXT' => Admin::e($t->get(strtoupper($toggle))), 'ACTION' => $list->ActionDoGroup($a['id'], $toggle)];
                 $actions[] = ['SEPARATOR' => true];
                 $actions[] = ['ICON' => 'delete', 'TEXT' => Admin::e($t->get('DELETE')),
-                    'ACTION' => "if(confirm('" . \CUtil::JSEscape(Admin::site(Loc::getMessage('SMTP34_ACCOUNT_DELETE_CONFIRM') ?? '')) . "')) " . $list->ActionDoGroup($a['id'], 'delete')];
+                    'ACTION' => "if(confirm('" . \CUtil::JSEscape(Admin::site(Admin::loc('SMTP34_ACCOUNT_DELETE_CONFIRM'))) . "')) " . $list->ActionDoGroup($a['id'], 'delete')];
             }
             $row->AddActions($actions);
         }
@@ -102,7 +102,7 @@ final class AccountList
     {
         global $APPLICATION;
         $t = Admin::t();
-        $labels = [Admin::site(Loc::getMessage('SMTP34_FILTER_TEXT') ?? '')];
+        $labels = [Admin::site(Admin::loc('SMTP34_FILTER_TEXT'))];
         echo '<form name="find_form" method="get" action="' . htmlspecialcharsbx($APPLICATION->GetCurPage()) . '">';
         $box = new \CAdminFilter(self::TABLE_ID . '_filter', $labels);
         $box->Begin();

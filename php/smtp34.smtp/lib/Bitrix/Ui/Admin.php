@@ -22,6 +22,12 @@ final class Admin
         return new I18n(defined('LANGUAGE_ID') && LANGUAGE_ID === 'en' ? 'en' : 'ru');
     }
 
+    /** A string of the page's own lang file (Loc), as UTF-8 like every other string here. */
+    public static function loc(string $code): string
+    {
+        return I18n::utf8(\Bitrix\Main\Localization\Loc::getMessage($code)) ?? $code;
+    }
+
     public static function right(): string
     {
         global $APPLICATION;

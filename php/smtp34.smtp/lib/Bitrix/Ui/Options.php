@@ -56,7 +56,7 @@ final class Options
         }
         $tabs = [
             ['DIV' => 'smtp34_settings', 'TAB' => Admin::site($t->get('MENU_SETTINGS')), 'TITLE' => Admin::site($t->get('SETTINGS_TITLE'))],
-            ['DIV' => 'smtp34_rights', 'TAB' => Admin::site(Loc::getMessage('SMTP34_TAB_RIGHTS') ?? ''), 'TITLE' => Admin::site(Loc::getMessage('SMTP34_TAB_RIGHTS_TITLE') ?? '')],
+            ['DIV' => 'smtp34_rights', 'TAB' => Admin::site(Admin::loc('SMTP34_TAB_RIGHTS')), 'TITLE' => Admin::site(Admin::loc('SMTP34_TAB_RIGHTS_TITLE'))],
         ];
         $control = new \CAdminTabControl('smtp34_options', $tabs);
         echo '<form method="post" action="' . htmlspecialcharsbx(AdminPage::url('settings')) . '" id="settings-form">' . bitrix_sessid_post();

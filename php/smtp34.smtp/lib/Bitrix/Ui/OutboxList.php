@@ -48,7 +48,7 @@ final class OutboxList
             }
             if ($canWrite) {
                 $row->AddActions([['ICON' => 'delete', 'TEXT' => Admin::e($t->get('DELETE')),
-                    'ACTION' => "if(confirm('" . \CUtil::JSEscape(Admin::site(Loc::getMessage('SMTP34_OUTBOX_DELETE_CONFIRM') ?? '')) . "')) " . $list->ActionDoGroup($l['id'], 'delete')]]);
+                    'ACTION' => "if(confirm('" . \CUtil::JSEscape(Admin::site(Admin::loc('SMTP34_OUTBOX_DELETE_CONFIRM'))) . "')) " . $list->ActionDoGroup($l['id'], 'delete')]]);
             }
         }
         if ($canWrite) {

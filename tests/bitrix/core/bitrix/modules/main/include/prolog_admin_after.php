@@ -1,3 +1,3 @@
 <?php
 // Fake of Bitrix's admin prolog (part two): the admin section's header, with the page's title.
-echo '<!-- prolog: ' . htmlspecialchars($GLOBALS['APPLICATION']->GetTitle()) . ' -->';
+echo '<!-- prolog: ' . htmlspecialcharsbx($GLOBALS['APPLICATION']->GetTitle()) . ' -->';
