@@ -340,7 +340,7 @@ final class BitrixModuleTest extends Smtp34TestCase
         $this->assertSame([], self::rows($this->page('admin/smtp34_journal.php', ['set_filter' => 'Y', 'find_account' => 'none'])));
         $this->assertCount(20, self::rows($this->page('admin/smtp34_journal.php', ['set_filter' => 'Y', 'find_account' => (string) $id, 'find_date_from' => date('Y-m-d')])));
         $this->assertCount(20, self::rows($this->page('admin/smtp34_journal.php', ['set_filter' => 'Y', 'find_status' => 'failed', 'del_filter' => 'Y'])), 'del_filter drops the filter');
-        $this->assertStringContainsString('<select name="find_status">', $out);
+        $this->assertStringContainsString('<select name="find_status" id="find_status">', $out);
     }
 
     public function testTheOutboxListSendsNowAndDeletes(): void

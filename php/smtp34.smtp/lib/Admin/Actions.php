@@ -15,6 +15,9 @@ final class Actions
     public const ACCOUNT_FIELDS = ['active', 'name', 'email', 'host', 'port', 'security', 'auth', 'login', 'password', 'mailing_first', 'verify_tls', 'daily_limit'];
     public const BOOLEAN_FIELDS = ['active', 'mailing_first', 'verify_tls'];
     public const ACCOUNT_ACTIONS = ['activate', 'deactivate', 'delete'];
+    /** What the form shows for an account not saved yet. */
+    public const NEW_ACCOUNT = ['active' => true, 'name' => '', 'email' => '', 'host' => '', 'port' => 465, 'security' => 'ssl', 'auth' => 'login', 'login' => '',
+        'mailing_first' => false, 'verify_tls' => true, 'daily_limit' => 0, 'has_password' => false];
 
     /** delete, activate or deactivate the accounts `$ids`. */
     public static function accounts(string $action, array $ids): void

@@ -37,4 +37,22 @@ final class Html
     {
         return date('Y-m-d H:i:s', $unix);
     }
+
+    /** A log's bytes for a page: a windows-1251 letter in a log is shown as such. */
+    public static function logText(string $bytes): string
+    {
+        return mb_check_encoding($bytes, 'UTF-8') ? $bytes : mb_convert_encoding($bytes, 'UTF-8', 'Windows-1251');
+    }
+
+    /** The control that edits one setting (SPEC §5), the same on every admin host. */
+    public static function settingInput(string $key, bool|int|string $value, I18n $t): string
+    {
+        return match (true) {
+            is_bool($value) => self::checkbox($key, $value),
+            $key === 'log_level' => self::select($key, ['1' => '1', '2' => '2', '3' => '3', '4' => '4'], (string) $value),
+            $key === 'log_period' => self::select($key, array_combine(['day', 'week', 'month', 'year'], array_map(static fn ($p) => $t->get("PERIOD_$p"), ['day', 'week', 'month', 'year'])), (string) $value),
+            $key === 'fallback' => self::select($key, ['mail' => $t->get('FALLBACK_mail'), 'none' => $t->get('FALLBACK_none')], (string) $value),
+            default => '<input type="text" name="' . $key . '" id="' . $key . '" value="' . self::e((string) $value) . '">',
+        };
+    }
 }

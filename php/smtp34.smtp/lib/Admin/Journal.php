@@ -29,6 +29,37 @@ final class Journal
         return smtp34_journal(self::WINDOW);
     }
 
+    /** The filter's choices of status: any, or one of STATUSES. */
+    public static function statusOptions(I18n $t): array
+    {
+        return ['' => $t->get('J_ANY')] + array_combine(self::STATUSES, self::STATUSES);
+    }
+
+    /** The filter's choices of account: any, none, or one of the accounts. */
+    public static function accountOptions(I18n $t): array
+    {
+        $accounts = ['' => $t->get('J_ANY'), 'none' => $t->get('J_NO_ACCOUNT')];
+        foreach (smtp34_account_list() as $a) {
+            $accounts[(string) $a['id']] = '[' . $a['id'] . '] ' . $a['email'];
+        }
+        return $accounts;
+    }
+
+    /** What the pages say when the journal holds more than the window (oldest row shown: `$since`), else null. */
+    public static function windowNote(int $rows, ?int $since, I18n $t): ?string
+    {
+        return $rows >= self::WINDOW && $since !== null ? sprintf($t->get('J_WINDOW'), self::WINDOW, Html::date($since)) : null;
+    }
+
+    /** Who a log belongs to, as the logs lists show it. */
+    public static function logOwner(array $log, ?array $account, I18n $t): string
+    {
+        if ($account !== null) {
+            return '[' . $account['id'] . '] ' . trim($account['name'] . ' <' . $account['email'] . '>');
+        }
+        return $log['account_id'] === 0 ? $t->get('NOT_SAVED_ACCOUNT') : '[' . $log['account_id'] . '] ' . $t->get('DELETED_ACCOUNT');
+    }
+
     /**
      * The filter a query string asks for, normalised: status (one of
      * STATUSES), account (an id, or 'none'), from and to (Y-m-d, local

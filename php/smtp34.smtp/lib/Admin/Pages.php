@@ -121,7 +121,7 @@ final class Pages
         if ($id > 0 && $stored === null) {
             return Response::redirect($this->url('accounts'));
         }
-        $values = $stored ?? ['active' => true, 'name' => '', 'email' => '', 'host' => '', 'port' => 465, 'security' => 'ssl', 'auth' => 'login', 'login' => '', 'mailing_first' => false, 'verify_tls' => true, 'daily_limit' => 0, 'has_password' => false];
+        $values = $stored ?? Actions::NEW_ACCOUNT;
         $message = '';
 
         if ($request->isPost()) {
@@ -204,13 +204,7 @@ final class Pages
 
         $html = $message . $this->form('settings', [], 'settings-form') . '<table class="smtp34-form">';
         foreach ($current as $key => $value) {
-            $input = match (true) {
-                is_bool($value) => Html::checkbox($key, $value),
-                $key === 'log_level' => Html::select($key, ['1' => '1', '2' => '2', '3' => '3', '4' => '4'], (string) $value),
-                $key === 'log_period' => Html::select($key, array_combine(['day', 'week', 'month', 'year'], array_map(fn ($p) => $this->t->get("PERIOD_$p"), ['day', 'week', 'month', 'year'])), (string) $value),
-                $key === 'fallback' => Html::select($key, ['mail' => $this->t->get('FALLBACK_mail'), 'none' => $this->t->get('FALLBACK_none')], (string) $value),
-                default => '<input type="text" name="' . $key . '" id="' . $key . '" value="' . Html::e((string) $value) . '">',
-            };
+            $input = Html::settingInput($key, $value, $this->t);
             $html .= '<tr><td><label for="' . $key . '">' . $this->t("SET_$key") . ':</label></td><td>' . $input
                 . '<br><small>' . $this->t("SET_{$key}_HELP") . '</small></td></tr>';
         }
@@ -240,9 +234,7 @@ final class Pages
         }
         $html .= '</tr></thead><tbody>';
         foreach ($logs as $log) {
-            $account = $accounts[$log['account_id']] ?? null;
-            $who = $account ? '[' . $account['id'] . '] ' . trim($account['name'] . ' <' . $account['email'] . '>')
-                : ($log['account_id'] === 0 ? $this->t->get('NOT_SAVED_ACCOUNT') : '[' . $log['account_id'] . '] ' . $this->t->get('DELETED_ACCOUNT'));
+            $who = Journal::logOwner($log, $accounts[$log['account_id']] ?? null, $this->t);
             $html .= '<tr data-name="' . Html::e($log['name']) . '"><td>' . Html::e($who) . '</td><td>' . $this->t('KIND_' . $log['kind']) . '</td>'
                 . '<td>' . Html::e($log['name']) . '</td><td>' . Html::date($log['modified']) . '</td><td>' . $log['size'] . '</td>'
                 . '<td><a class="view" href="' . Html::e($this->url('logs', ['view' => $log['name']])) . '">' . $this->t('LOG_VIEW') . '</a> '
@@ -260,11 +252,7 @@ final class Pages
         } catch (\ValueError | \Smtp34\Exception $e) {
             return new Response($this->t->get('LOGS_TITLE'), $back . self::error($e->getMessage()), 404);
         }
-        // a log holds letters' own bytes; a windows-1251 letter is shown as such
-        if (!mb_check_encoding($text, 'UTF-8')) {
-            $text = mb_convert_encoding($text, 'UTF-8', 'Windows-1251');
-        }
-        return new Response($name, $back . '<pre class="smtp34-log" id="log-text">' . Html::e($text) . '</pre>');
+        return new Response($name, $back . '<pre class="smtp34-log" id="log-text">' . Html::e(Html::logText($text)) . '</pre>');
     }
 
     // ---- outbox ----
@@ -315,7 +303,7 @@ final class Pages
         $window = Journal::window();
         $filter = Journal::filterFrom($request->query);
         $found = Journal::page(Journal::filter($window, $filter), (int) ($request->query['page'] ?? 1));
-        $html = $this->journalFilter($filter) . $this->windowNote($window);
+        $html = $this->journalFilter($filter) . $this->windowNote(count($window), $window === [] ? null : (int) end($window)['time']);
         if ($found['total'] === 0) {
             return new Response($this->t->get('JOURNAL_TITLE'), $html . '<p id="journal-empty">' . $this->t($window === [] ? 'NO_JOURNAL' : 'J_NOTHING_FOUND') . '</p>');
         }
@@ -335,11 +323,8 @@ final class Pages
 
     private function journalFilter(array $filter): string
     {
-        $statuses = ['' => $this->t->get('J_ANY')] + array_combine(Journal::STATUSES, Journal::STATUSES);
-        $accounts = ['' => $this->t->get('J_ANY'), 'none' => $this->t->get('J_NO_ACCOUNT')];
-        foreach (smtp34_account_list() as $a) {
-            $accounts[(string) $a['id']] = '[' . $a['id'] . '] ' . $a['email'];
-        }
+        $statuses = Journal::statusOptions($this->t);
+        $accounts = Journal::accountOptions($this->t);
         $date = fn (string $name) => '<input type="date" name="' . $name . '" id="filter-' . $name . '" value="' . Html::e($filter[$name]) . '">';
         return '<form method="get" action="' . Html::e($this->url('journal')) . '" id="journal-filter" class="smtp34-filter">'
             . '<label>' . $this->t('J_status') . ' ' . Html::select('status', $statuses, $filter['status'], 'filter-status') . '</label> '
@@ -352,12 +337,10 @@ final class Pages
     }
 
     /** Says how far back the pages can see when the journal holds more than the window. */
-    private function windowNote(array $window): string
+    private function windowNote(int $rows, ?int $since): string
     {
-        if (count($window) < Journal::WINDOW) {
-            return '';
-        }
-        return '<p class="smtp34-hint" id="window-note">' . Html::e(sprintf($this->t->get('J_WINDOW'), Journal::WINDOW, Html::date((int) end($window)['time']))) . '</p>';
+        $note = Journal::windowNote($rows, $since, $this->t);
+        return $note === null ? '' : '<p class="smtp34-hint" id="window-note">' . Html::e($note) . '</p>';
     }
 
     /** @param array{page: int, pages: int} $found */
@@ -395,7 +378,7 @@ final class Pages
         $html .= '<span class="total outbox">' . $this->t('D_OUTBOX') . ': <a href="' . Html::e($this->url('outbox')) . '"><strong id="outbox-size">' . count($outbox) . '</strong></a></span></p>'
             . '<h2>' . $this->t('D_PER_DAY') . '</h2>' . Journal::chart($daily['days'], $labels);
         if (!$daily['complete']) {
-            $html .= '<p class="smtp34-hint" id="window-note">' . Html::e(sprintf($this->t->get('J_WINDOW'), Journal::WINDOW, Html::date((int) $daily['since']))) . '</p>';
+            $html .= $this->windowNote(count($window), $daily['since']);
         }
         $html .= '<h2>' . $this->t('D_ACCOUNTS') . '</h2><table class="smtp34-table" id="dashboard-accounts"><thead><tr>';
         foreach (['COL_ID', 'COL_EMAIL', 'COL_ACTIVE', 'COL_STATE', 'COL_TODAY', 'D_sent', 'D_queued', 'D_failed'] as $col) {

@@ -5,6 +5,7 @@ namespace Smtp34\Bitrix\Ui;
 
 use Bitrix\Main\Localization\Loc;
 use Smtp34\Admin\Actions;
+use Smtp34\Admin\Html;
 use Smtp34\Bitrix\AdminPage;
 
 Loc::loadMessages(__FILE__);
@@ -28,8 +29,7 @@ final class AccountForm
             Admin::redirect('accounts');
             return;
         }
-        $values = $stored ?? ['active' => true, 'name' => '', 'email' => '', 'host' => '', 'port' => 465, 'security' => 'ssl', 'auth' => 'login', 'login' => '',
-            'mailing_first' => false, 'verify_tls' => true, 'daily_limit' => 0, 'has_password' => false];
+        $values = $stored ?? Actions::NEW_ACCOUNT;
         $problem = null;
         $check = null;
 
@@ -102,11 +102,7 @@ final class AccountForm
         $form->BeginNextFormTab();
         $log = '';
         if ($stored !== null && in_array("send_$id.log", array_column(smtp34_log_list(), 'name'), true)) {
-            $text = smtp34_log_read("send_$id.log");
-            $log = substr($text, -20000);
-            if (!mb_check_encoding($log, 'UTF-8')) {
-                $log = mb_convert_encoding($log, 'UTF-8', 'Windows-1251');
-            }
+            $log = Html::logText(substr(smtp34_log_read("send_$id.log"), -20000));
         }
         $form->AddViewField('send_log', '', $log === '' ? Admin::e(Admin::loc('SMTP34_NO_LOG'))
             : '<pre id="account-log">' . Admin::e($log) . '</pre><a href="' . htmlspecialcharsbx(AdminPage::url('logs', ['view' => "send_$id.log"])) . '">' . Admin::e($t->get('LOG_VIEW')) . '</a>');

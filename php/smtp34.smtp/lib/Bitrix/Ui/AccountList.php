@@ -6,6 +6,7 @@ namespace Smtp34\Bitrix\Ui;
 use Bitrix\Main\Localization\Loc;
 use Smtp34\Admin\Actions;
 use Smtp34\Admin\Health;
+use Smtp34\Admin\Html;
 use Smtp34\Bitrix\AdminPage;
 
 Loc::loadMessages(__FILE__);
@@ -107,11 +108,7 @@ final class AccountList
         $box = new \CAdminFilter(self::TABLE_ID . '_filter', $labels);
         $box->Begin();
         $active = (string) ($filter['find_active'] ?? '');
-        echo '<tr><td>' . Admin::e($t->get('COL_ACTIVE')) . ':</td><td><select name="find_active">';
-        foreach (['' => $t->get('J_ANY'), 'Y' => $t->get('YES'), 'N' => $t->get('NO')] as $value => $label) {
-            echo '<option value="' . $value . '"' . ($value === $active ? ' selected' : '') . '>' . Admin::e($label) . '</option>';
-        }
-        echo '</select></td></tr>';
+        echo '<tr><td>' . Admin::e($t->get('COL_ACTIVE')) . ':</td><td>' . Admin::site(Html::select('find_active', ['' => $t->get('J_ANY'), 'Y' => $t->get('YES'), 'N' => $t->get('NO')], $active)) . '</td></tr>';
         echo '<tr><td>' . $labels[0] . ':</td><td><input type="text" name="find_text" size="40" value="' . Admin::e((string) ($filter['find_text'] ?? '')) . '"></td></tr>';
         $box->Buttons(['table_id' => self::TABLE_ID, 'url' => $APPLICATION->GetCurPage(), 'form' => 'find_form']);
         $box->End();

@@ -46,8 +46,9 @@ final class JournalList
         $list->CheckListMode();
 
         Admin::prolog($t->get('JOURNAL_TITLE'));
-        if (count($window) >= Journal::WINDOW) {
-            \CAdminMessage::ShowMessage(['MESSAGE' => Admin::site(sprintf($t->get('J_WINDOW'), Journal::WINDOW, Html::date((int) end($window)['time']))), 'TYPE' => 'OK']);
+        $note = Journal::windowNote(count($window), $window === [] ? null : (int) end($window)['time'], $t);
+        if ($note !== null) {
+            \CAdminMessage::ShowMessage(['MESSAGE' => Admin::site($note), 'TYPE' => 'OK']);
         }
         self::filterForm($asked);
         $list->DisplayList();
@@ -62,19 +63,9 @@ final class JournalList
         echo '<form name="find_form" method="get" action="' . htmlspecialcharsbx($APPLICATION->GetCurPage()) . '">';
         $box = new \CAdminFilter(self::TABLE_ID . '_filter', array_map(static fn ($code) => Admin::site($t->get($code)), ['J_account', 'J_DATE_FROM', 'J_TEXT']));
         $box->Begin();
-        $select = static function (string $name, array $options, string $selected): string {
-            $html = '<select name="' . $name . '">';
-            foreach ($options as $key => $label) {
-                $html .= '<option value="' . Admin::e((string) $key) . '"' . ((string) $key === $selected ? ' selected' : '') . '>' . Admin::e($label) . '</option>';
-            }
-            return $html . '</select>';
-        };
-        $accounts = ['' => $t->get('J_ANY'), 'none' => $t->get('J_NO_ACCOUNT')];
-        foreach (smtp34_account_list() as $a) {
-            $accounts[(string) $a['id']] = '[' . $a['id'] . '] ' . $a['email'];
-        }
-        echo '<tr><td>' . Admin::e($t->get('J_status')) . ':</td><td>' . $select('find_status', ['' => $t->get('J_ANY')] + array_combine(Journal::STATUSES, Journal::STATUSES), (string) ($asked['find_status'] ?? '')) . '</td></tr>'
-            . '<tr><td>' . Admin::e($t->get('J_account')) . ':</td><td>' . $select('find_account', $accounts, (string) ($asked['find_account'] ?? '')) . '</td></tr>'
+        $select = static fn (string $name, array $options, string $selected) => Admin::site(Html::select($name, $options, $selected));
+        echo '<tr><td>' . Admin::e($t->get('J_status')) . ':</td><td>' . $select('find_status', Journal::statusOptions($t), (string) ($asked['find_status'] ?? '')) . '</td></tr>'
+            . '<tr><td>' . Admin::e($t->get('J_account')) . ':</td><td>' . $select('find_account', Journal::accountOptions($t), (string) ($asked['find_account'] ?? '')) . '</td></tr>'
             . '<tr><td>' . Admin::e($t->get('J_DATE_FROM')) . ':</td><td><input type="date" name="find_date_from" value="' . $value('find_date_from') . '"> '
             . Admin::e($t->get('J_DATE_TO')) . ' <input type="date" name="find_date_to" value="' . $value('find_date_to') . '"></td></tr>'
             . '<tr><td>' . Admin::e($t->get('J_TEXT')) . ':</td><td><input type="text" name="find_text" size="40" value="' . $value('find_text') . '"></td></tr>';

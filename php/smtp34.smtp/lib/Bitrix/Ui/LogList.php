@@ -5,6 +5,7 @@ namespace Smtp34\Bitrix\Ui;
 
 use Smtp34\Admin\Actions;
 use Smtp34\Admin\Html;
+use Smtp34\Admin\Journal;
 use Smtp34\Bitrix\AdminPage;
 
 
@@ -39,9 +40,7 @@ final class LogList
         $canWrite = Admin::right() >= 'W';
         $result = Admin::paged(smtp34_log_list(), $list, $t->get('LOGS_TITLE'));
         while ($log = $result->NavNext(false)) {
-            $account = $accounts[$log['account_id']] ?? null;
-            $who = $account ? '[' . $account['id'] . '] ' . trim($account['name'] . ' <' . $account['email'] . '>')
-                : ($log['account_id'] === 0 ? $t->get('NOT_SAVED_ACCOUNT') : '[' . $log['account_id'] . '] ' . $t->get('DELETED_ACCOUNT'));
+            $who = Journal::logOwner($log, $accounts[$log['account_id']] ?? null, $t);
             $view = AdminPage::url('logs', ['view' => $log['name']]);
             $row = &$list->AddRow($log['name'], $log, $view, $t->get('LOG_VIEW'));
             $row->AddViewField('ACCOUNT', Admin::e($who));
@@ -74,13 +73,9 @@ final class LogList
             Admin::epilog();
             return;
         }
-        // a log holds letters' own bytes; a windows-1251 letter is shown as such
-        if (!mb_check_encoding($text, 'UTF-8')) {
-            $text = mb_convert_encoding($text, 'UTF-8', 'Windows-1251');
-        }
         Admin::prolog($name);
         echo '<p><a href="' . htmlspecialcharsbx(AdminPage::url('logs')) . '">' . Admin::e($t->get('BACK_TO_LOGS')) . '</a></p>'
-            . '<pre class="smtp34-log" id="log-text">' . Admin::e($text) . '</pre>';
+            . '<pre class="smtp34-log" id="log-text">' . Admin::e(Html::logText($text)) . '</pre>';
         Admin::epilog();
     }
 }

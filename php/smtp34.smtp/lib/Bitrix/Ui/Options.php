@@ -5,6 +5,7 @@ namespace Smtp34\Bitrix\Ui;
 
 use Bitrix\Main\Localization\Loc;
 use Smtp34\Admin\Actions;
+use Smtp34\Admin\Html;
 use Smtp34\Bitrix\AdminPage;
 use Smtp34\Bitrix\SiteWarnings;
 
@@ -64,7 +65,7 @@ final class Options
         $control->BeginNextTab();
         foreach ($settings as $key => $value) {
             echo '<tr><td width="40%" class="adm-detail-content-cell-l"><label for="' . $key . '">' . Admin::e($t->get("SET_$key")) . ':</label></td><td class="adm-detail-content-cell-r">'
-                . self::input($key, $value) . '<br><small>' . Admin::e($t->get("SET_{$key}_HELP")) . '</small></td></tr>';
+                . Admin::site(Html::settingInput($key, $value, $t)) . '<br><small>' . Admin::e($t->get("SET_{$key}_HELP")) . '</small></td></tr>';
         }
         $control->BeginNextTab();
         // the tab only shows the rights: they were saved above, with the settings, or not at all
@@ -76,24 +77,5 @@ final class Options
             . '<input type="submit" name="Apply" value="' . Admin::e($t->get('APPLY')) . '"' . $disabled . '>';
         $control->End();
         echo '</form>';
-    }
-
-    private static function input(string $key, bool|int|string $value): string
-    {
-        $t = Admin::t();
-        $select = static function (array $options) use ($key, $value): string {
-            $html = '<select name="' . $key . '" id="' . $key . '">';
-            foreach ($options as $option => $label) {
-                $html .= '<option value="' . $option . '"' . ((string) $option === (string) $value ? ' selected' : '') . '>' . Admin::e($label) . '</option>';
-            }
-            return $html . '</select>';
-        };
-        return match (true) {
-            is_bool($value) => '<input type="hidden" name="' . $key . '" value="N"><input type="checkbox" name="' . $key . '" id="' . $key . '" value="Y"' . ($value ? ' checked' : '') . '>',
-            $key === 'log_level' => $select(['1' => '1', '2' => '2', '3' => '3', '4' => '4']),
-            $key === 'log_period' => $select(array_combine(['day', 'week', 'month', 'year'], array_map(static fn ($p) => $t->get("PERIOD_$p"), ['day', 'week', 'month', 'year']))),
-            $key === 'fallback' => $select(['mail' => $t->get('FALLBACK_mail'), 'none' => $t->get('FALLBACK_none')]),
-            default => '<input type="text" name="' . $key . '" id="' . $key . '" value="' . Admin::e((string) $value) . '">',
-        };
     }
 }
