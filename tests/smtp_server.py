@@ -11,7 +11,8 @@ was encrypted and who authenticated).
                  [--auth-only PLAIN|LOGIN] [--reject-rcpt SUBSTRING] [--silent]
                  [--greet-421] [--defer-rcpt SUBSTRING] [--reject-data]
                  [--drop-after-data] [--misbehave-while FILE] [--drip SECONDS]
-                 [--no-smtputf8] [--pipelining] [--close-after-letter]
+                 [--no-smtputf8] [--pipelining] [--chunking] [--close-after-letter]
+                 [--slow-data SECONDS]
 
 Prints "READY <port>" on stdout once it accepts connections, then runs
 until killed. --silent accepts TCP connections and never answers (for
@@ -49,6 +50,8 @@ class SpoolHandler:
         session.host_name = hostname
         if self.args.pipelining:
             responses.insert(len(responses) - 1, "250-PIPELINING")
+        if self.args.chunking:
+            responses.insert(len(responses) - 1, "250-CHUNKING")
         return responses
 
     def misbehaving(self):
@@ -92,11 +95,40 @@ class SpoolHandler:
             "login": session.auth_data if isinstance(session.auth_data, str) else None,
             # which connection brought it: the client's port
             "connection": session.peer[1] if isinstance(session.peer, tuple) else None,
+            "bdat": getattr(envelope, "bdat", False),
         }
         with open(base + ".json", "w") as f:
             json.dump(meta, f)
         os.rename(base + ".eml.part", base + ".eml")
         return "250 2.0.0 Ok: queued as smtp34test%d" % number
+
+
+class ChunkingSMTP(SMTP):
+    """aiosmtpd with BDAT (RFC 3030), which it lacks: chunks of exact size,
+    the last one handed to the handler as DATA would be."""
+
+    async def smtp_BDAT(self, arg):
+        parts = (arg or "").split()
+        if not parts or not parts[0].isdigit() or len(parts) > 2 or (len(parts) == 2 and parts[1].upper() != "LAST"):
+            await self.push("501 5.5.4 Syntax: BDAT <size> [LAST]")
+            return
+        chunk = await self._reader.readexactly(int(parts[0]))
+        if self.envelope.mail_from is None:
+            await self.push("503 5.5.1 Error: need MAIL command")
+            return
+        if not self.envelope.rcpt_tos:
+            await self.push("554 5.5.1 Error: no valid recipients")
+            return
+        chunks = getattr(self.envelope, "chunks", b"") + chunk
+        self.envelope.chunks = chunks
+        if len(parts) == 1:
+            await self.push("250 2.0.0 %d octets received" % len(chunk))
+            return
+        self.envelope.original_content = self.envelope.content = chunks
+        self.envelope.bdat = True
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push(status)
 
 
 class Refuse421(asyncio.Protocol):
@@ -180,6 +212,7 @@ def main():
     parser.add_argument("--no-smtputf8", action="store_true")
     parser.add_argument("--pipelining", action="store_true")
     parser.add_argument("--close-after-letter", action="store_true")
+    parser.add_argument("--chunking", action="store_true", help="offer CHUNKING (BDAT, RFC 3030)")
     parser.add_argument("--slow-data", type=float, help="wait this many seconds before answering a letter's data")
     args = parser.parse_args()
 
@@ -219,7 +252,7 @@ def main():
     def protocol():
         if args.greet_421 and handler.misbehaving():
             return Refuse421()
-        return SMTP(handler, **smtp_options)
+        return (ChunkingSMTP if args.chunking else SMTP)(handler, **smtp_options)
 
     server = loop.run_until_complete(
         loop.create_server(

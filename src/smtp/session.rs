@@ -126,6 +126,9 @@ pub struct Session {
     deadline: Option<Instant>,
     /// The server takes commands in groups (RFC 2920).
     pipelining: bool,
+    /// The server takes the message as sized chunks (BDAT, RFC 3030): with
+    /// pipelining, a whole letter then goes in one write, one round trip.
+    chunking: bool,
     /// The current letter's MAIL FROM was accepted: after that, a lost
     /// connection may have delivered it, so it is not simply sent again.
     pub mail_accepted: bool,
@@ -184,6 +187,7 @@ impl Session {
             timeout,
             deadline,
             pipelining: false,
+            chunking: false,
             mail_accepted: false,
             read_armed: timeout,
             write_armed: timeout,
@@ -251,10 +255,9 @@ impl Session {
         }
         self.info = ServerInfo::from_response(&reply.lettre()?)
             .map_err(|_| SmtpError::network(format!("unreadable EHLO reply: {}", reply.text)))?;
-        // lettre does not know PIPELINING: a keyword line of its own in the reply
-        self.pipelining = reply.text.lines().skip(1).any(|line| {
-            line.get(4..).and_then(|k| k.split_whitespace().next()).is_some_and(|k| k.eq_ignore_ascii_case("PIPELINING"))
-        });
+        // lettre knows neither PIPELINING nor CHUNKING: keyword lines of their own in the reply
+        self.pipelining = advertises(&reply.text, "PIPELINING");
+        self.chunking = advertises(&reply.text, "CHUNKING");
         Ok(())
     }
 
@@ -333,20 +336,33 @@ impl Session {
         let mail = Mail::new(Some(from.clone()), parameters).to_string();
         let rcpts: Vec<String> = recipients.iter().map(|r| Rcpt::new((*r).clone(), vec![]).to_string()).collect();
         let data_reply = if self.pipelining {
-            // RFC 2920: RSET, MAIL, every RCPT and DATA in one write; the replies come in order
-            let mut batch = String::new();
+            // RFC 2920: RSET, MAIL, every RCPT and DATA in one write; the replies come in order.
+            // With CHUNKING (RFC 3030) BDAT and the message itself join them: one round trip.
+            let last = if self.chunking { format!("BDAT {} LAST\r\n", message.len()) } else { "DATA\r\n".to_owned() };
+            let mut batch: Vec<u8> = Vec::new();
             let mut commands: Vec<&str> = Vec::new();
             if reset_first {
                 commands.push("RSET\r\n");
             }
             commands.push(&mail);
             commands.extend(rcpts.iter().map(String::as_str));
-            commands.push("DATA\r\n");
+            commands.push(&last);
             for command in &commands {
                 transcript::command(command);
-                batch.push_str(command);
+                batch.extend_from_slice(command.as_bytes());
             }
-            self.write(batch.as_bytes())?;
+            if self.chunking {
+                transcript::data(message);
+                if message.len() <= BODY_PIECE {
+                    batch.extend_from_slice(message);
+                    self.write(&batch)?;
+                } else {
+                    self.write(&batch)?;
+                    self.write(message)?;
+                }
+            } else {
+                self.write(&batch)?;
+            }
             if reset_first {
                 let reply = self.read_reply()?;
                 if reply.code != 250 {
@@ -355,9 +371,11 @@ impl Session {
             }
             let mail_reply = self.read_reply()?;
             let rcpt_replies = (0..rcpts.len()).map(|_| self.read_reply()).collect::<Result<Vec<_>, _>>()?;
-            let data_reply = self.read_reply()?;
+            let last_reply = self.read_reply()?;
             if mail_reply.code != 250 {
-                self.abandon_data(&data_reply)?;
+                if !self.chunking {
+                    self.abandon_data(&last_reply)?;
+                }
                 return Err(mail_reply.letter_error());
             }
             self.mail_accepted = true;
@@ -365,10 +383,20 @@ impl Session {
                 delivered.classify(recipient, reply);
             }
             if delivered.accepted.is_empty() {
-                self.abandon_data(&data_reply)?;
+                // the server refused the chunk for want of recipients; a DATA accepted anyway is ended empty
+                if !self.chunking {
+                    self.abandon_data(&last_reply)?;
+                }
                 return Ok(delivered);
             }
-            data_reply
+            if self.chunking {
+                if last_reply.code != 250 {
+                    return Err(last_reply.letter_error());
+                }
+                delivered.reply = Some(last_reply.text);
+                return Ok(delivered);
+            }
+            last_reply
         } else {
             if reset_first {
                 let reply = self.command("RSET\r\n")?;
@@ -558,6 +586,11 @@ impl Session {
     }
 }
 
+/// Whether an EHLO reply's keyword lines offer `keyword` (a line of its own, parameters allowed).
+fn advertises(ehlo_reply: &str, keyword: &str) -> bool {
+    ehlo_reply.lines().skip(1).any(|line| line.get(4..).and_then(|k| k.split_whitespace().next()).is_some_and(|k| k.eq_ignore_ascii_case(keyword)))
+}
+
 /// How much of a letter's body goes to the socket in one write.
 const BODY_PIECE: usize = 64 * 1024;
 
@@ -600,6 +633,16 @@ pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extensions_are_read_from_their_own_keyword_lines() {
+        let reply = "250-smtp.example.test Hello\n250-PIPELINING\n250-SIZE 33554432\n250-chunking\n250 8BITMIME";
+        assert!(advertises(reply, "PIPELINING"));
+        assert!(advertises(reply, "CHUNKING"), "any case");
+        assert!(advertises(reply, "SIZE"), "with parameters");
+        assert!(!advertises(reply, "SMTPUTF8"));
+        assert!(!advertises("250 smtp.example.test CHUNKING", "CHUNKING"), "the greeting line is not a keyword");
+    }
 
     #[test]
     fn dot_stuffing() {

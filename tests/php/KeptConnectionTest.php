@@ -103,4 +103,42 @@ final class KeptConnectionTest extends Smtp34TestCase
         $this->assertSame([['a@mail.ru'], ['b@mail.ru'], ['later@mail.ru']], array_map(static fn ($l) => $l['meta']['rcpt_tos'], $server->received()));
         $this->assertCount(1, array_unique(self::connections($server)), 'all on one connection, outbox included');
     }
+
+    public function testWithChunkingALetterGoesWholeInOneRoundTripAndByteExact(): void
+    {
+        $flag = sys_get_temp_dir() . '/smtp34-misbehave-' . bin2hex(random_bytes(4));
+        touch($flag);
+        $server = $this->authServer(['pipelining' => true, 'chunking' => true, 'reject-rcpt' => 'nobody', 'defer-rcpt' => 'later', 'misbehave-while' => $flag]);
+        $this->account($server, [], false);
+        smtp34_settings(['log_level' => 1]);
+
+        // lines that start with a dot: BDAT sends octets as they are, no dot-stuffing
+        $body = ".leading dot\r\n..two dots\r\n.\r\nЗдравствуйте!\r\n";
+        $this->assertTrue(custom_mail('a@mail.ru', 'Заказ', $body, "From: shop@site.ru\r\nContent-Type: text/plain; charset=UTF-8"));
+        $this->assertTrue(custom_mail('a@mail.ru, nobody@mail.ru, later@mail.ru', 's', "b\n", 'From: shop@site.ru'));
+        $this->assertStringContainsString('refused nobody@mail.ru: 550', $this->lastJournal()['reply']);
+        $this->assertFalse(custom_mail('nobody@mail.ru', 's', "b\n", 'From: shop@site.ru'), 'every recipient refused: final');
+        $this->assertSame('failed', $this->lastJournal()['status']);
+        $big = str_repeat("Строка письма, которое больше одного куска в 64 КБ.\r\n", 40000);
+        $this->assertTrue(custom_mail('big@mail.ru', 'big', $big, 'From: shop@site.ru'));
+        unlink($flag);
+        $this->assertSame(['sent' => 1, 'failed' => 0, 'left' => 0], smtp34_outbox_flush(100, true));
+
+        $received = $server->received();
+        $this->assertSame([['a@mail.ru'], ['a@mail.ru'], ['big@mail.ru'], ['later@mail.ru']], array_map(static fn ($l) => $l['meta']['rcpt_tos'], $received));
+        $this->assertSame([true, true, true, true], array_map(static fn ($l) => $l['meta']['bdat'], $received), 'every letter went by BDAT');
+        $this->assertSame($body, self::split($received[0]['raw'])[1]);
+        $this->assertSame($big, self::split($received[2]['raw'])[1]);
+        $this->assertCount(1, array_unique(self::connections($server)), 'all on one connection');
+        $this->assertMatchesRegularExpression('/CLIENT -> SERVER: BDAT \d+ LAST/', smtp34_log_read('send_' . smtp34_journal(1)[0]['account_id'] . '.log'));
+    }
+
+    public function testChunkingWithoutPipeliningKeepsToData(): void
+    {
+        $server = $this->authServer(['chunking' => true]);
+        $this->account($server, [], false);
+        $this->assertTrue(custom_mail('a@mail.ru', 's', ".dot\n", 'From: shop@site.ru'));
+        $this->assertFalse($server->only()['meta']['bdat'], 'BDAT pays only in a pipelined batch');
+        $this->assertSame(".dot\r\n", self::split($server->only()['raw'])[1]);
+    }
 }
