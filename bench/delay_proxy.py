@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """A TCP proxy on 127.0.0.1 that holds back every chunk the server sends for
 DELAY milliseconds: replies arrive as from a provider a round trip away.
+Chunks in flight overlap (a reply sent in three writes arrives 20 ms after
+each was sent, not 60 ms after the first).
 
   delay_proxy.py <listen-port> <server-port> <delay-ms>
 
@@ -11,19 +13,40 @@ import sys
 
 
 async def pipe(reader, writer, delay):
+    """Copies reader to writer, each chunk delivered `delay` after it
+    arrived: chunks in flight overlap, as on a real link, rather than each
+    waiting out the one before it."""
+    loop = asyncio.get_running_loop()
+    queue = asyncio.Queue()
+
+    async def deliver():
+        try:
+            while True:
+                due, data = await queue.get()
+                if data is None:
+                    break
+                wait = due - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    delivering = asyncio.ensure_future(deliver())
     try:
         while True:
             data = await reader.read(65536)
             if not data:
                 break
-            if delay:
-                await asyncio.sleep(delay)
-            writer.write(data)
-            await writer.drain()
+            await queue.put((loop.time() + delay, data))
     except (ConnectionError, OSError):
         pass
     finally:
-        writer.close()
+        await queue.put((0, None))
+        await delivering
 
 
 async def main(listen, upstream, delay):
