@@ -210,6 +210,9 @@ final class BitrixModuleTest extends Smtp34TestCase
         $_SERVER['REQUEST_METHOD'] = $post === [] ? 'GET' : 'POST';
         $_SERVER['REQUEST_URI'] = '/bitrix/admin/' . basename($script) . ($get ? '?' . http_build_query($get) : '');
         defined('B_PROLOG_INCLUDED') || define('B_PROLOG_INCLUDED', true);
+        // what Bitrix's prolog leaves in the scope of the script that included it
+        $APPLICATION = $GLOBALS['APPLICATION'];
+        $adminPage = new stdClass();
         ob_start();
         try {
             require self::MODULE . '/' . $script;
@@ -394,14 +397,14 @@ final class BitrixModuleTest extends Smtp34TestCase
         $this->assertStringContainsString('<option value="W">[W] изменение аккаунтов, настроек и очереди</option>', $out);
         $this->assertStringNotContainsString('adm-info-message', $out, 'nothing to warn of');
 
-        $this->page('options.php', [], ['log_level' => '3', 'enabled' => 'Y', 'Update' => 'Y']);
+        $this->page('options.php', [], ['log_level' => '3', 'enabled' => 'Y', 'Apply' => 'Y', 'GROUPS' => ['5', '6'], 'RIGHTS' => ['R', 'W']]);
         $this->assertSame([3, true], [smtp34_settings()['log_level'], smtp34_settings()['enabled']]);
-        $this->assertSame(['smtp34.smtp'], $GLOBALS['SMTP34_FAKE_RIGHTS_SAVED']);
+        $this->assertSame([['smtp34.smtp', ['5' => 'R', '6' => 'W']]], $GLOBALS['SMTP34_FAKE_RIGHTS_SAVED'], 'the groups\' rights, saved by Bitrix\'s own tab (Apply too)');
         $this->assertSame(['/bitrix/admin/settings.php?mid=smtp34.smtp&lang=ru&saved=1'], $GLOBALS['SMTP34_FAKE_REDIRECTS']);
 
-        $refused = $this->page('options.php', [], ['timeout' => 'soon', 'Update' => 'Y']);
+        $refused = $this->page('options.php', [], ['timeout' => 'soon', 'Update' => 'Y', 'GROUPS' => ['5'], 'RIGHTS' => ['D']]);
         $this->assertStringContainsString('timeout', $refused);
-        $this->assertSame(['smtp34.smtp'], $GLOBALS['SMTP34_FAKE_RIGHTS_SAVED'], 'refused settings: rights not saved either');
+        $this->assertCount(1, $GLOBALS['SMTP34_FAKE_RIGHTS_SAVED'], 'refused settings: rights not saved either');
 
         Configuration::$values['smtp'] = ['enabled' => true, 'debug' => false];
         mkdir("$this->root/local/php_interface", 0777, true);
@@ -460,6 +463,7 @@ final class BitrixModuleTest extends Smtp34TestCase
         $this->account($this->authServer(), [], false);
         [$_GET, $_POST, $_REQUEST] = [[], [], []];
         $_SERVER['REQUEST_METHOD'] = 'GET';
+        [$APPLICATION, $adminPage] = [$GLOBALS['APPLICATION'], new stdClass()];
         ob_start();
         require "$this->root/bitrix/admin/smtp34_accounts.php";
         $out = (string) ob_get_clean();
@@ -480,6 +484,7 @@ final class BitrixModuleTest extends Smtp34TestCase
             Bitrix\Main\Localization\Loc::$convertTo = %s;
             $_SERVER['DOCUMENT_ROOT'] = %s;
             $GLOBALS['APPLICATION'] = new FakeApplication('W');
+            $adminPage = new stdClass(); // what Bitrix's prolog leaves behind
             smtp34_account_save(['name' => 'Магазин', 'email' => 'shop@site.ru', 'host' => '127.0.0.1', 'port' => %d, 'auth' => 'none'], false);
             smtp34_account_save(['name' => 'Склад', 'email' => 'stock@site.ru', 'host' => '127.0.0.1', 'port' => %d, 'auth' => 'none'], false);
             $_REQUEST = $_GET = ['set_filter' => 'Y', 'find_text' => mb_convert_encoding('магаз', 'Windows-1251', 'UTF-8')];

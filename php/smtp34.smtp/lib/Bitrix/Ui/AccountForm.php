@@ -17,17 +17,18 @@ Loc::loadMessages(__FILE__);
  */
 final class AccountForm
 {
-    public static function show(): void
+    /** The page to show, or null when the request was answered already (login form, redirect). */
+    public static function prepare(): ?Screen
     {
         if (!Admin::allowed('R')) {
-            return;
+            return null;
         }
         $t = Admin::t();
         $id = (int) ($_GET['id'] ?? 0);
         $stored = $id > 0 ? smtp34_account_get($id) : null;
         if ($id > 0 && $stored === null) {
             Admin::redirect('accounts');
-            return;
+            return null;
         }
         $values = $stored ?? Actions::NEW_ACCOUNT;
         $problem = null;
@@ -37,7 +38,7 @@ final class AccountForm
             $post = Admin::request($_POST);
             if (isset($post['cancel'])) {
                 Admin::redirect('accounts');
-                return;
+                return null;
             }
             if (isset($post['check']) && $id > 0) {
                 $check = smtp34_account_check($id);
@@ -50,7 +51,7 @@ final class AccountForm
                         isset($post['save_and_add']) => Admin::redirect('account_edit', ['saved' => 1]),
                         default => Admin::redirect('accounts'),
                     };
-                    return;
+                    return null;
                 }
                 // keep what was typed, never the password
                 $values = array_merge($values, array_diff_key($fields, ['password' => 1]));
@@ -110,13 +111,13 @@ final class AccountForm
         $form->Buttons(['disabled' => Admin::right() < 'W', 'back_url' => AdminPage::url('accounts')],
             '<input type="submit" name="save_and_add" value="' . Admin::e($t->get('SAVE_AND_ADD')) . '">');
 
-        Admin::prolog($t->get($stored ? 'ACCOUNT_EDIT_TITLE' : 'ACCOUNT_ADD_TITLE'));
-        if ($problem !== null) {
-            \CAdminMessage::ShowMessage(['MESSAGE' => Admin::site($problem), 'TYPE' => 'ERROR']);
-        } elseif (isset($_GET['saved'])) {
-            \CAdminMessage::ShowNote(Admin::site($t->get('SAVED')));
-        }
-        $form->Show();
-        Admin::epilog();
+        return new Screen($t->get($stored ? 'ACCOUNT_EDIT_TITLE' : 'ACCOUNT_ADD_TITLE'), static function () use ($problem, $form, $t): void {
+            if ($problem !== null) {
+                \CAdminMessage::ShowMessage(['MESSAGE' => Admin::site($problem), 'TYPE' => 'ERROR']);
+            } elseif (isset($_GET['saved'])) {
+                \CAdminMessage::ShowNote(Admin::site($t->get('SAVED')));
+            }
+            $form->Show();
+        });
     }
 }

@@ -17,10 +17,11 @@ final class AccountList
     public const TABLE_ID = 'tbl_smtp34_accounts';
     private const SORTS = ['ID' => 'id', 'ACTIVE' => 'active', 'NAME' => 'name', 'EMAIL' => 'email', 'HOST' => 'host', 'SENT_TODAY' => 'sent_today', 'FAILURES' => 'failures'];
 
-    public static function show(): void
+    /** The page to show, or null when the request was answered already (login form, redirect). */
+    public static function prepare(): ?Screen
     {
         if (!Admin::allowed('R')) {
-            return;
+            return null;
         }
         $t = Admin::t();
         $sort = new \CAdminSorting(self::TABLE_ID, 'ID', 'desc');
@@ -80,10 +81,10 @@ final class AccountList
         }
         $list->CheckListMode();
 
-        Admin::prolog($t->get('ACCOUNTS_TITLE'));
-        self::filterForm($filter);
-        $list->DisplayList();
-        Admin::epilog();
+        return new Screen($t->get('ACCOUNTS_TITLE'), static function () use ($filter, $list): void {
+            self::filterForm($filter);
+            $list->DisplayList();
+        });
     }
 
     /** The accounts the filter lets through: active Y/N, text in name, email, host or login. */

@@ -10,8 +10,7 @@ use Smtp34\Bitrix\AdminPage;
  * What every Bitrix-native page of the module shares: the module's group
  * right (R to see, W to change), the strings (through Loc), the site
  * charset (the extension speaks UTF-8; a windows-1251 site's admin gets its
- * own), lists over arrays with Bitrix's page navigation, and the prolog and
- * epilog around a page.
+ * own) and lists over arrays with Bitrix's page navigation.
  */
 final class Admin
 {
@@ -99,18 +98,6 @@ final class Admin
         $result->NavStart(20);
         $list->NavText($result->GetNavPrint(self::site($title)));
         return $result;
-    }
-
-    public static function prolog(string $title): void
-    {
-        global $APPLICATION;
-        $APPLICATION->SetTitle(self::site($title));
-        require $_SERVER['DOCUMENT_ROOT'] . '/bitrix/modules/main/include/prolog_admin_after.php';
-    }
-
-    public static function epilog(): void
-    {
-        require $_SERVER['DOCUMENT_ROOT'] . '/bitrix/modules/main/include/epilog_admin.php';
     }
 
     public static function redirect(string $page, array $query = []): void

@@ -11,23 +11,24 @@ use Smtp34\Bitrix\SiteWarnings;
 /** The dashboard (the shared page: daily chart, accounts' health, outbox) inside Bitrix's admin, under the site's warnings. */
 final class Dashboard
 {
-    public static function show(): void
+    /** The page to show, or null when the request was answered already (login form, redirect). */
+    public static function prepare(): ?Screen
     {
         global $APPLICATION;
         $t = Admin::t();
         if (Admin::right() < 'R') {
             $APPLICATION->AuthForm($t->get('ACCESS_DENIED'));
-            return;
+            return null;
         }
         $warnings = SiteWarnings::all($_SERVER['DOCUMENT_ROOT'], $t);
         $page = extension_loaded('smtp34')
             ? (new Pages($t, \Closure::fromCallable([AdminPage::class, 'url']), bitrix_sessid()))->show('dashboard', new Request('GET', [], []))
             : null;
-        Admin::prolog($t->get('DASHBOARD_TITLE'));
-        foreach ($warnings as $warning) {
-            \CAdminMessage::ShowMessage(['MESSAGE' => Admin::site($warning), 'TYPE' => 'ERROR']);
-        }
-        echo $page === null ? '' : Admin::site($page->body);
-        Admin::epilog();
+        return new Screen($t->get('DASHBOARD_TITLE'), static function () use ($warnings, $page): void {
+            foreach ($warnings as $warning) {
+                \CAdminMessage::ShowMessage(['MESSAGE' => Admin::site($warning), 'TYPE' => 'ERROR']);
+            }
+            echo $page === null ? '' : Admin::site($page->body);
+        });
     }
 }

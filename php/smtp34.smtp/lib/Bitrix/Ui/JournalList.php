@@ -13,10 +13,11 @@ final class JournalList
     public const TABLE_ID = 'tbl_smtp34_journal';
     private const FILTER = ['find_status' => 'status', 'find_account' => 'account', 'find_date_from' => 'from', 'find_date_to' => 'to', 'find_text' => 'text'];
 
-    public static function show(): void
+    /** The page to show, or null when the request was answered already (login form, redirect). */
+    public static function prepare(): ?Screen
     {
         if (!Admin::allowed('R')) {
-            return;
+            return null;
         }
         $t = Admin::t();
         $list = new \CAdminList(self::TABLE_ID, new \CAdminSorting(self::TABLE_ID, 'ID', 'desc'));
@@ -45,14 +46,14 @@ final class JournalList
         }
         $list->CheckListMode();
 
-        Admin::prolog($t->get('JOURNAL_TITLE'));
         $note = Journal::windowNote(count($window), $window === [] ? null : (int) end($window)['time'], $t);
-        if ($note !== null) {
-            \CAdminMessage::ShowMessage(['MESSAGE' => Admin::site($note), 'TYPE' => 'OK']);
-        }
-        self::filterForm($asked);
-        $list->DisplayList();
-        Admin::epilog();
+        return new Screen($t->get('JOURNAL_TITLE'), static function () use ($note, $asked, $list): void {
+            if ($note !== null) {
+                \CAdminMessage::ShowMessage(['MESSAGE' => Admin::site($note), 'TYPE' => 'OK']);
+            }
+            self::filterForm($asked);
+            $list->DisplayList();
+        });
     }
 
     private static function filterForm(array $asked): void

@@ -14,15 +14,15 @@ final class LogList
 {
     public const TABLE_ID = 'tbl_smtp34_logs';
 
-    public static function show(): void
+    /** The page to show, or null when the request was answered already (login form, redirect). */
+    public static function prepare(): ?Screen
     {
         if (!Admin::allowed('R')) {
-            return;
+            return null;
         }
         $t = Admin::t();
         if (isset($_GET['view'])) {
-            self::view((string) $_GET['view']);
-            return;
+            return self::view((string) $_GET['view']);
         }
         $list = new \CAdminList(self::TABLE_ID, new \CAdminSorting(self::TABLE_ID, 'MODIFIED', 'desc'));
         $names = Admin::right() >= 'W' ? $list->GroupAction() : false;
@@ -57,25 +57,24 @@ final class LogList
             $list->AddGroupActionTable(['delete' => Admin::site($t->get('DELETE'))]);
         }
         $list->CheckListMode();
-        Admin::prolog($t->get('LOGS_TITLE'));
-        $list->DisplayList();
-        Admin::epilog();
+        return new Screen($t->get('LOGS_TITLE'), static function () use ($list): void {
+            $list->DisplayList();
+        });
     }
 
-    private static function view(string $name): void
+    private static function view(string $name): Screen
     {
         $t = Admin::t();
         try {
             $text = smtp34_log_read($name);
         } catch (\ValueError | \Smtp34\Exception $e) {
-            Admin::prolog($t->get('LOGS_TITLE'));
-            \CAdminMessage::ShowMessage(Admin::site($e->getMessage()));
-            Admin::epilog();
-            return;
+            return new Screen($t->get('LOGS_TITLE'), static function () use ($e): void {
+                \CAdminMessage::ShowMessage(Admin::site($e->getMessage()));
+            });
         }
-        Admin::prolog($name);
-        echo '<p><a href="' . htmlspecialcharsbx(AdminPage::url('logs')) . '">' . Admin::e($t->get('BACK_TO_LOGS')) . '</a></p>'
-            . '<pre class="smtp34-log" id="log-text">' . Admin::e(Html::logText($text)) . '</pre>';
-        Admin::epilog();
+        return new Screen($name, static function () use ($t, $text): void {
+            echo '<p><a href="' . htmlspecialcharsbx(AdminPage::url('logs')) . '">' . Admin::e($t->get('BACK_TO_LOGS')) . '</a></p>'
+                . '<pre class="smtp34-log" id="log-text">' . Admin::e(Html::logText($text)) . '</pre>';
+        });
     }
 }

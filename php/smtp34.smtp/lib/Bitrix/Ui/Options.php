@@ -21,7 +21,7 @@ final class Options
 {
     public static function show(): void
     {
-        global $APPLICATION, $REQUEST_METHOD, $Update, $Apply;
+        global $APPLICATION;
         $t = Admin::t();
         $right = Admin::right();
         if ($right < 'R') {
@@ -37,8 +37,12 @@ final class Options
                 [$settings, $problem] = Actions::saveSettings(Admin::request($_POST));
             }
             if ($problem === null) {
-                // Bitrix's own access tab saves the groups' rights from the same POST
-                [$REQUEST_METHOD, $Update, $Apply] = ['POST', $_POST['Update'] ?? '', $_POST['Apply'] ?? ''];
+                // Bitrix's access tab saves the groups' rights from the same POST. It
+                // reads the request from the scope it is included in, as an
+                // options page included by settings.php would leave it.
+                $REQUEST_METHOD = 'POST';
+                $Update = 'Y';
+                [$GROUPS, $RIGHTS, $SITES] = [(array) ($_POST['GROUPS'] ?? []), (array) ($_POST['RIGHTS'] ?? []), (array) ($_POST['SITES'] ?? [])];
                 ob_start();
                 require $_SERVER['DOCUMENT_ROOT'] . '/bitrix/modules/main/admin/group_rights.php';
                 ob_end_clean();
@@ -69,7 +73,7 @@ final class Options
         }
         $control->BeginNextTab();
         // the tab only shows the rights: they were saved above, with the settings, or not at all
-        [$Update, $Apply] = ['', ''];
+        [$REQUEST_METHOD, $Update] = ['GET', ''];
         require $_SERVER['DOCUMENT_ROOT'] . '/bitrix/modules/main/admin/group_rights.php';
         $control->Buttons();
         $disabled = $right < 'W' ? ' disabled' : '';

@@ -14,17 +14,18 @@ final class OutboxList
 {
     public const TABLE_ID = 'tbl_smtp34_outbox';
 
-    public static function show(): void
+    /** The page to show, or null when the request was answered already (login form, redirect). */
+    public static function prepare(): ?Screen
     {
         if (!Admin::allowed('R')) {
-            return;
+            return null;
         }
         $t = Admin::t();
         $list = new \CAdminList(self::TABLE_ID, new \CAdminSorting(self::TABLE_ID, 'ID', 'asc'));
         if (isset($_REQUEST['flush']) && Admin::mayChange()) {
             $report = Actions::flushOutbox();
             Admin::redirect('outbox', ['sent' => $report['sent'], 'failed' => $report['failed'], 'left' => $report['left']]);
-            return;
+            return null;
         }
         $ids = Admin::right() >= 'W' ? $list->GroupAction() : false;
         if ($ids !== false && $list->GetAction() === 'delete') {
@@ -57,12 +58,12 @@ final class OutboxList
         }
         $list->CheckListMode();
 
-        Admin::prolog($t->get('OUTBOX_TITLE'));
-        if (isset($_GET['sent'])) {
-            \CAdminMessage::ShowNote(Admin::site(sprintf($t->get('OUTBOX_FLUSHED'), (int) $_GET['sent'], (int) ($_GET['failed'] ?? 0), (int) ($_GET['left'] ?? 0))));
-        }
-        echo '<p>' . Admin::e($t->get('OUTBOX_HINT')) . '</p>';
-        $list->DisplayList();
-        Admin::epilog();
+        return new Screen($t->get('OUTBOX_TITLE'), static function () use ($t, $list): void {
+            if (isset($_GET['sent'])) {
+                \CAdminMessage::ShowNote(Admin::site(sprintf($t->get('OUTBOX_FLUSHED'), (int) $_GET['sent'], (int) ($_GET['failed'] ?? 0), (int) ($_GET['left'] ?? 0))));
+            }
+            echo '<p>' . Admin::e($t->get('OUTBOX_HINT')) . '</p>';
+            $list->DisplayList();
+        });
     }
 }
