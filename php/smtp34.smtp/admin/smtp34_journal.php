@@ -1,12 +1,3 @@
 <?php
-// Bitrix's admin prolog and epilog are included here, at the script's own
-// scope: they read $APPLICATION, $USER, $adminPage and more from it.
-require_once $_SERVER['DOCUMENT_ROOT'] . '/bitrix/modules/main/include/prolog_admin_before.php';
-\Bitrix\Main\Loader::includeModule('smtp34.smtp');
-$smtp34Screen = \Smtp34\Bitrix\Ui\JournalList::prepare();
-if ($smtp34Screen !== null) {
-    $APPLICATION->SetTitle(\Smtp34\Bitrix\Ui\Admin::site($smtp34Screen->title));
-    require $_SERVER['DOCUMENT_ROOT'] . '/bitrix/modules/main/include/prolog_admin_after.php';
-    $smtp34Screen->show();
-    require $_SERVER['DOCUMENT_ROOT'] . '/bitrix/modules/main/include/epilog_admin.php';
-}
+$smtp34Page = \Smtp34\Bitrix\Ui\JournalList::class;
+require __DIR__ . '/screen.inc.php';
