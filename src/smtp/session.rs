@@ -20,10 +20,10 @@ use lettre::Address;
 
 use super::stream::{self, Stream};
 use super::transcript::{self, MASK};
+use crate::account::{AuthKind, Security, Server};
 
 /// How much a reply may outlast `timeout` before a read's timeout is shortened for it.
 const REARM_SLACK: Duration = Duration::from_millis(50);
-use crate::account::{AuthKind, Security, Server};
 
 /// Whose problem a failed attempt is. An account problem (connecting, TLS,
 /// the greeting, EHLO, AUTH, a connection lost or timed out) says nothing

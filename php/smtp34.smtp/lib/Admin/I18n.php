@@ -56,9 +56,16 @@ final class I18n
      */
     public static function utf8(?string $text): ?string
     {
-        if ($text === null || !defined('LANG_CHARSET') || strcasecmp(LANG_CHARSET, 'UTF-8') === 0 || mb_check_encoding($text, 'UTF-8')) {
+        $charset = self::siteCharset();
+        if ($text === null || $charset === null || mb_check_encoding($text, 'UTF-8')) {
             return $text;
         }
-        return mb_convert_encoding($text, 'UTF-8', LANG_CHARSET);
+        return mb_convert_encoding($text, 'UTF-8', $charset);
+    }
+
+    /** A Bitrix site's charset (LANG_CHARSET) when it is not UTF-8; null on a UTF-8 site and outside Bitrix. */
+    public static function siteCharset(): ?string
+    {
+        return defined('LANG_CHARSET') && strcasecmp(LANG_CHARSET, 'UTF-8') !== 0 ? LANG_CHARSET : null;
     }
 }

@@ -33,15 +33,18 @@ final class Admin
         return (string) $APPLICATION->GetGroupRight(self::MODULE_ID);
     }
 
-    /** False, with Bitrix's login form shown, when the user lacks `$needed` (R or W). */
-    public static function allowed(string $needed = 'R'): bool
+    /**
+     * False, with Bitrix's login form shown, when the user lacks `$needed`
+     * (R or W), or when the page needs the extension and it is not loaded.
+     */
+    public static function allowed(string $needed = 'R', bool $needsExtension = true): bool
     {
         global $APPLICATION;
         if (self::right() < $needed) {
             $APPLICATION->AuthForm(self::t()->get('ACCESS_DENIED'));
             return false;
         }
-        if (!extension_loaded('smtp34')) {
+        if ($needsExtension && !extension_loaded('smtp34')) {
             $APPLICATION->AuthForm(self::t()->get('NO_EXTENSION'));
             return false;
         }
@@ -57,17 +60,19 @@ final class Admin
     /** UTF-8 text (the extension's, the module's HTML) in the site's charset. */
     public static function site(string $utf8): string
     {
-        return !defined('LANG_CHARSET') || strcasecmp(LANG_CHARSET, 'UTF-8') === 0 ? $utf8 : mb_convert_encoding($utf8, LANG_CHARSET, 'UTF-8');
+        $charset = I18n::siteCharset();
+        return $charset === null ? $utf8 : mb_convert_encoding($utf8, $charset, 'UTF-8');
     }
 
     /** The request's values (in the site's charset) as UTF-8. */
     public static function request(array $values): array
     {
-        if (!defined('LANG_CHARSET') || strcasecmp(LANG_CHARSET, 'UTF-8') === 0) {
+        $charset = I18n::siteCharset();
+        if ($charset === null) {
             return $values;
         }
-        array_walk_recursive($values, static function (&$value): void {
-            $value = is_string($value) ? mb_convert_encoding($value, 'UTF-8', LANG_CHARSET) : $value;
+        array_walk_recursive($values, static function (&$value) use ($charset): void {
+            $value = is_string($value) ? mb_convert_encoding($value, 'UTF-8', $charset) : $value;
         });
         return $values;
     }

@@ -14,12 +14,11 @@ final class Dashboard
     /** The page to show, or null when the request was answered already (login form, redirect). */
     public static function prepare(): ?Screen
     {
-        global $APPLICATION;
-        $t = Admin::t();
-        if (Admin::right() < 'R') {
-            $APPLICATION->AuthForm($t->get('ACCESS_DENIED'));
+        // without the extension the page still shows why mail bypasses smtp34
+        if (!Admin::allowed('R', needsExtension: false)) {
             return null;
         }
+        $t = Admin::t();
         $warnings = SiteWarnings::all($_SERVER['DOCUMENT_ROOT'], $t);
         $page = extension_loaded('smtp34')
             ? (new Pages($t, \Closure::fromCallable([AdminPage::class, 'url']), bitrix_sessid()))->show('dashboard', new Request('GET', [], []))

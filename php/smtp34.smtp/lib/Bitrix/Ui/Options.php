@@ -21,13 +21,13 @@ final class Options
 {
     public static function show(): void
     {
-        global $APPLICATION;
-        $t = Admin::t();
-        $right = Admin::right();
-        if ($right < 'R') {
-            $APPLICATION->AuthForm($t->get('ACCESS_DENIED'));
+        // without the extension the page still shows why mail bypasses smtp34
+        if (!Admin::allowed('R', needsExtension: false)) {
             return;
         }
+        global $APPLICATION; // group_rights.php, included below, reads it from this scope
+        $t = Admin::t();
+        $right = Admin::right();
         $module_id = Admin::MODULE_ID;
         $isSave = ($_SERVER['REQUEST_METHOD'] ?? 'GET') === 'POST' && (isset($_POST['Update']) || isset($_POST['Apply']));
         $problem = null;
