@@ -244,6 +244,45 @@ final class BitrixModuleTest extends Smtp34TestCase
         $this->assertNotSame('', $out);
     }
 
+    /**
+     * @dataProvider pages
+     * A PHP that has not loaded the extension (php-fpm forgotten by phpenmod):
+     * each page says so inside the admin, to those with the module's rights.
+     */
+    public function testWithoutTheExtensionEveryPageSaysWhyInsideTheAdmin(string $script): void
+    {
+        $code = sprintf(<<<'PHP'
+            require %s;
+            require %s;
+            require %s;
+            $_SERVER['DOCUMENT_ROOT'] = %s;
+            $_SERVER['REQUEST_METHOD'] = 'GET';
+            define('B_PROLOG_INCLUDED', true);
+            define('LANGUAGE_ID', 'en');
+            $GLOBALS['APPLICATION'] = $APPLICATION = new FakeApplication($argv[1]);
+            $adminPage = new stdClass();
+            require %s;
+            echo "\n", json_encode($APPLICATION->authForms);
+            PHP, var_export(__DIR__ . '/../bitrix/fakes.php', true), var_export(self::MODULE . '/include.php', true),
+            var_export(self::MODULE . '/install/index.php', true), var_export($this->root, true), var_export(self::MODULE . '/' . $script, true));
+        $file = tempnam(sys_get_temp_dir(), 'smtp34-page-');
+        file_put_contents($file, "<?php\n$code");
+        try {
+            foreach (['R' => true, 'D' => false] as $right => $mayRead) {
+                exec(implode(' ', array_map('escapeshellarg', [PHP_BINARY, '-n', '-d', 'display_errors=stderr', $file, $right])) . ' 2>&1', $lines, $code);
+                $out = implode("\n", $lines);
+                $lines = [];
+                $this->assertSame(0, $code, $out);
+                $this->assertSame($mayRead, str_contains($out, 'The smtp34 extension is not loaded in this PHP (cli)'), $out);
+                $this->assertStringEndsWith($mayRead ? '[]' : '["Access denied."]', $out);
+                // the options page is shown inside Bitrix's settings.php, which prints the prolog itself
+                $this->assertSame($mayRead && $script !== 'options.php', str_contains($out, '<!-- prolog: '), $out);
+            }
+        } finally {
+            unlink($file);
+        }
+    }
+
     public static function pages(): array
     {
         return [['admin/smtp34_dashboard.php'], ['admin/smtp34_accounts.php'], ['admin/smtp34_account_edit.php'], ['options.php'],

@@ -5,7 +5,7 @@
 // from it.
 require_once $_SERVER['DOCUMENT_ROOT'] . '/bitrix/modules/main/include/prolog_admin_before.php';
 \Bitrix\Main\Loader::includeModule('smtp34.smtp');
-$smtp34Screen = $smtp34Page::prepare();
+$smtp34Screen = \Smtp34\Bitrix\Ui\Admin::open($smtp34Page);
 if ($smtp34Screen !== null) {
     $APPLICATION->SetTitle(\Smtp34\Bitrix\Ui\Admin::site($smtp34Screen->title));
     require $_SERVER['DOCUMENT_ROOT'] . '/bitrix/modules/main/include/prolog_admin_after.php';

@@ -5,6 +5,7 @@ namespace Smtp34\Bitrix\Ui;
 
 use Smtp34\Admin\I18n;
 use Smtp34\Bitrix\AdminPage;
+use Smtp34\Bitrix\SiteWarnings;
 
 /**
  * What every Bitrix-native page of the module shares: the module's group
@@ -33,22 +34,41 @@ final class Admin
         return (string) $APPLICATION->GetGroupRight(self::MODULE_ID);
     }
 
-    /**
-     * False, with Bitrix's login form shown, when the user lacks `$needed`
-     * (R or W), or when the page needs the extension and it is not loaded.
-     */
-    public static function allowed(string $needed = 'R', bool $needsExtension = true): bool
+    /** False, with Bitrix's login form shown, when the user lacks `$needed` (R or W). */
+    public static function allowed(string $needed = 'R'): bool
     {
         global $APPLICATION;
         if (self::right() < $needed) {
             $APPLICATION->AuthForm(self::t()->get('ACCESS_DENIED'));
             return false;
         }
-        if ($needsExtension && !extension_loaded('smtp34')) {
-            $APPLICATION->AuthForm(self::t()->get('NO_EXTENSION'));
-            return false;
-        }
         return true;
+    }
+
+    /**
+     * The page `$page` (a Ui class) prepares. When it needs the extension and
+     * this PHP has not loaded it, the user who may see it is told why (the
+     * site's warnings) inside the admin, not shown a login form.
+     */
+    public static function open(string $page): ?Screen
+    {
+        if (extension_loaded('smtp34') || defined($page . '::WORKS_WITHOUT_EXTENSION')) {
+            return $page::prepare();
+        }
+        if (!self::allowed('R')) {
+            return null;
+        }
+        $t = self::t();
+        $warnings = SiteWarnings::all($_SERVER['DOCUMENT_ROOT'], $t);
+        return new Screen($t->get('MODULE_NAME'), static fn () => self::showWarnings($warnings));
+    }
+
+    /** @param list<string> $warnings where the site's mail bypasses smtp34 (SiteWarnings) */
+    public static function showWarnings(array $warnings): void
+    {
+        foreach ($warnings as $warning) {
+            \CAdminMessage::ShowMessage(['MESSAGE' => self::site($warning), 'TYPE' => 'ERROR']);
+        }
     }
 
     /** A change may be made: W, and Bitrix's sessid on the request. */

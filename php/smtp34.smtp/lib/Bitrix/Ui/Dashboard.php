@@ -11,11 +11,13 @@ use Smtp34\Bitrix\SiteWarnings;
 /** The dashboard (the shared page: daily chart, accounts' health, outbox) inside Bitrix's admin, under the site's warnings. */
 final class Dashboard
 {
+    /** Without the extension the page still shows why mail bypasses smtp34. */
+    public const WORKS_WITHOUT_EXTENSION = true;
+
     /** The page to show, or null when the request was answered already (login form, redirect). */
     public static function prepare(): ?Screen
     {
-        // without the extension the page still shows why mail bypasses smtp34
-        if (!Admin::allowed('R', needsExtension: false)) {
+        if (!Admin::allowed('R')) {
             return null;
         }
         $t = Admin::t();
@@ -24,9 +26,7 @@ final class Dashboard
             ? (new Pages($t, \Closure::fromCallable([AdminPage::class, 'url']), bitrix_sessid()))->show('dashboard', new Request('GET', [], []))
             : null;
         return new Screen($t->get('DASHBOARD_TITLE'), static function () use ($warnings, $page): void {
-            foreach ($warnings as $warning) {
-                \CAdminMessage::ShowMessage(['MESSAGE' => Admin::site($warning), 'TYPE' => 'ERROR']);
-            }
+            Admin::showWarnings($warnings);
             echo $page === null ? '' : Admin::site($page->body);
         });
     }

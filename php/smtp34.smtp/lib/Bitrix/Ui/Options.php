@@ -22,7 +22,7 @@ final class Options
     public static function show(): void
     {
         // without the extension the page still shows why mail bypasses smtp34
-        if (!Admin::allowed('R', needsExtension: false)) {
+        if (!Admin::allowed('R')) {
             return;
         }
         global $APPLICATION; // group_rights.php, included below, reads it from this scope
@@ -51,9 +51,7 @@ final class Options
             }
         }
 
-        foreach (SiteWarnings::all($_SERVER['DOCUMENT_ROOT'], $t) as $warning) {
-            \CAdminMessage::ShowMessage(['MESSAGE' => Admin::site($warning), 'TYPE' => 'ERROR']);
-        }
+        Admin::showWarnings(SiteWarnings::all($_SERVER['DOCUMENT_ROOT'], $t));
         if ($problem !== null) {
             \CAdminMessage::ShowMessage(['MESSAGE' => Admin::site($t->get('INVALID_FIELD') . ' ' . $problem), 'TYPE' => 'ERROR']);
         } elseif (isset($_GET['saved'])) {
