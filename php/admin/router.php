@@ -49,10 +49,17 @@ if (!isset($_SERVER['PHP_AUTH_PW']) || !password_verify((string) $_SERVER['PHP_A
 }
 
 // Stateless CSRF token: when it was issued and an HMAC over that and the
-// user, keyed by the password hash (which phpinfo() no longer shows). It
-// expires after a few hours, so a token that leaked does not work for ever.
+// user. Its key is made from the password the admin types, which is stored
+// nowhere: php.ini (and ini_get(), which any PHP code on the site may call)
+// holds only its hash, so whoever reads those still cannot make a token. The
+// key is that password hashed again with the hash's own salt and cost (under
+// a prefix, so it is never the hash itself): a token that leaked is no faster
+// a way to guess the password than the hash. It expires after a few hours.
 const SMTP34_CSRF_SECONDS = 4 * 3600;
-$csrf = static fn (string $user, int $issued): string => $issued . '.' . hash_hmac('sha256', "smtp34-admin-csrf|$user|$issued", $hash);
+$csrfKey = password_get_info($hash)['algo'] === PASSWORD_BCRYPT
+    ? crypt('smtp34-admin-csrf|' . $_SERVER['PHP_AUTH_PW'], $hash)
+    : hash_pbkdf2('sha256', (string) $_SERVER['PHP_AUTH_PW'], "smtp34-admin-csrf|$hash", 50_000, 0, true); // crypt() has no Argon2
+$csrf = static fn (string $user, int $issued): string => $issued . '.' . hash_hmac('sha256', "smtp34-admin-csrf|$user|$issued", $csrfKey);
 $sessid = $csrf($user, time());
 $method = $_SERVER['REQUEST_METHOD'] ?? 'GET';
 if ($method === 'POST') {
