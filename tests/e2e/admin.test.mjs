@@ -57,12 +57,7 @@ before(async () => {
   });
 
   hash = execFileSync('php', ['-r', `echo password_hash(${JSON.stringify(password)}, PASSWORD_DEFAULT);`], { encoding: 'utf8' });
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  start('php', [...ini, '-d', `smtp34.admin_password_hash=${hash}`, '-S', `127.0.0.1:${port}`, 'php/admin/router.php']);
-  for (let i = 0; i < 100; i++) {
-    try { await fetch(base); break; } catch { await new Promise((r) => setTimeout(r, 100)); }
-  }
+  base = await startAdmin(hash);
 
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -77,6 +72,17 @@ after(async () => {
   await browser?.close();
   for (const child of children) child.kill('SIGKILL');
 });
+
+/** The standalone admin (php -S) with this password hash; its address. */
+async function startAdmin(passwordHash) {
+  const port = await freePort();
+  const address = `http://127.0.0.1:${port}`;
+  start('php', [...ini, '-d', `smtp34.admin_password_hash=${passwordHash}`, '-S', `127.0.0.1:${port}`, 'php/admin/router.php']);
+  for (let i = 0; i < 100; i++) {
+    try { await fetch(address); break; } catch { await new Promise((r) => setTimeout(r, 100)); }
+  }
+  return address;
+}
 
 async function shot(name) {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
@@ -137,6 +143,25 @@ test('a CSRF token expires after four hours and cannot be made from the hash in 
   assert.equal((await post(token(now - 60))).status, 303, 'a fresh token is taken');
   assert.equal(php('echo json_encode(smtp34_settings()["log_level"]);'), '3');
   php("smtp34_settings(['log_level' => 2]);");
+});
+
+test('with an Argon2 password hash (crypt() cannot take it) tokens are still keyed by the password', async () => {
+  const { createHmac } = await import('node:crypto');
+  const argon2 = execFileSync('php', ['-r', `echo password_hash(${JSON.stringify(password)}, PASSWORD_ARGON2ID);`], { encoding: 'utf8' });
+  const address = await startAdmin(argon2);
+  const post = (sessid) => fetch(address + '/settings', {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { Authorization: auth, 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: `sessid=${encodeURIComponent(sessid)}&log_level=2`,
+  });
+  const issued = Math.floor(Date.now() / 1000) - 60;
+  for (const [key, what] of [[argon2, 'the hash'], ['*0', "crypt()'s failure"]]) {
+    const made = `${issued}.` + createHmac('sha256', key).update(`smtp34-admin-csrf|admin|${issued}`).digest('hex');
+    assert.equal((await post(made)).status, 403, `keyed with ${what}`);
+  }
+  const html = await (await fetch(address + '/settings', { headers: { Authorization: auth } })).text();
+  assert.equal((await post(/name="sessid" value="([^"]+)"/.exec(html)[1])).status, 303, "the page's own token");
 });
 
 test('an account added through the form is checked and listed', async () => {
