@@ -84,6 +84,16 @@ async function startAdmin(passwordHash) {
   return address;
 }
 
+/** The settings form posted outside the browser, with the admin's credentials; redirects are not followed. */
+function postSettings(address, body) {
+  return fetch(address + '/settings', {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { Authorization: auth, 'Content-Type': 'application/x-www-form-urlencoded' },
+    body,
+  });
+}
+
 async function shot(name) {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 }
@@ -110,11 +120,7 @@ test('without credentials the pages answer 401', async () => {
 });
 
 test('a POST without sessid is refused and changes nothing', async () => {
-  const response = await fetch(base + '/settings', {
-    method: 'POST',
-    headers: { Authorization: auth, 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: 'enabled=Y&log_level=4',
-  });
+  const response = await postSettings(base, 'enabled=Y&log_level=4');
   assert.equal(response.status, 403);
   assert.equal(php('echo json_encode(smtp34_settings()["enabled"]);'), 'false');
 });
@@ -125,12 +131,7 @@ test('a CSRF token expires after four hours and cannot be made from the hash in 
   const key = execFileSync('php', ['-r', 'echo crypt("smtp34-admin-csrf|" . $argv[1], $argv[2]);', password, hash], { encoding: 'utf8' });
   const mac = (secret, issued) => `${issued}.` + createHmac('sha256', secret).update(`smtp34-admin-csrf|admin|${issued}`).digest('hex');
   const token = (issued) => mac(key, issued);
-  const post = (sessid) => fetch(base + '/settings', {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { Authorization: auth, 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: `sessid=${encodeURIComponent(sessid)}&log_level=3`,
-  });
+  const post = (sessid) => postSettings(base, `sessid=${encodeURIComponent(sessid)}&log_level=3`);
   const now = Math.floor(Date.now() / 1000);
   assert.equal((await post(token(now - 5 * 3600))).status, 403, 'issued five hours ago');
   assert.equal((await post(token(now + 3600))).status, 403, 'issued in the future');
@@ -149,12 +150,7 @@ test('with an Argon2 password hash (crypt() cannot take it) tokens are still key
   const { createHmac } = await import('node:crypto');
   const argon2 = execFileSync('php', ['-r', `echo password_hash(${JSON.stringify(password)}, PASSWORD_ARGON2ID);`], { encoding: 'utf8' });
   const address = await startAdmin(argon2);
-  const post = (sessid) => fetch(address + '/settings', {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { Authorization: auth, 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: `sessid=${encodeURIComponent(sessid)}&log_level=2`,
-  });
+  const post = (sessid) => postSettings(address, `sessid=${encodeURIComponent(sessid)}&log_level=2`);
   const issued = Math.floor(Date.now() / 1000) - 60;
   for (const [key, what] of [[argon2, 'the hash'], ['*0', "crypt()'s failure"]]) {
     const made = `${issued}.` + createHmac('sha256', key).update(`smtp34-admin-csrf|admin|${issued}`).digest('hex');
