@@ -259,27 +259,20 @@ final class BitrixModuleTest extends Smtp34TestCase
             $_SERVER['REQUEST_METHOD'] = 'GET';
             define('B_PROLOG_INCLUDED', true);
             define('LANGUAGE_ID', 'en');
-            $GLOBALS['APPLICATION'] = $APPLICATION = new FakeApplication($argv[1]);
+            $GLOBALS['APPLICATION'] = $APPLICATION = new FakeApplication(getenv('SMTP34_TEST_RIGHT'));
             $adminPage = new stdClass();
             require %s;
             echo "\n", json_encode($APPLICATION->authForms);
             PHP, var_export(__DIR__ . '/../bitrix/fakes.php', true), var_export(self::MODULE . '/include.php', true),
             var_export(self::MODULE . '/install/index.php', true), var_export($this->root, true), var_export(self::MODULE . '/' . $script, true));
-        $file = tempnam(sys_get_temp_dir(), 'smtp34-page-');
-        file_put_contents($file, "<?php\n$code");
-        try {
-            foreach (['R' => true, 'D' => false] as $right => $mayRead) {
-                exec(implode(' ', array_map('escapeshellarg', [PHP_BINARY, '-n', '-d', 'display_errors=stderr', $file, $right])) . ' 2>&1', $lines, $code);
-                $out = implode("\n", $lines);
-                $lines = [];
-                $this->assertSame(0, $code, $out);
-                $this->assertSame($mayRead, str_contains($out, 'The smtp34 extension is not loaded in this PHP (cli)'), $out);
-                $this->assertStringEndsWith($mayRead ? '[]' : '["Access denied."]', $out);
-                // the options page is shown inside Bitrix's settings.php, which prints the prolog itself
-                $this->assertSame($mayRead && $script !== 'options.php', str_contains($out, '<!-- prolog: '), $out);
-            }
-        } finally {
-            unlink($file);
+        foreach (['R' => true, 'D' => false] as $right => $mayRead) {
+            $result = ChildPhp::run($code, [], ['SMTP34_TEST_RIGHT' => $right], false);
+            $out = $result['stdout'];
+            $this->assertSame(0, $result['code'], $out . $result['stderr']);
+            $this->assertSame($mayRead, str_contains($out, 'The smtp34 extension is not loaded in this PHP (cli)'), $out);
+            $this->assertStringEndsWith($mayRead ? '[]' : '["Access denied."]', $out);
+            // the options page is shown inside Bitrix's settings.php, which prints the prolog itself
+            $this->assertSame($mayRead && $script !== 'options.php', str_contains($out, '<!-- prolog: '), $out);
         }
     }
 

@@ -21,7 +21,6 @@ final class Options
 {
     public static function show(): void
     {
-        // without the extension the page still shows why mail bypasses smtp34
         if (!Admin::allowed('R')) {
             return;
         }
@@ -31,6 +30,7 @@ final class Options
         $module_id = Admin::MODULE_ID;
         $isSave = ($_SERVER['REQUEST_METHOD'] ?? 'GET') === 'POST' && (isset($_POST['Update']) || isset($_POST['Apply']));
         $problem = null;
+        // without the extension the page still shows why mail bypasses smtp34 (and the access tab)
         $settings = extension_loaded('smtp34') ? smtp34_settings() : [];
         if ($isSave && Admin::mayChange()) {
             if ($settings !== []) {
