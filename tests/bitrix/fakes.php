@@ -207,6 +207,11 @@ namespace {
         }
     }
 
+    /** What the fake IncludeAdminFile() throws where the kernel would die(). */
+    class FakeRequestEnd extends RuntimeException
+    {
+    }
+
     /** $APPLICATION: the group right it answers, and what the code asked of it. */
     class FakeApplication
     {
@@ -241,6 +246,15 @@ namespace {
         public function GetTitle(): string
         {
             return $this->title;
+        }
+
+        /** As the kernel's: the title, the file between the admin prolog and epilog, then the end of the request (here: an exception). */
+        public function IncludeAdminFile($strTitle, $filepath): never
+        {
+            $this->title = $strTitle;
+            $APPLICATION = $this;
+            include $filepath;
+            throw new FakeRequestEnd($filepath);
         }
 
         public function GetCurPage(): string
@@ -331,7 +345,8 @@ namespace {
         public array $aFooter = [];
         public array $context = [];
         public string $sNavText = '';
-        public array $filter = [];
+        /** Null, as the kernel's, until a filter is set. */
+        public ?array $filter = null;
 
         public function __construct(public $table_id, public $sort = false)
         {
@@ -392,12 +407,29 @@ namespace {
             return $_REQUEST['action'] ?? null;
         }
 
-        /** The filter fields' values: asked for with set_filter, dropped with del_filter. */
+        /**
+         * As the kernel's (main/interface/admin_list.php, filter_tools.php):
+         * set_filter stores the fields' values for this table in the session,
+         * del_filter forgets them, any other request takes them back from the
+         * session. Only fields with a value are returned, and the answer is
+         * null while no filter was ever set.
+         */
         public function InitFilter($arFilterFields)
         {
+            $saved = &$_SESSION['SESS_ADMIN'][$this->table_id];
+            if (isset($_REQUEST['del_filter']) && $_REQUEST['del_filter'] !== '') {
+                $saved = [];
+            } elseif (isset($_REQUEST['set_filter']) && $_REQUEST['set_filter'] !== '') {
+                $saved = [];
+                foreach ($arFilterFields as $field) {
+                    $saved[$field] = $_REQUEST[$field] ?? null;
+                }
+            }
             foreach ($arFilterFields as $field) {
-                $this->filter[$field] = isset($_REQUEST['set_filter']) && !isset($_REQUEST['del_filter']) ? ($_REQUEST[$field] ?? null) : null;
-                $GLOBALS[$field] = $this->filter[$field];
+                $GLOBALS[$field] = $saved[$field] ?? null;
+                if (isset($GLOBALS[$field])) {
+                    $this->filter[$field] = $GLOBALS[$field];
+                }
             }
             return $this->filter;
         }
@@ -432,9 +464,10 @@ namespace {
             foreach ($this->aRows as $row) {
                 echo '<tr class="adm-list-table-row" data-id="' . htmlspecialcharsbx((string) $row->id) . '">';
                 foreach (array_keys($this->aHeaders) as $id) {
+                    // as the kernel's row: a view field, else arRes under the column's own id, else a blank
                     $view = $row->aFields[$id]['view'] ?? null;
-                    $value = $view !== null && $view['type'] === 'html' ? $view['value'] : htmlspecialcharsbx(is_scalar($row->arRes[$id] ?? null) ? (string) $row->arRes[$id] : '');
-                    echo '<td class="adm-list-table-cell" data-column="' . $id . '">' . $value . '</td>';
+                    $value = $view !== null && $view['type'] === 'html' ? $view['value'] : htmlspecialcharsbx(is_scalar($row->arRes[$id] ?? null) ? trim((string) $row->arRes[$id]) : '');
+                    echo '<td class="adm-list-table-cell" data-column="' . $id . '">' . ((string) $value !== '' ? $value : '&nbsp;') . '</td>';
                 }
                 echo '<td class="row-actions">';
                 foreach ($row->aActions as $action) {

@@ -37,6 +37,7 @@ final class BitrixModuleTest extends Smtp34TestCase
         EventManager::getInstance()->handlers = [];
         ModuleManager::$installed = [];
         CAgent::$agents = [];
+        $_SESSION = [];
         CAdminNotify::$notes = [];
         $_REQUEST = [];
     }
@@ -62,12 +63,63 @@ final class BitrixModuleTest extends Smtp34TestCase
         $module->DoInstall();
         file_put_contents("$this->root/bitrix/admin/other_module.php", '<?php');
 
-        $this->assertTrue($module->DoUninstall());
+        $this->assertTrue($this->uninstall($module, true));
 
         $this->assertFalse(ModuleManager::isModuleInstalled('smtp34.smtp'));
         $this->assertSame([], EventManager::getInstance()->handlers);
         $this->assertSame([], CAgent::$agents);
         $this->assertSame(['other_module.php'], array_map('basename', glob("$this->root/bitrix/admin/*")));
+    }
+
+    /** The second uninstall step, as Bitrix's partner_modules.php runs it after the first step's form. */
+    private function uninstall(smtp34_smtp $module, bool $keepData): bool
+    {
+        $GLOBALS['step'] = 2;
+        $_REQUEST = ['savedata' => $keepData ? 'Y' : ''];
+        try {
+            return $module->DoUninstall();
+        } finally {
+            unset($GLOBALS['step']);
+            $_REQUEST = [];
+        }
+    }
+
+    public function testUninstallFirstAsksWhetherToKeepTheData(): void
+    {
+        $module = new smtp34_smtp();
+        $module->DoInstall();
+        ob_start();
+        try {
+            $module->DoUninstall();
+            $this->fail('the first step ends the request');
+        } catch (FakeRequestEnd $end) {
+            $this->assertStringEndsWith('/install/unstep1.php', $end->getMessage());
+        } finally {
+            $form = (string) ob_get_clean();
+        }
+        $this->assertTrue(ModuleManager::isModuleInstalled('smtp34.smtp'), 'nothing removed yet');
+        $this->assertStringContainsString('<input type="checkbox" name="savedata" id="savedata" value="Y" checked>', $form);
+        $this->assertStringContainsString('<input type="hidden" name="step" value="2">', $form);
+        $this->assertStringContainsString('Сохранить данные', $form);
+        $this->assertSame('Удаление модуля «Отправка почты через SMTP (smtp34)»', $this->app->title);
+    }
+
+    public function testUninstallKeepsTheDataUnlessTheAdminUntickedIt(): void
+    {
+        $server = $this->authServer();
+        $this->account($server, [], false);
+        smtp34_settings(['enabled' => true]);
+        $module = new smtp34_smtp();
+        $module->DoInstall();
+        $this->uninstall($module, true);
+        $this->assertCount(1, smtp34_account_list(), 'kept');
+        $this->assertTrue(smtp34_settings()['enabled']);
+
+        $module->DoInstall();
+        $this->uninstall($module, false);
+        $this->assertSame([], smtp34_account_list(), 'deleted, passwords with them');
+        $this->assertSame([], smtp34_log_list());
+        $this->assertFalse(smtp34_settings()['enabled'], 'letters go to mail() again');
     }
 
     public function testTheModuleDescribesItselfInRussianAndEnglish(): void
@@ -193,7 +245,7 @@ final class BitrixModuleTest extends Smtp34TestCase
         $this->assertSame('smtp34: 3 писем не удалось доставить за отведённое время (outbox_max_hours); подробности в журнале отправки.', CAdminNotify::$notes[0]['MESSAGE']);
         $module = new smtp34_smtp();
         $module->DoInstall();
-        $module->DoUninstall();
+        $this->uninstall($module, true);
         $this->assertSame([], CAdminNotify::$notes, 'uninstall removes its notifications');
     }
 
@@ -376,6 +428,42 @@ final class BitrixModuleTest extends Smtp34TestCase
         $this->assertCount(20, self::rows($this->page('admin/smtp34_journal.php', ['set_filter' => 'Y', 'find_account' => (string) $id, 'find_date_from' => date('Y-m-d')])));
         $this->assertCount(20, self::rows($this->page('admin/smtp34_journal.php', ['set_filter' => 'Y', 'find_status' => 'failed', 'del_filter' => 'Y'])), 'del_filter drops the filter');
         $this->assertStringContainsString('<select name="find_status" id="find_status">', $out);
+        $this->assertSame([(string) $journal[0]['id']], self::rows($this->page('admin/smtp34_journal.php', ['set_filter' => 'Y', 'find_status' => 'failed'])));
+        $this->assertSame([(string) $journal[0]['id']], self::rows($this->page('admin/smtp34_journal.php')), 'the filter is kept for the next visit, as Bitrix keeps it');
+        $this->assertStringContainsString('>Отправлено</span>', $out, 'statuses in words');
+        $this->assertStringContainsString('<option value="failed">Не отправлено</option>', $out);
+    }
+
+    /** @dataProvider lists */
+    public function testEveryDeclaredColumnOfEveryListIsFilled(string $script): void
+    {
+        $server = $this->authServer();
+        $id = $this->account($server, [], false);
+        smtp34_settings(['enabled' => true]);
+        custom_mail('buyer@mail.ru', 'Заказ', "b\n", 'From: shop@site.ru');
+        $server->stop();
+        custom_mail('later@mail.ru', 'Ждёт', "b\n", 'From: shop@site.ru');
+        $this->assertNotEmpty(smtp34_outbox_list());
+        $this->assertNotEmpty(smtp34_log_list());
+
+        $out = $this->page($script);
+        preg_match_all('/<td class="adm-list-table-cell" data-column="([A-Z_]+)">&nbsp;<\/td>/', $out, $empty);
+        $this->assertNotEmpty(self::rows($out));
+        // MAILING_ID is empty for a letter that is not a mailing, as it should be
+        $this->assertSame([], array_values(array_diff(array_unique($empty[1]), ['MAILING_ID'])), "empty columns in $script");
+    }
+
+    public static function lists(): array
+    {
+        return array_map(static fn ($page) => ["admin/smtp34_$page.php"], ['dashboard' => 'dashboard', 'accounts' => 'accounts', 'journal' => 'journal', 'logs' => 'logs', 'outbox' => 'outbox']);
+    }
+
+    public function testNoFilterSetIsNoFilter(): void
+    {
+        $list = new CAdminList('tbl_any');
+        $this->assertNull($list->InitFilter(['find_text']), 'as the kernel answers until a filter is set');
+        $id = $this->account($this->authServer(), [], false);
+        $this->assertSame([(string) $id], self::rows($this->page('admin/smtp34_accounts.php')), 'the list opens with no filter');
     }
 
     public function testTheOutboxListSendsNowAndDeletes(): void

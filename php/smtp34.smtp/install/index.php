@@ -65,8 +65,20 @@ class smtp34_smtp extends CModule
         return true;
     }
 
+    /**
+     * Bitrix's two uninstall steps: the first asks whether to keep the data
+     * (kept unless the admin unticks it, as Bitrix's own modules do), the
+     * second removes the module and, if asked, the accounts with their
+     * passwords, the waiting letters, the logs and the settings.
+     */
     public function DoUninstall()
     {
+        global $APPLICATION, $step;
+        $t = self::i18n();
+        if ((int) $step < 2) {
+            $APPLICATION->IncludeAdminFile($t->get('UNINSTALL_TITLE'), __DIR__ . '/unstep1.php');
+            return false;
+        }
         EventManager::getInstance()->unRegisterEventHandler(
             'sender', 'OnPostingSendRecipientEmail', $this->MODULE_ID, EventHandler::class, 'onPostingSendRecipientEmail'
         );
@@ -74,6 +86,9 @@ class smtp34_smtp extends CModule
         CAdminNotify::DeleteByModule($this->MODULE_ID);
         DeleteDirFiles(__DIR__ . '/admin', $_SERVER['DOCUMENT_ROOT'] . '/bitrix/admin');
         ModuleManager::unRegisterModule($this->MODULE_ID);
+        if (($_REQUEST['savedata'] ?? '') !== 'Y' && extension_loaded('smtp34')) {
+            \Smtp34\Admin\Actions::eraseData();
+        }
         return true;
     }
 }

@@ -111,4 +111,20 @@ final class Actions
             }
         }
     }
+
+    /**
+     * What "delete the data" on uninstall removes through the API: every
+     * account (with its encrypted password), every waiting letter, every log,
+     * and smtp34 is turned off (letters go to PHP's mail()). Journal rows have
+     * no delete call; they leave with `journal_days`.
+     */
+    public static function eraseData(): void
+    {
+        foreach (smtp34_account_list() as $account) {
+            smtp34_account_delete($account['id']);
+        }
+        self::deleteLetters(array_column(smtp34_outbox_list(), 'id'));
+        self::deleteLogs(array_column(smtp34_log_list(), 'name'));
+        smtp34_settings(['enabled' => false]);
+    }
 }

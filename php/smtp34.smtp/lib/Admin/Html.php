@@ -38,6 +38,12 @@ final class Html
         return date('Y-m-d H:i:s', $unix);
     }
 
+    /** A size in bytes, digits grouped (`12 345`). */
+    public static function bytes(int $bytes): string
+    {
+        return number_format($bytes, 0, '', ' ');
+    }
+
     /** A log's bytes for a page: a windows-1251 letter in a log is shown as such. */
     public static function logText(string $bytes): string
     {

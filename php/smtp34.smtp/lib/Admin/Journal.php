@@ -32,7 +32,14 @@ final class Journal
     /** The filter's choices of status: any, or one of STATUSES. */
     public static function statusOptions(I18n $t): array
     {
-        return ['' => $t->get('J_ANY')] + array_combine(self::STATUSES, self::STATUSES);
+        return ['' => $t->get('J_ANY')] + array_combine(self::STATUSES, array_map(static fn ($s) => self::statusWord($s, $t), self::STATUSES));
+    }
+
+    /** A journal status in the admin's language (`sent` → «Отправлено»); one it does not know, as it is. */
+    public static function statusWord(string $status, I18n $t): string
+    {
+        $word = $t->get('STATUS_' . $status);
+        return $word === 'STATUS_' . $status ? $status : $word;
     }
 
     /** The filter's choices of account: any, none, or one of the accounts. */
@@ -171,7 +178,9 @@ final class Journal
         $plot = $height - $bottom - 10;
         $max = max(1, ...array_map('array_sum', array_values($days)));
         $scale = 10 ** max(0, (int) floor(log10($max)));
-        $top = (int) (ceil($max / $scale) * $scale);
+        // whole numbers at every tick (0, half, top): the top is at least 2 and even
+        $top = max(2, (int) (ceil($max / $scale) * $scale));
+        $top += $top % 2;
         $bar = ($width - $left) / max(1, count($days));
         $svg = '<svg xmlns="http://www.w3.org/2000/svg" class="smtp34-chart" id="daily-chart" role="img" viewBox="0 0 ' . $width . ' ' . $height . '" width="100%" style="max-width:' . $width . 'px">';
         foreach ([0, 0.5, 1] as $tick) {

@@ -16,6 +16,14 @@ final class Pages
     /** Page name (URL or Bitrix file) → the method that renders it. */
     public const PAGES = ['dashboard' => 'dashboard', 'accounts' => 'accounts', 'account_edit' => 'accountEdit', 'settings' => 'settings', 'logs' => 'logs', 'journal' => 'journal', 'outbox' => 'outbox'];
 
+    /** The dashboard's accounts table: its columns (I18n codes) and each account's cells, as HTML. */
+    public const DASHBOARD_COLUMNS = ['id' => 'COL_ID', 'email' => 'COL_EMAIL', 'active' => 'COL_ACTIVE', 'state' => 'COL_STATE',
+        'today' => 'COL_TODAY', 'sent' => 'D_sent', 'queued' => 'D_queued', 'failed' => 'D_failed'];
+
+    /** The journal window and its daily counts, read once per page. */
+    private ?array $window = null;
+    private ?array $daily = null;
+
 
     /**
      * @param \Closure(string, array<string, string|int>): string $url page name + query → URL
@@ -236,7 +244,7 @@ final class Pages
         foreach ($logs as $log) {
             $who = Journal::logOwner($log, $accounts[$log['account_id']] ?? null, $this->t);
             $html .= '<tr data-name="' . Html::e($log['name']) . '"><td>' . Html::e($who) . '</td><td>' . $this->t('KIND_' . $log['kind']) . '</td>'
-                . '<td>' . Html::e($log['name']) . '</td><td>' . Html::date($log['modified']) . '</td><td>' . $log['size'] . '</td>'
+                . '<td>' . Html::e($log['name']) . '</td><td>' . Html::date($log['modified']) . '</td><td>' . Html::bytes($log['size']) . '</td>'
                 . '<td><a class="view" href="' . Html::e($this->url('logs', ['view' => $log['name']])) . '">' . $this->t('LOG_VIEW') . '</a> '
                 . $this->form('logs') . Html::hidden('name', $log['name'])
                 . '<button type="submit" class="delete">' . $this->t('DELETE') . '</button></form></td></tr>';
@@ -289,7 +297,7 @@ final class Pages
             $html .= '<tr data-id="' . $l['id'] . '"><td>' . $l['id'] . '</td><td>' . Html::date($l['created_at']) . '</td>'
                 . '<td>' . Html::e($l['account_id'] ?? '—') . '</td><td>' . Html::e($l['from']) . '</td>'
                 . '<td class="recipients">' . Html::e($l['recipients']) . '</td><td>' . Html::e($l['subject']) . '</td>'
-                . '<td>' . $l['size'] . '</td><td class="attempts">' . $l['attempts'] . '</td><td>' . $next . '</td>'
+                . '<td>' . Html::bytes($l['size']) . '</td><td class="attempts">' . $l['attempts'] . '</td><td>' . $next . '</td>'
                 . '<td class="last-error">' . Html::e($l['last_error']) . '</td>'
                 . '<td><button type="submit" name="row" class="delete" value="delete:' . $l['id'] . '">' . $this->t('DELETE') . '</button></td></tr>';
         }
@@ -361,37 +369,57 @@ final class Pages
 
     public function dashboard(Request $request): Response
     {
-        $window = Journal::window();
-        $daily = Journal::daily($window, 30, time());
+        $html = $this->dashboardSummary();
+        $html .= '<h2>' . $this->t('D_ACCOUNTS') . '</h2><table class="smtp34-table" id="dashboard-accounts"><thead><tr>';
+        foreach (self::DASHBOARD_COLUMNS as $col) {
+            $html .= '<th>' . $this->t($col) . '</th>';
+        }
+        $html .= '</tr></thead><tbody>';
+        foreach ($this->dashboardAccounts() as $id => $cells) {
+            $html .= '<tr data-id="' . $id . '">';
+            foreach ($cells as $class => $cell) {
+                $html .= '<td class="' . $class . '">' . $cell . '</td>';
+            }
+            $html .= '</tr>';
+        }
+        return new Response($this->t->get('DASHBOARD_TITLE'), $html . '</tbody></table>');
+    }
+
+    /** The totals, the chart over 30 days and, when the window is short, a note: the dashboard above its accounts. */
+    public function dashboardSummary(): string
+    {
+        $this->daily ??= Journal::daily($this->window = Journal::window(), 30, time());
         $labels = array_combine(array_keys(Journal::OUTCOMES), array_map(fn ($o) => $this->t->get("D_$o"), array_keys(Journal::OUTCOMES)));
         $totals = array_fill_keys(array_keys(Journal::OUTCOMES), 0);
-        foreach ($daily['days'] as $counts) {
+        foreach ($this->daily['days'] as $counts) {
             foreach ($counts as $outcome => $n) {
                 $totals[$outcome] += $n;
             }
         }
-        $outbox = smtp34_outbox_list();
         $html = '<p class="smtp34-totals" id="totals">';
         foreach ($totals as $outcome => $n) {
             $html .= '<span class="total ' . $outcome . '"><span class="swatch" style="background:' . Journal::COLOURS[$outcome] . '"></span> ' . Html::e($labels[$outcome]) . ': <strong>' . $n . '</strong></span> &nbsp; ';
         }
-        $html .= '<span class="total outbox">' . $this->t('D_OUTBOX') . ': <a href="' . Html::e($this->url('outbox')) . '"><strong id="outbox-size">' . count($outbox) . '</strong></a></span></p>'
-            . '<h2>' . $this->t('D_PER_DAY') . '</h2>' . Journal::chart($daily['days'], $labels);
-        if (!$daily['complete']) {
-            $html .= $this->windowNote(count($window), $daily['since']);
+        $html .= '<span class="total outbox">' . $this->t('D_OUTBOX') . ': <a href="' . Html::e($this->url('outbox')) . '"><strong id="outbox-size">' . count(smtp34_outbox_list()) . '</strong></a></span></p>'
+            . '<h2>' . $this->t('D_PER_DAY') . '</h2>' . Journal::chart($this->daily['days'], $labels);
+        if (!$this->daily['complete']) {
+            $html .= $this->windowNote(count($this->window), $this->daily['since']);
         }
-        $html .= '<h2>' . $this->t('D_ACCOUNTS') . '</h2><table class="smtp34-table" id="dashboard-accounts"><thead><tr>';
-        foreach (['COL_ID', 'COL_EMAIL', 'COL_ACTIVE', 'COL_STATE', 'COL_TODAY', 'D_sent', 'D_queued', 'D_failed'] as $col) {
-            $html .= '<th>' . $this->t($col) . '</th>';
-        }
-        $html .= '</tr></thead><tbody>';
+        return $html;
+    }
+
+    /** @return array<int, array<string, string>> account id → column (DASHBOARD_COLUMNS' keys) → cell HTML */
+    public function dashboardAccounts(): array
+    {
+        $this->daily ??= Journal::daily($this->window = Journal::window(), 30, time());
         $empty = array_fill_keys(array_keys(Journal::OUTCOMES), 0);
+        $rows = [];
         foreach (smtp34_account_list() as $a) {
-            $counts = $daily['accounts'][(string) $a['id']] ?? $empty;
-            $html .= '<tr data-id="' . $a['id'] . '"><td>' . $a['id'] . '</td><td>' . Html::e($a['email']) . '</td><td>' . $this->t($a['active'] ? 'YES' : 'NO') . '</td>'
-                . '<td class="state">' . Health::html($a, $this->t) . '</td><td>' . $a['sent_today'] . ($a['daily_limit'] > 0 ? ' / ' . $a['daily_limit'] : '') . '</td>'
-                . '<td class="sent">' . $counts['sent'] . '</td><td class="queued">' . $counts['queued'] . '</td><td class="failed">' . $counts['failed'] . '</td></tr>';
+            $counts = $this->daily['accounts'][(string) $a['id']] ?? $empty;
+            $rows[$a['id']] = ['id' => (string) $a['id'], 'email' => Html::e($a['email']), 'active' => $this->t($a['active'] ? 'YES' : 'NO'),
+                'state' => Health::html($a, $this->t), 'today' => $a['sent_today'] . ($a['daily_limit'] > 0 ? ' / ' . $a['daily_limit'] : ''),
+                'sent' => (string) $counts['sent'], 'queued' => (string) $counts['queued'], 'failed' => (string) $counts['failed']];
         }
-        return new Response($this->t->get('DASHBOARD_TITLE'), $html . '</tbody></table>');
+        return $rows;
     }
 }

@@ -81,7 +81,7 @@ final class AccountForm
         $form->AddDropDownField('auth', $label('auth'), true, array_map([Admin::class, 'site'], ['none' => $t->get('AUTH_none'), 'login' => $t->get('AUTH_login')]), $values['auth']);
         $form->AddEditField('login', $label('login'), false, ['size' => 40], Admin::site((string) $values['login']));
         $form->BeginCustomField('password', $label('password'));
-        echo '<tr id="tr_password"><td class="adm-detail-content-cell-l">' . Admin::e($t->get('FIELD_password')) . ':</td><td class="adm-detail-content-cell-r">'
+        echo '<tr id="tr_password"><td class="adm-detail-content-cell-l">' . Admin::e($t->get('FIELD_password')) . '</td><td class="adm-detail-content-cell-r">'
             . '<input type="password" name="password" value="" autocomplete="new-password" size="40">'
             . (!empty($values['has_password']) ? '<br><small>' . Admin::e($t->get('PASSWORD_KEEP')) . '</small>' : '') . '</td></tr>';
         $form->EndCustomField('password');

@@ -53,17 +53,18 @@ final class AccountList
         $yesNo = static fn (bool $b) => Admin::e($t->get($b ? 'YES' : 'NO'));
         while ($a = $result->NavNext(false)) {
             $edit = AdminPage::url('account_edit', ['id' => $a['id']]);
-            $row = &$list->AddRow($a['id'], $a, $edit, $t->get('EDIT'));
-            $row->AddViewField('ID', '<a href="' . htmlspecialcharsbx($edit) . '">' . $a['id'] . '</a>');
-            $row->AddViewField('ACTIVE', $yesNo($a['active']));
-            $row->AddViewField('NAME', Admin::e($a['name']));
-            $row->AddViewField('EMAIL', Admin::e($a['email']));
-            $row->AddViewField('HOST', Admin::e($a['host']));
-            $row->AddViewField('PORT', (string) $a['port']);
-            $row->AddViewField('SECURITY', $yesNo($a['security'] !== 'none') . ' (' . Admin::e($a['security']) . ')');
-            $row->AddViewField('AUTH', $yesNo($a['auth'] !== 'none'));
-            $row->AddViewField('STATE', Admin::site(Health::html($a, $t)));
-            $row->AddViewField('SENT_TODAY', $a['sent_today'] . ($a['daily_limit'] > 0 ? ' / ' . $a['daily_limit'] : ''));
+            $row = Admin::row($list, $a['id'], $a, [
+                'ID' => '<a href="' . htmlspecialcharsbx($edit) . '">' . $a['id'] . '</a>',
+                'ACTIVE' => $yesNo($a['active']),
+                'NAME' => Admin::e($a['name']),
+                'EMAIL' => Admin::e($a['email']),
+                'HOST' => Admin::e($a['host']),
+                'PORT' => (string) $a['port'],
+                'SECURITY' => $yesNo($a['security'] !== 'none') . ' (' . Admin::e($a['security']) . ')',
+                'AUTH' => $yesNo($a['auth'] !== 'none'),
+                'STATE' => Admin::site(Health::html($a, $t)),
+                'SENT_TODAY' => $a['sent_today'] . ($a['daily_limit'] > 0 ? ' / ' . $a['daily_limit'] : ''),
+            ], $edit, $t->get('EDIT'));
             $actions = [['ICON' => 'edit', 'DEFAULT' => true, 'TEXT' => Admin::e($t->get('EDIT')), 'ACTION' => $list->ActionRedirect($edit)]];
             if ($canWrite) {
                 $toggle = $a['active'] ? 'deactivate' : 'activate';

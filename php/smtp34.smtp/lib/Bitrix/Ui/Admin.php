@@ -84,9 +84,14 @@ final class Admin
         return $charset === null ? $utf8 : mb_convert_encoding($utf8, $charset, 'UTF-8');
     }
 
-    /** The request's values (in the site's charset) as UTF-8. */
-    public static function request(array $values): array
+    /**
+     * The request's values (in the site's charset) as UTF-8. Null, as
+     * Bitrix's `CAdminList::InitFilter()` answers until a filter is set, is
+     * no values.
+     */
+    public static function request(?array $values): array
     {
+        $values ??= [];
         $charset = I18n::siteCharset();
         if ($charset === null) {
             return $values;
@@ -112,6 +117,25 @@ final class Admin
             usort($rows, static fn ($a, $b) => $descending ? $b[$key] <=> $a[$key] : $a[$key] <=> $b[$key]);
         }
         return $rows;
+    }
+
+    /**
+     * A row of `$list` with a cell for every column the list declares:
+     * Bitrix shows `arRes[<column id>]` where a column has no view field,
+     * and our rows' keys are the API's lower-case ones, so a column left out
+     * here would stay empty. `$cells`: column id → HTML.
+     */
+    public static function row(\CAdminList $list, string|int $id, array $values, array $cells, string|false $link = false, string|false $title = false): \CAdminListRow
+    {
+        $missing = array_diff(array_keys($list->aHeaders), array_keys($cells));
+        if ($missing !== []) {
+            throw new \LogicException('no cell for the column(s) ' . implode(', ', $missing) . ' of ' . $list->table_id);
+        }
+        $row = &$list->AddRow($id, $values, $link, $title);
+        foreach ($cells as $column => $html) {
+            $row->AddViewField($column, (string) $html);
+        }
+        return $row;
     }
 
     /** A page of `$rows` with Bitrix's navigation under the list. */

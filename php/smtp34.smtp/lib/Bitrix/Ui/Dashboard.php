@@ -4,13 +4,16 @@ declare(strict_types=1);
 namespace Smtp34\Bitrix\Ui;
 
 use Smtp34\Admin\Pages;
-use Smtp34\Admin\Request;
 use Smtp34\Bitrix\AdminPage;
 use Smtp34\Bitrix\SiteWarnings;
 
-/** The dashboard (the shared page: daily chart, accounts' health, outbox) inside Bitrix's admin, under the site's warnings. */
+/**
+ * The dashboard inside Bitrix's admin, under the site's warnings: the shared
+ * totals and daily chart, and the accounts as one of Bitrix's own lists.
+ */
 final class Dashboard
 {
+    public const TABLE_ID = 'tbl_smtp34_dashboard';
     /** Without the extension the page still shows why mail bypasses smtp34. */
     public const WORKS_WITHOUT_EXTENSION = true;
 
@@ -22,12 +25,27 @@ final class Dashboard
         }
         $t = Admin::t();
         $warnings = SiteWarnings::all($_SERVER['DOCUMENT_ROOT'], $t);
-        $page = extension_loaded('smtp34')
-            ? (new Pages($t, \Closure::fromCallable([AdminPage::class, 'url']), bitrix_sessid()))->show('dashboard', new Request('GET', [], []))
-            : null;
-        return new Screen($t->get('DASHBOARD_TITLE'), static function () use ($warnings, $page): void {
+        if (!extension_loaded('smtp34')) {
+            return new Screen($t->get('DASHBOARD_TITLE'), static fn () => Admin::showWarnings($warnings));
+        }
+        $pages = new Pages($t, \Closure::fromCallable([AdminPage::class, 'url']), bitrix_sessid());
+        $summary = $pages->dashboardSummary();
+        $list = new \CAdminList(self::TABLE_ID);
+        $headers = [];
+        foreach (Pages::DASHBOARD_COLUMNS as $column => $code) {
+            $headers[] = ['id' => strtoupper($column), 'content' => Admin::e($t->get($code)), 'default' => true];
+        }
+        $list->AddHeaders($headers);
+        foreach ($pages->dashboardAccounts() as $id => $cells) {
+            $edit = AdminPage::url('account_edit', ['id' => $id]);
+            $row = Admin::row($list, $id, ['id' => $id], array_combine(array_map('strtoupper', array_keys($cells)), array_map([Admin::class, 'site'], $cells)), $edit, $t->get('EDIT'));
+            $row->AddActions([['ICON' => 'edit', 'DEFAULT' => true, 'TEXT' => Admin::e($t->get('EDIT')), 'ACTION' => $list->ActionRedirect($edit)]]);
+        }
+        $list->CheckListMode();
+        return new Screen($t->get('DASHBOARD_TITLE'), static function () use ($warnings, $summary, $list, $t): void {
             Admin::showWarnings($warnings);
-            echo $page === null ? '' : Admin::site($page->body);
+            echo Admin::site($summary), '<h2>', Admin::e($t->get('D_ACCOUNTS')), '</h2>';
+            $list->DisplayList();
         });
     }
 }

@@ -37,12 +37,13 @@ final class JournalList
         $list->AddHeaders($headers);
         $result = Admin::paged(Journal::filter($window, $filter), $list, $t->get('JOURNAL_TITLE'));
         while ($r = $result->NavNext(false)) {
-            $row = &$list->AddRow($r['id'], $r);
-            $row->AddViewField('TIME', Html::date($r['time']));
-            $row->AddViewField('STATUS', '<span class="smtp34-status status-' . Admin::e($r['status']) . '">' . Admin::e($r['status']) . '</span>');
+            $cells = ['ID' => (string) $r['id'], 'TIME' => Html::date($r['time']),
+                'STATUS' => '<span class="smtp34-status status-' . Admin::e($r['status']) . '" title="' . Admin::e($r['status']) . '">' . Admin::e(Journal::statusWord($r['status'], $t)) . '</span>',
+                'DURATION_MS' => (string) $r['duration_ms']];
             foreach (['ACCOUNT_ID' => 'account_id', 'MAILING_ID' => 'mailing_id', 'FROM' => 'from', 'RECIPIENTS' => 'recipients', 'SUBJECT' => 'subject', 'MESSAGE_ID' => 'message_id', 'REPLY' => 'reply'] as $id => $key) {
-                $row->AddViewField($id, Admin::e($r[$key] ?? ''));
+                $cells[$id] = Admin::e($r[$key] ?? '');
             }
+            Admin::row($list, $r['id'], $r, $cells);
         }
         $list->CheckListMode();
 

@@ -42,11 +42,13 @@ final class LogList
         while ($log = $result->NavNext(false)) {
             $who = Journal::logOwner($log, $accounts[$log['account_id']] ?? null, $t);
             $view = AdminPage::url('logs', ['view' => $log['name']]);
-            $row = &$list->AddRow($log['name'], $log, $view, $t->get('LOG_VIEW'));
-            $row->AddViewField('ACCOUNT', Admin::e($who));
-            $row->AddViewField('KIND', Admin::e($t->get('KIND_' . $log['kind'])));
-            $row->AddViewField('NAME', '<a href="' . htmlspecialcharsbx($view) . '">' . Admin::e($log['name']) . '</a>');
-            $row->AddViewField('MODIFIED', Html::date($log['modified']));
+            $row = Admin::row($list, $log['name'], $log, [
+                'ACCOUNT' => Admin::e($who),
+                'KIND' => Admin::e($t->get('KIND_' . $log['kind'])),
+                'NAME' => '<a href="' . htmlspecialcharsbx($view) . '">' . Admin::e($log['name']) . '</a>',
+                'MODIFIED' => Html::date($log['modified']),
+                'SIZE' => Html::bytes($log['size']),
+            ], $view, $t->get('LOG_VIEW'));
             $actions = [['ICON' => 'view', 'DEFAULT' => true, 'TEXT' => Admin::e($t->get('LOG_VIEW')), 'ACTION' => $list->ActionRedirect($view)]];
             if ($canWrite) {
                 $actions[] = ['ICON' => 'delete', 'TEXT' => Admin::e($t->get('DELETE')), 'ACTION' => $list->ActionDoGroup($log['name'], 'delete')];

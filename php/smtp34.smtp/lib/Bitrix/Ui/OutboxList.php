@@ -41,12 +41,12 @@ final class OutboxList
         $canWrite = Admin::right() >= 'W';
         $result = Admin::paged(smtp34_outbox_list(), $list, $t->get('OUTBOX_TITLE'));
         while ($l = $result->NavNext(false)) {
-            $row = &$list->AddRow($l['id'], $l);
-            $row->AddViewField('CREATED_AT', Html::date($l['created_at']));
-            $row->AddViewField('NEXT_TRY_AT', $l['sending'] ? Admin::e($t->get('O_SENDING_NOW')) : Html::date($l['next_try_at']));
+            $cells = ['ID' => (string) $l['id'], 'CREATED_AT' => Html::date($l['created_at']), 'SIZE' => Html::bytes($l['size']), 'ATTEMPTS' => (string) $l['attempts'],
+                'NEXT_TRY_AT' => $l['sending'] ? Admin::e($t->get('O_SENDING_NOW')) : Html::date($l['next_try_at'])];
             foreach (['ACCOUNT_ID' => 'account_id', 'FROM' => 'from', 'RECIPIENTS' => 'recipients', 'SUBJECT' => 'subject', 'LAST_ERROR' => 'last_error'] as $id => $key) {
-                $row->AddViewField($id, Admin::e($l[$key] ?? ''));
+                $cells[$id] = Admin::e($l[$key] ?? '');
             }
+            $row = Admin::row($list, $l['id'], $l, $cells);
             if ($canWrite) {
                 $row->AddActions([['ICON' => 'delete', 'TEXT' => Admin::e($t->get('DELETE')),
                     'ACTION' => "if(confirm('" . \CUtil::JSEscape(Admin::site(Admin::loc('SMTP34_OUTBOX_DELETE_CONFIRM'))) . "')) " . $list->ActionDoGroup($l['id'], 'delete')]]);

@@ -93,7 +93,7 @@ $MESS = array_merge($MESS ?? [], [
     'SMTP34_LOG_KIND' => 'Kind',
     'SMTP34_LOG_FILE' => 'File',
     'SMTP34_LOG_MODIFIED' => 'Modified',
-    'SMTP34_LOG_SIZE' => 'Size',
+    'SMTP34_LOG_SIZE' => 'Size, bytes',
     'SMTP34_LOG_VIEW' => 'View',
     'SMTP34_KIND_send' => 'Sending',
     'SMTP34_KIND_check' => 'Check',
@@ -146,4 +146,9 @@ $MESS = array_merge($MESS ?? [], [
     'SMTP34_WARN_BITRIX_SMTP' => 'Bitrix\'s own SMTP is on in /bitrix/.settings.php (\'smtp\' => [\'enabled\' => true]): Bitrix then sends by itself and never calls custom_mail(), so smtp34 sends nothing. Turn it off there.',
     'SMTP34_WARN_CUSTOM_MAIL_FILE' => 'custom_mail() is also defined in %s: PHP without smtp34 sends through it, and with smtp34 loaded an unguarded definition is a fatal error. Remove it.',
     'SMTP34_RIGHT_D' => 'no access', 'SMTP34_RIGHT_R' => 'see accounts, logs, the journal and the outbox', 'SMTP34_RIGHT_W' => 'change accounts, settings and the outbox',
+    'SMTP34_STATUS_sent' => 'Sent', 'SMTP34_STATUS_queued' => 'Queued', 'SMTP34_STATUS_failed' => 'Failed', 'SMTP34_STATUS_fallback' => 'Handed to mail()', 'SMTP34_STATUS_refused' => 'Refused (no account)', 'SMTP34_STATUS_disabled' => 'smtp34 off, mail()', 'SMTP34_STATUS_interrupted' => 'Interrupted', 'SMTP34_STATUS_sending' => 'Sending',
+    'SMTP34_UNINSTALL_TITLE' => 'Removing the module "Mail through SMTP (smtp34)"',
+    'SMTP34_UNINSTALL_WARN' => 'The module will be removed: custom_mail() stays in the smtp34 extension, but the outbox agent and the event handlers go.',
+    'SMTP34_UNINSTALL_SAVE_DATA' => 'Keep the data: SMTP accounts, settings, outbox and logs (the journal stays until its retention ends)',
+    'SMTP34_UNINSTALL_BUTTON' => 'Remove',
 ]);

@@ -93,7 +93,7 @@ $MESS = array_merge($MESS ?? [], [
     'SMTP34_LOG_KIND' => 'Тип',
     'SMTP34_LOG_FILE' => 'Файл',
     'SMTP34_LOG_MODIFIED' => 'Изменён',
-    'SMTP34_LOG_SIZE' => 'Размер',
+    'SMTP34_LOG_SIZE' => 'Размер, байт',
     'SMTP34_LOG_VIEW' => 'Просмотр',
     'SMTP34_KIND_send' => 'Отправка',
     'SMTP34_KIND_check' => 'Проверка',
@@ -146,4 +146,9 @@ $MESS = array_merge($MESS ?? [], [
     'SMTP34_WARN_BITRIX_SMTP' => 'В /bitrix/.settings.php включена собственная SMTP-отправка Битрикса (\'smtp\' => [\'enabled\' => true]): тогда Битрикс отправляет сам и не вызывает custom_mail(), и smtp34 ничего не отправляет. Выключите её там.',
     'SMTP34_WARN_CUSTOM_MAIL_FILE' => 'Функция custom_mail() определена ещё и в %s: PHP без smtp34 отправляет через неё, а при загруженном smtp34 определение без проверки function_exists — фатальная ошибка. Уберите её.',
     'SMTP34_RIGHT_D' => 'доступ закрыт', 'SMTP34_RIGHT_R' => 'просмотр аккаунтов, логов, журнала и очереди', 'SMTP34_RIGHT_W' => 'изменение аккаунтов, настроек и очереди',
+    'SMTP34_STATUS_sent' => 'Отправлено', 'SMTP34_STATUS_queued' => 'В очереди', 'SMTP34_STATUS_failed' => 'Не отправлено', 'SMTP34_STATUS_fallback' => 'Передано в mail()', 'SMTP34_STATUS_refused' => 'Отклонено (нет аккаунта)', 'SMTP34_STATUS_disabled' => 'smtp34 выключен, mail()', 'SMTP34_STATUS_interrupted' => 'Прервано', 'SMTP34_STATUS_sending' => 'Отправляется',
+    'SMTP34_UNINSTALL_TITLE' => 'Удаление модуля «Отправка почты через SMTP (smtp34)»',
+    'SMTP34_UNINSTALL_WARN' => 'Модуль будет удалён: custom_mail() останется в расширении smtp34, но агент очереди и обработчики событий уйдут.',
+    'SMTP34_UNINSTALL_SAVE_DATA' => 'Сохранить данные: SMTP-аккаунты, настройки, очередь и логи (журнал остаётся до истечения срока хранения)',
+    'SMTP34_UNINSTALL_BUTTON' => 'Удалить',
 ]);
