@@ -75,6 +75,26 @@ pub struct Server {
     pub login: String,
 }
 
+impl Server {
+    /// Whether a password saved for `self` may be sent to `other`: the same
+    /// host, port, security and certificate checking.
+    pub fn same_destination(&self, other: &Server) -> bool {
+        self.host.eq_ignore_ascii_case(&other.host)
+            && self.port == other.port
+            && self.security == other.security
+            && self.verify_tls == other.verify_tls
+    }
+}
+
+/// An account id as given: a positive whole number.
+pub fn positive_id(value: &Value) -> Result<i64, FieldError> {
+    let id = value.to_int("id")?;
+    if id <= 0 {
+        return Err(FieldError::new("id", "must be a positive account id (leave it out to add an account)"));
+    }
+    Ok(id)
+}
+
 /// An account as stored (the password stays encrypted in the store).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
@@ -134,10 +154,7 @@ impl AccountDraft {
         }
         let given = |key: &str| fields.get(key).filter(|v| **v != Value::Null);
 
-        let id = match given("id") {
-            Some(v) => Some(v.to_int("id")?).filter(|id| *id > 0),
-            None => None,
-        };
+        let id = given("id").map(|v| positive_id(v)).transpose()?;
         let bool_field = |key: &str, current: bool| given(key).map_or(Ok(current), |v| v.to_bool(key));
         let text_field = |key: &str, current: &str| given(key).map_or(Ok(current.to_owned()), |v| v.to_line(key));
 
@@ -185,6 +202,15 @@ impl AccountDraft {
                 return Err(FieldError::new("password", "is required when auth is 'login'"));
             }
         }
+        let server = Server { host, port: port as u16, security, verify_tls, auth, login };
+        if let Some(stored) = existing.filter(|a| a.has_password && password.is_none() && server.auth == AuthKind::Login) {
+            if !stored.server.same_destination(&server) {
+                return Err(FieldError::new(
+                    "password",
+                    "must be given again: host, port, security or verify_tls changed, and the stored password goes only to the server it was saved for",
+                ));
+            }
+        }
         let daily_limit = match given("daily_limit") {
             Some(v) => v.to_int_in("daily_limit", 0..=i64::from(u32::MAX))?,
             None => existing.map_or(0, |a| a.daily_limit),
@@ -195,7 +221,7 @@ impl AccountDraft {
             active,
             name,
             email,
-            server: Server { host, port: port as u16, security, verify_tls, auth, login },
+            server,
             password,
             mailing_first,
             daily_limit,
@@ -282,12 +308,58 @@ mod tests {
             updated_at: 1,
             revision: 1,
         };
-        let update = fields(&[("id", Value::Int(7)), ("port", text("587")), ("password", text("")), ("has_password", Value::Bool(true))]);
+        let update = fields(&[("id", Value::Int(7)), ("name", text("Склад")), ("password", text("")), ("has_password", Value::Bool(true))]);
         let updated = AccountDraft::from_fields(&update, Some(&stored)).unwrap();
         assert_eq!(updated.id, Some(7));
-        assert_eq!(updated.server.port, 587);
+        assert_eq!(updated.name, "Склад");
+        assert_eq!(updated.server, stored.server);
         assert_eq!(updated.server.auth, AuthKind::Login);
         assert!(updated.mailing_first);
         assert_eq!(updated.password, None);
+    }
+
+    fn stored_with_password() -> Account {
+        let mut f = minimal();
+        f.extend(fields(&[("login", text("shop")), ("password", text("secret")), ("security", text("ssl"))]));
+        let draft = AccountDraft::from_fields(&f, None).unwrap();
+        Account {
+            id: 7,
+            active: true,
+            name: draft.name.clone(),
+            email: draft.email.clone(),
+            server: draft.server.clone(),
+            has_password: true,
+            mailing_first: false,
+            daily_limit: 0,
+            created_at: 1,
+            updated_at: 1,
+            revision: 1,
+        }
+    }
+
+    #[test]
+    fn the_stored_password_goes_only_where_it_was_saved_for() {
+        let stored = stored_with_password();
+        for (key, value) in [("host", "evil.test"), ("port", "2525"), ("security", "none"), ("verify_tls", "N")] {
+            let change = fields(&[("id", Value::Int(7)), (key, text(value))]);
+            let err = AccountDraft::from_fields(&change, Some(&stored)).unwrap_err();
+            assert_eq!(err.field, "password", "{key}");
+            assert!(err.message.contains("must be given again"), "{key}: {}", err.message);
+            let with_password = fields(&[("id", Value::Int(7)), (key, text(value)), ("password", text("new"))]);
+            assert!(AccountDraft::from_fields(&with_password, Some(&stored)).is_ok(), "{key} with the password");
+        }
+        let same = fields(&[("id", Value::Int(7)), ("host", text("SMTP.SITE.RU")), ("name", text("Другое имя"))]);
+        assert!(AccountDraft::from_fields(&same, Some(&stored)).is_ok(), "the same server, any case; other fields");
+        let no_auth = fields(&[("id", Value::Int(7)), ("host", text("other.test")), ("auth", text("none"))]);
+        assert!(AccountDraft::from_fields(&no_auth, Some(&stored)).is_ok(), "no password sent at all");
+    }
+
+    #[test]
+    fn an_id_is_positive() {
+        for id in [0, -5] {
+            let mut f = minimal();
+            f.insert("id".into(), Value::Int(id));
+            assert_eq!(AccountDraft::from_fields(&f, None).unwrap_err().field, "id", "{id}");
+        }
     }
 }

@@ -333,7 +333,7 @@ fn journal_array(e: &JournalEntry) -> PhpArray {
 fn draft_of(rt: &crate::runtime::Runtime, fields: &Fields) -> Result<(AccountDraft, Option<Account>), Error> {
     let id = match fields.get("id") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(v.to_int("id")?).filter(|id| *id > 0),
+        Some(v) => Some(crate::account::positive_id(v)?),
     };
     let existing = match id {
         Some(id) => Some(rt.store.account(id)?.ok_or_else(|| FieldError::new("id", format!("no account with id {id}")))?),
@@ -372,8 +372,12 @@ pub fn smtp34_account_save(account: &ZendHashTable, check: bool) -> PhpResult<i6
                 Some(password) => Some(rt.cipher()?.encrypt(password)),
                 None => None,
             };
-            let id = rt.store.save_account(&draft, sealed, crate::clock::now_unix())?;
-            id.ok_or_else(|| Error::Invalid(FieldError::new("id", "the account no longer exists")))
+            let now = crate::clock::now_unix();
+            let saved = match &existing {
+                Some(before) => rt.store.update_account(before, &draft, sealed, now)?.then_some(before.id),
+                None => rt.store.save_account(&draft, sealed, now)?,
+            };
+            saved.ok_or_else(|| Error::Invalid(FieldError::new("id", "the account no longer exists")))
         })
     })
 }
@@ -432,12 +436,10 @@ pub fn smtp34_settings(changes: Option<&ZendHashTable>) -> PhpResult<PhpArray> {
     let changes = changes.map(fields_of);
     let current = guard(|| {
         with_runtime(|rt| {
-            let mut current = rt.store.settings()?;
-            if let Some(changes) = changes.filter(|c| !c.is_empty()) {
-                current.apply(&changes)?;
-                rt.store.save_settings(&current)?;
+            match changes.filter(|c| !c.is_empty()) {
+                Some(changes) => rt.store.update_settings(&changes),
+                None => Ok(rt.store.settings()?),
             }
-            Ok(current)
         })
     })?;
     Ok(array_of(settings::KEYS.iter().map(|k| (*k, current.get(k))).collect()))

@@ -290,6 +290,38 @@ impl Store {
         }
     }
 
+    /// Writes only what `draft` changes of `before` (the account as this
+    /// call read it), so a concurrent change to another field (a
+    /// deactivation while this save's check ran) is never reverted.
+    /// Returns false when the account no longer exists.
+    pub fn update_account(&self, before: &Account, draft: &AccountDraft, sealed_password: Option<Vec<u8>>, now: i64) -> rusqlite::Result<bool> {
+        use rusqlite::types::ToSql;
+        let (old, new) = (&before.server, &draft.server);
+        let mut columns: Vec<(&str, Box<dyn ToSql>)> = Vec::new();
+        let mut changed = |column: &'static str, differs: bool, value: Box<dyn ToSql>| {
+            if differs {
+                columns.push((column, value));
+            }
+        };
+        changed("active", before.active != draft.active, Box::new(draft.active));
+        changed("name", before.name != draft.name, Box::new(draft.name.clone()));
+        changed("email", before.email != draft.email, Box::new(draft.email.clone()));
+        changed("host", old.host != new.host, Box::new(new.host.clone()));
+        changed("port", old.port != new.port, Box::new(new.port));
+        changed("security", old.security != new.security, Box::new(new.security.as_str()));
+        changed("auth", old.auth != new.auth, Box::new(new.auth.as_str()));
+        changed("login", old.login != new.login, Box::new(new.login.clone()));
+        changed("mailing_first", before.mailing_first != draft.mailing_first, Box::new(draft.mailing_first));
+        changed("verify_tls", old.verify_tls != new.verify_tls, Box::new(new.verify_tls));
+        changed("daily_limit", before.daily_limit != draft.daily_limit, Box::new(draft.daily_limit));
+        changed("password", sealed_password.is_some(), Box::new(sealed_password));
+        let assignments: String = columns.iter().enumerate().map(|(i, (column, _))| format!("{column} = ?{}, ", i + 3)).collect();
+        let sql = format!("UPDATE accounts SET {assignments}updated_at = ?2, revision = revision + 1 WHERE id = ?1");
+        let mut values: Vec<&dyn ToSql> = vec![&before.id, &now];
+        values.extend(columns.iter().map(|(_, value)| value.as_ref()));
+        Ok(self.conn.prepare_cached(&sql)?.execute(values.as_slice())? == 1)
+    }
+
     pub fn delete_account(&self, id: i64) -> rusqlite::Result<bool> {
         self.run("DELETE FROM account_health WHERE account_id = ?1", [id])?;
         Ok(self.run("DELETE FROM accounts WHERE id = ?1", [id])? == 1)
@@ -322,6 +354,28 @@ impl Store {
             )?;
         }
         tx.commit()
+    }
+
+    /// Applies `changes` to the settings as they are now, in one write
+    /// transaction, and writes only the keys that changed: two processes
+    /// changing different settings at once never undo each other.
+    pub fn update_settings(&mut self, changes: &crate::fields::Fields) -> crate::error::Result<Settings> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let before = {
+            let mut stmt = tx.prepare_cached("SELECT key, value FROM settings")?;
+            let pairs: Vec<(String, String)> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+            Settings::from_stored(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        };
+        let mut after = before.clone();
+        after.apply(changes)?;
+        for key in crate::settings::KEYS.iter().filter(|k| after.stored(k) != before.stored(k)) {
+            tx.execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, after.stored(key)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(after)
     }
 
     // ---- journal ----

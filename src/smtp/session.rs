@@ -56,6 +56,11 @@ impl SmtpError {
         Self { concern: Concern::Account, transient: false, code: None, message: message.into() }
     }
 
+    /// A TLS handshake that failed: timed out or cut (transient), or refused (the account's setup).
+    pub fn tls(failure: stream::TlsFailure) -> Self {
+        Self { concern: Concern::Account, transient: failure.transient, code: None, message: failure.message }
+    }
+
     /// This letter cannot be sent as it is, whatever the server says.
     pub fn letter(message: impl Into<String>) -> Self {
         Self { concern: Concern::Letter, transient: false, code: None, message: message.into() }
@@ -175,7 +180,7 @@ impl Session {
         })?;
         transcript::connection(&format!("Connection: opened to {addr} in {} ms", started.elapsed().as_millis()));
         let stream = match server.security {
-            Security::Ssl => Stream::tls(tcp, &server.host, server.verify_tls).map_err(SmtpError::account_setup)?,
+            Security::Ssl => Stream::tls(tcp, &server.host, server.verify_tls, timeout).map_err(SmtpError::tls)?,
             Security::None | Security::StartTls => Stream::Plain(tcp),
         };
         let mut session = Session {
@@ -273,7 +278,7 @@ impl Session {
         let Stream::Plain(tcp) = plain else {
             return Err(SmtpError::account_setup("STARTTLS on a connection that is already encrypted"));
         };
-        self.io = BufReader::new(Stream::tls(tcp, &self.host, self.verify_tls).map_err(SmtpError::account_setup)?);
+        self.io = BufReader::new(Stream::tls(tcp, &self.host, self.verify_tls, self.timeout).map_err(SmtpError::tls)?);
         self.note_tls();
         self.ehlo()
     }

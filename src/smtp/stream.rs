@@ -6,13 +6,27 @@
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use once_cell::sync::Lazy;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme, StreamOwned};
+
+/// Why a TLS handshake failed, and whether trying again later may help (a
+/// timeout, a dropped connection) or not (a refused certificate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFailure {
+    pub transient: bool,
+    pub message: String,
+}
+
+impl TlsFailure {
+    fn setup(message: String) -> Self {
+        Self { transient: false, message }
+    }
+}
 
 pub enum Stream {
     Plain(TcpStream),
@@ -21,11 +35,20 @@ pub enum Stream {
     Closed,
 }
 
-/// Opens a TCP connection to the first address of `host:port` that answers.
+/// Opens a TCP connection to the first address of `host:port` that answers,
+/// all addresses together within `timeout`: a name with eight silent
+/// addresses costs one `timeout`, not eight. `host` may be an IPv6 literal
+/// in brackets (`[::1]`), as an account stores it.
 pub fn connect(host: &str, port: u16, timeout: Duration) -> io::Result<(TcpStream, SocketAddr)> {
+    let deadline = Instant::now() + timeout;
     let mut last_error = None;
-    for addr in (host, port).to_socket_addrs()? {
-        match TcpStream::connect_timeout(&addr, timeout) {
+    for addr in (unbracket(host), port).to_socket_addrs()? {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            last_error = Some(io::Error::new(io::ErrorKind::TimedOut, format!("no address answered within {}s", timeout.as_secs())));
+            break;
+        }
+        match TcpStream::connect_timeout(&addr, left) {
             Ok(tcp) => {
                 tcp.set_nodelay(true)?;
                 tcp.set_read_timeout(Some(timeout))?;
@@ -36,6 +59,48 @@ pub fn connect(host: &str, port: u16, timeout: Duration) -> io::Result<(TcpStrea
         }
     }
     Err(last_error.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the host name resolves to no address")))
+}
+
+/// `[::1]` → `::1`; anything else as it is.
+pub fn unbracket(host: &str) -> &str {
+    host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host)
+}
+
+/// The socket under a TLS handshake, with the whole handshake bounded: each
+/// read and write may wait only for what is left until `deadline`, so a
+/// server that sends its certificate a byte at a time is cut off there.
+struct Deadlined<'a> {
+    tcp: &'a mut TcpStream,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+impl Deadlined<'_> {
+    fn left(&self) -> io::Result<Duration> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, format!("the handshake took longer than {}s", self.timeout.as_secs())));
+        }
+        Ok(left)
+    }
+}
+
+impl Read for Deadlined<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.tcp.set_read_timeout(Some(self.left()?))?;
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for Deadlined<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tcp.set_write_timeout(Some(self.left()?))?;
+        self.tcp.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
 }
 
 fn provider() -> Arc<CryptoProvider> {
@@ -110,16 +175,28 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 }
 
 impl Stream {
-    /// Runs the TLS handshake over `tcp` now, so certificate problems are
-    /// reported here rather than on the first read.
-    pub fn tls(mut tcp: TcpStream, host: &str, verify: bool) -> Result<Stream, String> {
+    /// Runs the TLS handshake over `tcp` now, within `timeout` as a whole,
+    /// so certificate problems are reported here rather than on the first read.
+    pub fn tls(mut tcp: TcpStream, host: &str, verify: bool, timeout: Duration) -> Result<Stream, TlsFailure> {
         let config = if verify { &*VERIFYING } else { &*NOT_VERIFYING };
-        let config = config.clone()?;
-        let name = ServerName::try_from(host.to_owned()).map_err(|_| format!("'{host}' is not a valid TLS server name"))?;
-        let mut conn = ClientConnection::new(config, name).map_err(|e| format!("TLS setup failed: {e}"))?;
+        let config = config.clone().map_err(TlsFailure::setup)?;
+        let host = unbracket(host);
+        let name = ServerName::try_from(host.to_owned()).map_err(|_| TlsFailure::setup(format!("'{host}' is not a valid TLS server name")))?;
+        let mut conn = ClientConnection::new(config, name).map_err(|e| TlsFailure::setup(format!("TLS setup failed: {e}")))?;
+        let mut bounded = Deadlined { tcp: &mut tcp, deadline: Instant::now() + timeout, timeout };
         while conn.is_handshaking() {
-            conn.complete_io(&mut tcp).map_err(|e| format!("TLS handshake with {host} failed: {e}"))?;
+            conn.complete_io(&mut bounded).map_err(|e| match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => TlsFailure {
+                    transient: true,
+                    message: format!("TLS handshake with {host} timed out: not finished within {}s", timeout.as_secs()),
+                },
+                // a refused certificate or protocol is the account's setup; a reset connection is not
+                io::ErrorKind::InvalidData => TlsFailure::setup(format!("TLS handshake with {host} failed: {e}")),
+                _ => TlsFailure { transient: true, message: format!("TLS handshake with {host} failed: {e}") },
+            })?;
         }
+        let restored = tcp.set_read_timeout(Some(timeout)).and_then(|()| tcp.set_write_timeout(Some(timeout)));
+        restored.map_err(|e| TlsFailure { transient: true, message: format!("TLS with {host}: {e}") })?;
         Ok(Stream::Tls(Box::new(StreamOwned::new(conn, tcp))))
     }
 
