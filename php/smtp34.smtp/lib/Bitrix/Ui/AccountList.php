@@ -105,13 +105,13 @@ final class AccountList
     {
         global $APPLICATION;
         $t = Admin::t();
-        $labels = [Admin::site(Admin::loc('SMTP34_FILTER_TEXT'))];
+        // the first row is always shown; the labels name the rows an admin may add to the box
         echo '<form name="find_form" method="get" action="' . htmlspecialcharsbx($APPLICATION->GetCurPage()) . '">';
-        $box = new \CAdminFilter(self::TABLE_ID . '_filter', $labels);
+        $box = new \CAdminFilter(self::TABLE_ID . '_filter', [Admin::e($t->get('COL_ACTIVE'))]);
         $box->Begin();
         $active = (string) ($filter['find_active'] ?? '');
+        echo '<tr><td>' . Admin::e(Admin::loc('SMTP34_FILTER_TEXT')) . ':</td><td><input type="text" name="find_text" size="40" value="' . Admin::e((string) ($filter['find_text'] ?? '')) . '"></td></tr>';
         echo '<tr><td>' . Admin::e($t->get('COL_ACTIVE')) . ':</td><td>' . Admin::site(Html::select('find_active', ['' => $t->get('J_ANY'), 'Y' => $t->get('YES'), 'N' => $t->get('NO')], $active)) . '</td></tr>';
-        echo '<tr><td>' . $labels[0] . ':</td><td><input type="text" name="find_text" size="40" value="' . Admin::e((string) ($filter['find_text'] ?? '')) . '"></td></tr>';
         $box->Buttons(['table_id' => self::TABLE_ID, 'url' => $APPLICATION->GetCurPage(), 'form' => 'find_form']);
         $box->End();
         echo '</form>';

@@ -63,14 +63,15 @@ final class JournalList
         $t = Admin::t();
         $value = static fn (string $field) => Admin::e((string) ($asked[$field] ?? ''));
         echo '<form name="find_form" method="get" action="' . htmlspecialcharsbx($APPLICATION->GetCurPage()) . '">';
-        $box = new \CAdminFilter(self::TABLE_ID . '_filter', array_map(static fn ($code) => Admin::site($t->get($code)), ['J_account', 'J_DATE_FROM', 'J_TEXT']));
+        // the first row (the text) is always shown; the labels name the rows an admin may add to the box
+        $box = new \CAdminFilter(self::TABLE_ID . '_filter', array_map(static fn ($code) => Admin::e($t->get($code)), ['J_status', 'J_account', 'J_DATE_FROM']));
         $box->Begin();
         $select = static fn (string $name, array $options, string $selected) => Admin::site(Html::select($name, $options, $selected));
-        echo '<tr><td>' . Admin::e($t->get('J_status')) . ':</td><td>' . $select('find_status', Journal::statusOptions($t), (string) ($asked['find_status'] ?? '')) . '</td></tr>'
+        echo '<tr><td>' . Admin::e($t->get('J_TEXT')) . ':</td><td><input type="text" name="find_text" size="40" value="' . $value('find_text') . '"></td></tr>'
+            . '<tr><td>' . Admin::e($t->get('J_status')) . ':</td><td>' . $select('find_status', Journal::statusOptions($t), (string) ($asked['find_status'] ?? '')) . '</td></tr>'
             . '<tr><td>' . Admin::e($t->get('J_account')) . ':</td><td>' . $select('find_account', Journal::accountOptions($t), (string) ($asked['find_account'] ?? '')) . '</td></tr>'
             . '<tr><td>' . Admin::e($t->get('J_DATE_FROM')) . ':</td><td><input type="date" name="find_date_from" value="' . $value('find_date_from') . '"> '
-            . Admin::e($t->get('J_DATE_TO')) . ' <input type="date" name="find_date_to" value="' . $value('find_date_to') . '"></td></tr>'
-            . '<tr><td>' . Admin::e($t->get('J_TEXT')) . ':</td><td><input type="text" name="find_text" size="40" value="' . $value('find_text') . '"></td></tr>';
+            . Admin::e($t->get('J_DATE_TO')) . ' <input type="date" name="find_date_to" value="' . $value('find_date_to') . '"></td></tr>';
         $box->Buttons(['table_id' => self::TABLE_ID, 'url' => $APPLICATION->GetCurPage(), 'form' => 'find_form']);
         $box->End();
         echo '</form>';
