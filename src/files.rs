@@ -75,14 +75,15 @@ pub fn owned_file(path: &Path, what: &str, private: bool) -> Result<(), String> 
 fn check_owner_and_mode(path: &Path, what: &str, meta: &fs::Metadata, forbidden: u32, open_to: &str, fix_mode: &str) -> Result<(), String> {
     let me = current_uid();
     if meta.uid() != me {
-        return Err(format!(
-            "the {what} {} belongs to {}, not to this PHP process's user {}: chown {} {} (or run this as its owner)",
-            path.display(),
-            who(meta.uid()),
-            who(me),
-            user_name(me),
-            path.display()
-        ));
+        let owner = meta.uid();
+        // Root (an admin running `php --ri` or the CLI) is never the user to
+        // hand the site's data to: it belongs to the PHP user that owns it.
+        let advice = if me == 0 {
+            format!("run this as its owner (sudo -u {} php ...)", user_name(owner))
+        } else {
+            format!("chown {} {} (or run this as its owner, {})", user_name(me), path.display(), user_name(owner))
+        };
+        return Err(format!("the {what} {} belongs to {}, not to this PHP process's user {}: {advice}", path.display(), who(owner), who(me)));
     }
     let mode = meta.permissions().mode() & 0o7777;
     if mode & forbidden != 0 {
@@ -145,5 +146,9 @@ mod tests {
         let error = private_dir(&dir, "data directory").unwrap_err();
         assert!(error.contains(&format!("belongs to ")) && error.contains(owner), "{error}");
         assert!(error.contains("not to this PHP process's user"), "{error}");
+        assert!(!error.contains("chown root"), "root is never the advice: {error}");
+        if current_uid() == 0 {
+            assert!(error.ends_with("run this as its owner (sudo -u nobody php ...)"), "{error}");
+        }
     }
 }

@@ -84,7 +84,6 @@ impl Letter {
             // addresses were hidden in encoded words: mail clients must see them too
             to = format_list(&to_list.mailboxes).into_bytes();
         }
-        to = fold_long("To", to);
         entries.extend(to_list.mailboxes);
         unreadable.extend(to_list.rejected);
         for field in fields.iter_mut().filter(|f| f.is("Cc") || f.is("Bcc")) {
@@ -153,10 +152,7 @@ impl Letter {
                     let value = format_mailbox(sender_name.trim(), &from.address);
                     push_field(&mut out, b"From", value.as_bytes());
                 }
-                _ => {
-                    out.extend_from_slice(field.as_bytes());
-                    out.extend_from_slice(b"\r\n");
-                }
+                _ => push_folded(&mut out, field.as_bytes()),
             }
         }
         if self.add_message_id {
@@ -175,10 +171,46 @@ impl Letter {
 }
 
 fn push_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    out.extend_from_slice(name);
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
+    let mut field = Vec::with_capacity(name.len() + 2 + value.len());
+    field.extend_from_slice(name);
+    field.extend_from_slice(b": ");
+    field.extend_from_slice(value);
+    push_folded(out, &field);
+}
+
+/// RFC 5322 §2.1.1: a line of a message is at most 998 octets.
+const MAX_LINE: usize = 998;
+
+/// A header field (its lines joined by CRLF) with its CRLF, every line of
+/// it at most [`MAX_LINE`] octets. A longer line is folded before the last
+/// space or tab that fits, so unfolding gives back the very value; a line
+/// with no such blank is broken after its last `,` or `;` that fits (a list
+/// reads the same with a space there), else where it must be.
+fn push_folded(out: &mut Vec<u8>, field: &[u8]) {
+    let blank = |b: &u8| matches!(b, b' ' | b'\t');
+    for line in field.split(|b| *b == b'\n') {
+        let mut rest = line.strip_suffix(b"\r").unwrap_or(line);
+        // octets already on the output line: the space of a forced break
+        let mut lead = 0;
+        while lead + rest.len() > MAX_LINE {
+            let room = MAX_LINE - lead;
+            // the blank starts the next line; never the first octet (no progress)
+            if let Some(at) = rest[1..=room].iter().rposition(blank).map(|i| i + 1) {
+                out.extend_from_slice(&rest[..at]);
+                out.extend_from_slice(b"\r\n");
+                rest = &rest[at..];
+                lead = 0;
+            } else {
+                let at = rest[..room].iter().rposition(|b| matches!(b, b',' | b';')).map_or(room, |i| i + 1);
+                out.extend_from_slice(&rest[..at]);
+                out.extend_from_slice(b"\r\n ");
+                rest = &rest[at..];
+                lead = 1;
+            }
+        }
+        out.extend_from_slice(rest);
+        out.extend_from_slice(b"\r\n");
+    }
 }
 
 /// An address with its domain in punycode (`ivan@пример.рф` → `ivan@xn--e1afmkfd.xn--p1ai`):
@@ -227,39 +259,13 @@ pub fn envelope_sender(parameters: &[u8]) -> Option<Address> {
     found
 }
 
-/// SMTP allows 998 octets a line: a longer To or Subject value is folded
-/// at its spaces (into lines of about 78), its bytes otherwise unchanged.
-fn fold_long(name: &str, value: Vec<u8>) -> Vec<u8> {
-    const MAX_LINE: usize = 998;
-    const NICE_LINE: usize = 78;
-    if name.len() + 2 + value.len() <= MAX_LINE {
-        return value;
-    }
-    let mut out = Vec::with_capacity(value.len() + value.len() / 32);
-    let mut line = name.len() + 2;
-    for (i, word) in value.split(|b| *b == b' ').enumerate() {
-        if i > 0 {
-            if line + 1 + word.len() > NICE_LINE {
-                out.extend_from_slice(b"\r\n ");
-                line = 1;
-            } else {
-                out.push(b' ');
-                line += 1;
-            }
-        }
-        out.extend_from_slice(word);
-        line += word.len();
-    }
-    out
-}
-
-/// The Subject as it goes out: as given, but never a line over 998 octets.
-/// Bitrix writes a subject as one encoded word, which has no space to fold
+/// The Subject as it goes out: as given (folded by [`push_folded`]), but
+/// Bitrix writes a subject as one encoded word, which has no blank to fold
 /// at: a long one is written anew as several short words.
 fn subject_field(subject: &[u8], charset: Option<&str>) -> Vec<u8> {
     let subject = neutralize_controls(subject);
     if subject.len() + "Subject: ".len() <= 998 || subject.contains(&b' ') {
-        return fold_long("Subject", subject);
+        return subject;
     }
     encode_word(&decode_text(&subject, charset)).into_bytes()
 }
@@ -337,6 +343,57 @@ mod tests {
         assert_eq!(letter.envelope_from, Some(Address::from_str("bounce@site.ru").unwrap()));
         assert_eq!(letter.subject, "Привет");
         assert_eq!(letter.message_id, "<abc@site.ru>");
+    }
+
+    fn lines_fit(out: &[u8]) -> bool {
+        out.split(|b| *b == b'\n').all(|line| line.strip_suffix(b"\r").unwrap_or(line).len() <= MAX_LINE)
+    }
+
+    fn unfold(out: &[u8]) -> Vec<u8> {
+        let text = String::from_utf8(out.to_vec()).unwrap();
+        text.trim_end_matches("\r\n").replace("\r\n ", " ").replace("\r\n\t", "\t").into_bytes()
+    }
+
+    #[test]
+    fn folds_long_header_lines_keeping_the_value() {
+        let cc = (0..200).map(|i| format!("\"Получатель {i}\" <user{i}@mail.ru>")).collect::<Vec<_>>().join(", ");
+        let field = format!("Cc: {cc}");
+        let mut out = Vec::new();
+        push_folded(&mut out, field.as_bytes());
+        assert!(lines_fit(&out) && out.ends_with(b"\r\n"));
+        assert_eq!(unfold(&out), field.as_bytes(), "folded at blanks: unfolding gives the value back");
+        assert!(out.windows(3).filter(|w| w == b"\r\n ").count() >= 8);
+
+        // already folded by Bitrix (CRLF TAB) and one of its lines too long
+        let field = format!("X-Tags: short\r\n\t{}", "слово ".repeat(400));
+        let mut out = Vec::new();
+        push_folded(&mut out, field.as_bytes());
+        assert!(lines_fit(&out));
+        assert_eq!(unfold(&out), field.replace("\r\n\t", "\t").as_bytes());
+
+        // no blank at all: broken after a comma, else where it must be
+        for value in ["x".repeat(5000), "a,".repeat(2500)] {
+            let field = format!("X-Long: {value}");
+            let mut out = Vec::new();
+            push_folded(&mut out, field.as_bytes());
+            assert!(lines_fit(&out));
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.lines().count() >= 6);
+            assert_eq!(text.replace("\r\n", "").replace(' ', ""), field.replace(' ', ""), "only blanks added");
+            if value.starts_with('a') {
+                let lines: Vec<&str> = text.lines().collect();
+                assert!(lines[1..lines.len() - 1].iter().all(|l| l.ends_with(',')), "broken after a comma: {lines:?}");
+            }
+        }
+
+        // short lines go out as they came
+        let mut out = Vec::new();
+        push_folded(&mut out, b"Subject: =?UTF-8?B?SGk=?=\r\n\t=?UTF-8?B?SGk=?=");
+        assert_eq!(out, b"Subject: =?UTF-8?B?SGk=?=\r\n\t=?UTF-8?B?SGk=?=\r\n");
+        let exactly = format!("X-A: {}", "b".repeat(MAX_LINE - 5));
+        let mut out = Vec::new();
+        push_folded(&mut out, exactly.as_bytes());
+        assert_eq!(out, format!("{exactly}\r\n").into_bytes());
     }
 
     #[test]

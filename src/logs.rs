@@ -167,17 +167,31 @@ pub fn list(dir: &Path) -> Vec<LogInfo> {
     logs
 }
 
+#[derive(Debug)]
 pub enum ReadError {
     BadName(FieldError),
     Missing(String),
 }
 
-pub fn read(dir: &Path, name: &str) -> Result<Vec<u8>, ReadError> {
+/// A log's bytes, or, when it is longer than `max`, a line saying so and
+/// the last `max` bytes of it from a line's start: what the caller can
+/// hold (a page, PHP under its `memory_limit`) bounds what is read.
+pub fn read(dir: &Path, name: &str, max: u64) -> Result<Vec<u8>, ReadError> {
     let path = path_of(dir, name).map_err(ReadError::BadName)?;
     let missing = |e: std::io::Error| ReadError::Missing(format!("cannot read log {name}: {e}"));
     let mut file = open_regular(OpenOptions::new().read(true), &path).map_err(missing)?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(missing)?;
+    let size = file.metadata().map_err(missing)?.len();
+    if size <= max {
+        let mut bytes = Vec::with_capacity(size as usize);
+        file.read_to_end(&mut bytes).map_err(missing)?;
+        return Ok(bytes);
+    }
+    file.seek(SeekFrom::Start(size - max)).map_err(missing)?;
+    let mut tail = Vec::with_capacity(max as usize);
+    file.take(max).read_to_end(&mut tail).map_err(missing)?;
+    let from = tail.iter().position(|b| *b == b'\n').map_or(0, |at| at + 1);
+    let mut bytes = format!("# smtp34: this log is {size} bytes; only its last {} are shown here\n", tail.len() - from).into_bytes();
+    bytes.extend_from_slice(&tail[from..]);
     Ok(bytes)
 }
 
@@ -220,7 +234,7 @@ mod tests {
         std::os::unix::fs::symlink(&victim, dir.join("send_7.log")).unwrap();
         std::os::unix::fs::symlink(&victim, dir.join("check_0.log")).unwrap();
 
-        assert!(matches!(read(&dir, "send_7.log"), Err(ReadError::Missing(_))));
+        assert!(matches!(read(&dir, "send_7.log", u64::MAX), Err(ReadError::Missing(_))));
         let target = Target { kind: Kind::Check, account_id: 0, revision: 0 };
         assert!(append(&dir, target, DAY, b"entry\n", 1).is_err());
         assert_eq!(fs::read_to_string(&victim).unwrap(), "precious", "not truncated through the link");
@@ -233,6 +247,18 @@ mod tests {
 
     fn text(dir: &Path, name: &str) -> String {
         String::from_utf8(fs::read(dir.join(name)).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn reads_only_the_tail_of_a_log_longer_than_asked() {
+        let dir = temp_dir("tail");
+        fs::create_dir_all(&dir).unwrap();
+        let lines: String = (0..1000).map(|i| format!("line {i:04}\n")).collect();
+        fs::write(dir.join("send_1.log"), &lines).unwrap();
+        assert_eq!(read(&dir, "send_1.log", lines.len() as u64).unwrap(), lines.as_bytes());
+        let tail = String::from_utf8(read(&dir, "send_1.log", 105).unwrap()).unwrap();
+        assert_eq!(tail, "# smtp34: this log is 10000 bytes; only its last 100 are shown here\nline 0990\nline 0991\nline 0992\nline 0993\nline 0994\nline 0995\nline 0996\nline 0997\nline 0998\nline 0999\n");
+        fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
@@ -286,7 +312,7 @@ mod tests {
         fs::write(dir.join("other.txt"), b"not ours").unwrap();
         let names: Vec<String> = list(&dir).into_iter().map(|l| l.name).collect();
         assert_eq!(names, ["check_0.log", "send_1.log"]);
-        assert!(matches!(read(&dir, "../other.txt"), Err(ReadError::BadName(_))));
+        assert!(matches!(read(&dir, "../other.txt", u64::MAX), Err(ReadError::BadName(_))));
         assert!(delete(&dir, "send_1.log").unwrap());
         assert!(!delete(&dir, "send_1.log").unwrap());
         fs::remove_dir_all(dir).unwrap();

@@ -158,7 +158,9 @@ impl Store {
 
     /// Delivered, refused for good, given up or dropped by an admin.
     pub fn remove_from_outbox(&self, id: i64) -> rusqlite::Result<bool> {
-        Ok(self.run("DELETE FROM outbox WHERE id = ?1", [id])? == 1)
+        let removed = self.run("DELETE FROM outbox WHERE id = ?1", [id])? == 1;
+        self.letter_removed();
+        Ok(removed)
     }
 
     /// Every letter in the outbox, oldest first, without its bytes.

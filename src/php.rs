@@ -16,7 +16,7 @@ use ext_php_rs::flags::DataType;
 use ext_php_rs::exception::PhpException;
 use ext_php_rs::prelude::*;
 use ext_php_rs::types::{ZendHashTable, ZendObject, Zval};
-use ext_php_rs::zend::{bailout, ce, try_catch, CatchError, ClassEntry};
+use ext_php_rs::zend::{bailout, ce, try_catch, CatchError, ClassEntry, ExecutorGlobals};
 
 use crate::account::{Account, AccountDraft};
 use crate::delivery::{self, MailStep};
@@ -375,7 +375,7 @@ pub fn smtp34_account_save(account: &ZendHashTable, check: bool) -> PhpResult<i6
             let now = crate::clock::now_unix();
             let saved = match &existing {
                 Some(before) => rt.store.update_account(before, &draft, sealed, now)?.then_some(before.id),
-                None => rt.store.save_account(&draft, sealed, now)?,
+                None => Some(rt.store.insert_account(&draft, sealed, now)?),
             };
             saved.ok_or_else(|| Error::Invalid(FieldError::new("id", "the account no longer exists")))
         })
@@ -533,11 +533,41 @@ pub fn smtp34_log_list() -> PhpResult<Vec<PhpArray>> {
 #[php(name = "smtp34_log_read")]
 pub fn smtp34_log_read(name: Bytes) -> PhpResult<Binary<u8>> {
     let name = String::from_utf8_lossy(name.0).into_owned();
-    guard(|| match logs::read(&crate::runtime::paths().log_dir, &name) {
+    let max = log_read_limit();
+    guard(|| match logs::read(&crate::runtime::paths().log_dir, &name, max) {
         Ok(bytes) => Ok(Binary::from(bytes)),
         Err(logs::ReadError::BadName(e)) => Err(Error::Invalid(e)),
         Err(logs::ReadError::Missing(m)) => Err(Error::Storage(m)),
     })
+}
+
+/// How much of a log `smtp34_log_read()` returns: a quarter of PHP's
+/// `memory_limit` (the page still has to escape and print it), at most 16 MiB.
+fn log_read_limit() -> u64 {
+    const MOST: u64 = 16 << 20;
+    let limit = ExecutorGlobals::get().ini_values().get("memory_limit").cloned().flatten();
+    match limit.as_deref().and_then(ini_quantity) {
+        Some(bytes) if bytes > 0 => (bytes / 4).clamp(64 << 10, MOST),
+        _ => MOST,
+    }
+}
+
+/// A php.ini size (`128M`, `1G`, `512k`, `1048576`); `None` for `-1` and what does not parse.
+fn ini_quantity(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (digits, unit) = match text.char_indices().last()? {
+        (at, c) if c.is_ascii_alphabetic() => (&text[..at], c.to_ascii_lowercase()),
+        _ => (text, ' '),
+    };
+    let number: u64 = digits.trim().parse().ok()?;
+    let shift = match unit {
+        ' ' => 0,
+        'k' => 10,
+        'm' => 20,
+        'g' => 30,
+        _ => return None,
+    };
+    number.checked_mul(1 << shift)
 }
 
 #[php_function]

@@ -153,6 +153,7 @@ pub fn with_runtime<T>(f: impl FnOnce(&mut Runtime) -> Result<T>) -> Result<T> {
         }
     };
     let result = f(&mut runtime);
+    runtime.store.scrub_if_due();
     SLOT.with(|slot| *slot.borrow_mut() = Some(runtime));
     result
 }

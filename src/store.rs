@@ -106,8 +106,15 @@ const MIGRATIONS: &[&str] = &[
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// How long a write waits for another process's write to finish.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub struct Store {
     pub(crate) conn: Connection,
+    /// A letter left the outbox since the last [`Store::scrub_if_due`]: its
+    /// bytes are zeroed in the database (`secure_delete`) but still in the WAL.
+    scrub_due: std::cell::Cell<bool>,
+    last_scrub: std::cell::Cell<Option<std::time::Instant>>,
 }
 
 /// One journal row (SPEC §6), as written and as read.
@@ -147,7 +154,12 @@ impl Store {
     /// Opens (creating when missing) the database; its directory must
     /// already be there and be this user's (see [`crate::files`]).
     pub fn open(path: &Path) -> Result<Store, String> {
-        crate::files::owned_file(path, "database", false)?;
+        // Letters wait in here: the database and its -wal/-shm are private, like the key.
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            crate::files::owned_file(Path::new(&file), "database", true)?;
+        }
         // Created here, private: SQLite gives its -wal and -shm files the database's mode.
         if let Err(e) = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
             if e.kind() != std::io::ErrorKind::AlreadyExists {
@@ -156,13 +168,14 @@ impl Store {
         }
         let err = sql_error(path);
         let conn = Connection::open(path).map_err(&err)?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(&err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(&err)?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(&err)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(format!("database {}: cannot switch to WAL mode (got {mode})", path.display()));
         }
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;").map_err(&err)?;
-        let mut store = Store { conn };
+        // secure_delete: a delivered letter's bytes are overwritten, not left in free pages.
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;").map_err(&err)?;
+        let mut store = Store { conn, scrub_due: Default::default(), last_scrub: Default::default() };
         store.migrate().map_err(|e| {
             if e.to_string().contains("readonly") {
                 format!("database {} is not writable by this PHP process: {e}", path.display())
@@ -171,6 +184,30 @@ impl Store {
             }
         })?;
         Ok(store)
+    }
+
+    /// A letter left the outbox: [`Store::scrub_if_due`] will take it off the disk.
+    pub fn letter_removed(&self) {
+        self.scrub_due.set(true);
+    }
+
+    /// After letters left the outbox, copies the WAL into the database and
+    /// truncates it, so that their bytes (zeroed in the database by
+    /// `secure_delete`) are gone from the WAL too. At most once a second
+    /// per process, and never waiting: while another process reads, the
+    /// next call (or that process's own) does it.
+    pub fn scrub_if_due(&self) {
+        const EVERY: Duration = Duration::from_secs(1);
+        if !self.scrub_due.get() || self.last_scrub.get().is_some_and(|at| at.elapsed() < EVERY) {
+            return;
+        }
+        self.last_scrub.set(Some(std::time::Instant::now()));
+        let _ = self.conn.busy_timeout(Duration::ZERO);
+        let busy = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0)).unwrap_or(1);
+        let _ = self.conn.busy_timeout(BUSY_TIMEOUT);
+        if busy == 0 {
+            self.scrub_due.set(false);
+        }
     }
 
     fn migrate(&mut self) -> rusqlite::Result<()> {
@@ -257,37 +294,19 @@ impl Store {
             .map(|p| p.filter(|p| !p.is_empty()))
     }
 
-    /// Inserts (draft without id) or updates; `sealed_password` None keeps the stored one.
-    /// Returns the id, or None when the id to update does not exist.
-    pub fn save_account(&self, draft: &AccountDraft, sealed_password: Option<Vec<u8>>, now: i64) -> rusqlite::Result<Option<i64>> {
+    /// A new account from `draft` (its id, if any, is not used); its id.
+    pub fn insert_account(&self, draft: &AccountDraft, sealed_password: Option<Vec<u8>>, now: i64) -> rusqlite::Result<i64> {
         let s = &draft.server;
-        match draft.id {
-            None => {
-                self.run(
-                    "INSERT INTO accounts (active, name, email, host, port, security, auth, login, password,
-                        mailing_first, verify_tls, daily_limit, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
-                    params![
-                        draft.active, draft.name, draft.email, s.host, s.port, s.security.as_str(), s.auth.as_str(),
-                        s.login, sealed_password, draft.mailing_first, s.verify_tls, draft.daily_limit, now
-                    ],
-                )?;
-                Ok(Some(self.conn.last_insert_rowid()))
-            }
-            Some(id) => {
-                let changed = self.run(
-                    "UPDATE accounts SET active = ?2, name = ?3, email = ?4, host = ?5, port = ?6, security = ?7,
-                        auth = ?8, login = ?9, password = COALESCE(?10, password), mailing_first = ?11,
-                        verify_tls = ?12, daily_limit = ?13, updated_at = ?14, revision = revision + 1
-                     WHERE id = ?1",
-                    params![
-                        id, draft.active, draft.name, draft.email, s.host, s.port, s.security.as_str(), s.auth.as_str(),
-                        s.login, sealed_password, draft.mailing_first, s.verify_tls, draft.daily_limit, now
-                    ],
-                )?;
-                Ok((changed == 1).then_some(id))
-            }
-        }
+        self.run(
+            "INSERT INTO accounts (active, name, email, host, port, security, auth, login, password,
+                mailing_first, verify_tls, daily_limit, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+            params![
+                draft.active, draft.name, draft.email, s.host, s.port, s.security.as_str(), s.auth.as_str(),
+                s.login, sealed_password, draft.mailing_first, s.verify_tls, draft.daily_limit, now
+            ],
+        )?;
+        Ok(self.conn.last_insert_rowid())
     }
 
     /// Writes only what `draft` changes of `before` (the account as this
@@ -343,17 +362,6 @@ impl Store {
         let mut stmt = self.conn.prepare_cached("SELECT key, value FROM settings")?;
         let pairs: Vec<(String, String)> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
         Ok(Settings::from_stored(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
-    }
-
-    pub fn save_settings(&mut self, settings: &Settings) -> rusqlite::Result<()> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for key in crate::settings::KEYS {
-            tx.execute(
-                "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![key, settings.stored(key)],
-            )?;
-        }
-        tx.commit()
     }
 
     /// Applies `changes` to the settings as they are now, in one write
@@ -464,6 +472,10 @@ mod tests {
         dir.join("nested/smtp34.db")
     }
 
+    fn setting(key: &str, value: Value) -> Fields {
+        [(key.to_string(), value)].into_iter().collect()
+    }
+
     fn draft(email: &str) -> AccountDraft {
         let fields: Fields = [
             ("email".to_string(), Value::Bytes(email.as_bytes().to_vec())),
@@ -503,10 +515,10 @@ mod tests {
         let v0 = store.config_version().unwrap();
         store.append_journal(&JournalEntry::default()).unwrap();
         assert_eq!(store.config_version().unwrap(), v0, "letters do not move it");
-        let id = store.save_account(&draft("a@site.ru"), None, 1).unwrap().unwrap();
+        let id = store.insert_account(&draft("a@site.ru"), None, 1).unwrap();
         let v1 = store.config_version().unwrap();
         assert!(v1 > v0);
-        store.save_settings(&Settings::default()).unwrap();
+        store.update_settings(&setting("timeout", Value::Int(7))).unwrap();
         let v2 = store.config_version().unwrap();
         assert!(v2 > v1);
         store.record_failure(id, "down", 10).unwrap();
@@ -528,6 +540,7 @@ mod tests {
         }
         v3.execute_batch("PRAGMA user_version = 3").unwrap();
         drop(v3);
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         let store = Store::open(&path).unwrap();
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         assert_eq!(store.config_version().unwrap(), 1);
@@ -542,6 +555,7 @@ mod tests {
         v1.execute_batch("PRAGMA user_version = 1;
             INSERT INTO accounts (email, host, port, security, auth, created_at, updated_at) VALUES ('a@b.ru', 'h', 25, 'none', 'none', 1, 1);").unwrap();
         drop(v1);
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         let store = Store::open(&path).unwrap();
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         assert_eq!(store.accounts().unwrap()[0].revision, 1);
@@ -559,8 +573,8 @@ mod tests {
     #[test]
     fn accounts_round_trip_highest_first_and_keep_password_on_update() {
         let store = Store::open(&temp_db("accounts")).unwrap();
-        let one = store.save_account(&draft("a@site.ru"), Some(vec![1, 2, 3]), 100).unwrap().unwrap();
-        let two = store.save_account(&draft("b@site.ru"), None, 101).unwrap().unwrap();
+        let one = store.insert_account(&draft("a@site.ru"), Some(vec![1, 2, 3]), 100).unwrap();
+        let two = store.insert_account(&draft("b@site.ru"), None, 101).unwrap();
         let list = store.accounts().unwrap();
         assert_eq!(list.iter().map(|a| a.id).collect::<Vec<_>>(), vec![two, one]);
         assert!(list[1].has_password && !list[0].has_password);
@@ -568,13 +582,22 @@ mod tests {
 
         let mut update = draft("a2@site.ru");
         update.id = Some(one);
-        assert_eq!(store.save_account(&update, None, 200).unwrap(), Some(one));
+        let before = store.account(one).unwrap().unwrap();
+        assert!(store.update_account(&before, &update, None, 200).unwrap());
         let got = store.account(one).unwrap().unwrap();
         assert_eq!((got.email.as_str(), got.created_at, got.updated_at, got.revision), ("a2@site.ru", 100, 200, 2));
-        assert_eq!(store.sealed_password(one).unwrap(), Some(vec![1, 2, 3]));
+        assert_eq!(store.sealed_password(one).unwrap(), Some(vec![1, 2, 3]), "no new password: the stored one is kept");
 
-        update.id = Some(999);
-        assert_eq!(store.save_account(&update, None, 200).unwrap(), None);
+        // a concurrent change to another column is not reverted by an update made from an older read
+        store.run("UPDATE accounts SET active = 0 WHERE id = ?1", [one]).unwrap();
+        update.name = "Новое имя".into();
+        assert!(store.update_account(&got, &update, None, 300).unwrap());
+        let now = store.account(one).unwrap().unwrap();
+        assert_eq!((now.active, now.name.as_str()), (false, "Новое имя"));
+
+        let mut gone = before.clone();
+        gone.id = 999;
+        assert!(!store.update_account(&gone, &update, None, 200).unwrap());
         assert!(store.delete_account(one).unwrap());
         assert!(!store.delete_account(one).unwrap());
         assert_eq!(store.account(one).unwrap(), None);
@@ -585,10 +608,10 @@ mod tests {
         let path = temp_db("settings");
         let mut store = Store::open(&path).unwrap();
         assert_eq!(store.settings().unwrap(), Settings::default());
-        let mut s = Settings::default();
-        s.enabled = true;
-        s.timeout = 3;
-        store.save_settings(&s).unwrap();
+        let mut changes = setting("enabled", Value::Bool(true));
+        changes.insert("timeout".into(), Value::Int(3));
+        let s = store.update_settings(&changes).unwrap();
+        assert!(s.enabled && s.timeout == 3);
         drop(store);
         assert_eq!(Store::open(&path).unwrap().settings().unwrap(), s);
     }

@@ -6,7 +6,7 @@ spool directory as N.eml (the DATA bytes exactly as received, dot-unstuffed)
 and N.json (envelope sender, recipients, MAIL parameters, whether the session
 was encrypted and who authenticated).
 
-  smtp_server.py --spool DIR [--port N] [--tls none|starttls|implicit]
+  smtp_server.py --spool DIR [--port N] [--host ADDR] [--tls none|starttls|implicit]
                  [--cert PEM --key PEM] [--auth USER:PASSWORD]
                  [--auth-only PLAIN|LOGIN] [--reject-rcpt SUBSTRING] [--silent]
                  [--greet-421] [--defer-rcpt SUBSTRING] [--reject-data]
@@ -152,9 +152,9 @@ def authenticator_for(credentials):
     return authenticate
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+def free_port(host="127.0.0.1"):
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
@@ -196,6 +196,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--spool", required=True)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (::1 for IPv6)")
     parser.add_argument("--tls", choices=["none", "starttls", "implicit"], default="none")
     parser.add_argument("--cert")
     parser.add_argument("--key")
@@ -217,7 +218,7 @@ def main():
     args = parser.parse_args()
 
     os.makedirs(args.spool, exist_ok=True)
-    port = args.port or free_port()
+    port = args.port or free_port(args.host)
     if args.silent:
         run_silent(port)
         return
@@ -257,7 +258,7 @@ def main():
     server = loop.run_until_complete(
         loop.create_server(
             protocol,
-            host="127.0.0.1",
+            host=args.host,
             port=port,
             ssl=context if args.tls == "implicit" else None,
         )

@@ -71,6 +71,11 @@ if ($method === 'POST') {
     }
 }
 
+$misshapen = Request::misshapen($_GET, $_POST);
+if ($misshapen !== null) {
+    smtp34_plain_page(400, "Bad request: the parameter '" . preg_replace('/[^\w.-]/', '?', $misshapen) . "' must be a single value.");
+}
+
 $path = trim((string) parse_url($_SERVER['REQUEST_URI'] ?? '/', PHP_URL_PATH), '/');
 $page = $path === '' ? 'accounts' : $path;
 if (!isset(Pages::PAGES[$page])) {

@@ -142,6 +142,10 @@ pub struct Session {
     /// needs them shorter (once per connection, as a rule).
     read_armed: Duration,
     write_armed: Duration,
+    /// What the client said that must never be shown: the password and
+    /// each AUTH payload. A server that echoes one back in a reply has it
+    /// masked before the reply reaches a transcript, an error or a page.
+    secrets: Vec<String>,
 }
 
 impl Delivered {
@@ -196,6 +200,7 @@ impl Session {
             mail_accepted: false,
             read_armed: timeout,
             write_armed: timeout,
+            secrets: Vec::new(),
         };
         session.handshake(server, password)?;
         Ok(session)
@@ -290,15 +295,23 @@ impl Session {
             .ok_or_else(|| SmtpError::account_setup("the server offers no AUTH PLAIN or LOGIN on this connection"))?;
         let credentials = Credentials::new(login.to_owned(), password.to_owned());
         let sasl_error = |e: lettre::transport::smtp::Error| SmtpError::account_setup(format!("AUTH {mechanism}: {e}"));
-        let first = Auth::new(mechanism, credentials.clone(), None).map_err(sasl_error)?;
-        let shown = if mechanism.supports_initial_response() { format!("AUTH {mechanism} {MASK}") } else { format!("AUTH {mechanism}") };
-        let mut reply = self.command_masked(&first.to_string(), &shown)?;
+        self.keep_secret(password);
+        let first = Auth::new(mechanism, credentials.clone(), None).map_err(sasl_error)?.to_string();
+        let shown = if mechanism.supports_initial_response() {
+            // `AUTH PLAIN <base64 of \0login\0password>`
+            self.keep_secret(first.trim_end().rsplit(' ').next().unwrap_or_default());
+            format!("AUTH {mechanism} {MASK}")
+        } else {
+            format!("AUTH {mechanism}")
+        };
+        let mut reply = self.command_masked(&first, &shown)?;
         for _ in 0..10 {
             if reply.code != 334 {
                 break;
             }
-            let next = Auth::new_from_response(mechanism, credentials.clone(), &reply.lettre()?).map_err(sasl_error)?;
-            reply = self.command_masked(&next.to_string(), MASK)?;
+            let next = Auth::new_from_response(mechanism, credentials.clone(), &reply.lettre()?).map_err(sasl_error)?.to_string();
+            self.keep_secret(next.trim_end());
+            reply = self.command_masked(&next, MASK)?;
         }
         if reply.code != 235 {
             return Err(reply.account_error());
@@ -461,6 +474,19 @@ impl Session {
         let _ = self.io.get_mut().write_all(Quit.to_string().as_bytes());
     }
 
+    /// Remembers `secret` so that [`Self::masked`] hides it in what the server says.
+    fn keep_secret(&mut self, secret: &str) {
+        // Shorter strings would mask ordinary words of replies; a payload is never that short.
+        if secret.len() >= 4 && !self.secrets.iter().any(|s| s == secret) {
+            self.secrets.push(secret.to_owned());
+        }
+    }
+
+    /// `line` with every secret the client said replaced by the mask.
+    fn masked(&self, line: String) -> String {
+        self.secrets.iter().fold(line, |line, secret| if line.contains(secret.as_str()) { line.replace(secret.as_str(), MASK) } else { line })
+    }
+
     fn command(&mut self, line: &str) -> Result<Reply, SmtpError> {
         transcript::command(line);
         self.write(line.as_bytes())?;
@@ -571,7 +597,7 @@ impl Session {
         let mut lines: Vec<String> = Vec::new();
         loop {
             let raw = self.read_line(until)?;
-            let line = String::from_utf8_lossy(&raw).trim_end_matches(['\r', '\n']).to_owned();
+            let line = self.masked(String::from_utf8_lossy(&raw).trim_end_matches(['\r', '\n']).to_owned());
             let code = line.get(..3).and_then(|c| c.parse::<u16>().ok()).filter(|c| (200..=599).contains(c));
             let Some(code) = code else {
                 transcript::reply(&line);

@@ -41,19 +41,29 @@ pub enum Stream {
 /// in brackets (`[::1]`), as an account stores it.
 pub fn connect(host: &str, port: u16, timeout: Duration) -> io::Result<(TcpStream, SocketAddr)> {
     let deadline = Instant::now() + timeout;
+    let addresses = (unbracket(host), port).to_socket_addrs()?;
+    connect_any(addresses, deadline, timeout)
+}
+
+/// The first of `addresses` that answers before `deadline`. Each address
+/// waits for at most its share of the time left, so a silent first address
+/// (an IPv6 route that goes nowhere) leaves time for the ones after it.
+fn connect_any(addresses: impl IntoIterator<Item = SocketAddr>, deadline: Instant, timeout: Duration) -> io::Result<(TcpStream, SocketAddr)> {
+    let addresses: Vec<SocketAddr> = addresses.into_iter().collect();
     let mut last_error = None;
-    for addr in (unbracket(host), port).to_socket_addrs()? {
+    for (index, addr) in addresses.iter().enumerate() {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             last_error = Some(io::Error::new(io::ErrorKind::TimedOut, format!("no address answered within {}s", timeout.as_secs())));
             break;
         }
-        match TcpStream::connect_timeout(&addr, left) {
+        let share = left / (addresses.len() - index) as u32;
+        match TcpStream::connect_timeout(addr, share.max(Duration::from_millis(1))) {
             Ok(tcp) => {
                 tcp.set_nodelay(true)?;
                 tcp.set_read_timeout(Some(timeout))?;
                 tcp.set_write_timeout(Some(timeout))?;
-                return Ok((tcp, addr));
+                return Ok((tcp, *addr));
             }
             Err(e) => last_error = Some(e),
         }
@@ -256,5 +266,57 @@ impl Write for Stream {
             Stream::Tls(tls) => tls.flush(),
             Stream::Closed => Err(closed()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::os::fd::AsRawFd;
+
+    /// A listener that never answers another connection: its backlog is
+    /// one and full, so the kernel drops new SYNs and connecting hangs.
+    fn silent(ip: &str) -> (TcpListener, TcpStream) {
+        let listener = TcpListener::bind((ip, 0)).unwrap();
+        // SAFETY: listen() on our own listening socket only changes its backlog.
+        assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+        let filler = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        (listener, filler)
+    }
+
+    #[test]
+    fn eight_silent_addresses_cost_one_timeout() {
+        let held: Vec<_> = (2..10).map(|i| silent(&format!("127.0.0.{i}"))).collect();
+        let addresses: Vec<SocketAddr> = held.iter().map(|(l, _)| l.local_addr().unwrap()).collect();
+        let timeout = Duration::from_millis(800);
+        let started = Instant::now();
+        let error = connect_any(addresses.clone(), started + timeout, timeout).unwrap_err();
+        let took = started.elapsed();
+        assert!(took < timeout + Duration::from_millis(400), "all eight addresses together within the timeout, took {took:?}: {error}");
+        assert!(took >= timeout - Duration::from_millis(50), "and each was waited for: {took:?}");
+
+        // a silent address does not take the time of the one after it
+        let answering = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mixed = vec![addresses[0], answering.local_addr().unwrap()];
+        let started = Instant::now();
+        let timeout = Duration::from_secs(2);
+        let (_, reached) = connect_any(mixed, started + timeout, timeout).expect("the second address answers");
+        assert_eq!(reached, answering.local_addr().unwrap());
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(900) && took < Duration::from_millis(1500), "half the time went to the silent one: {took:?}");
+    }
+
+    #[test]
+    fn an_ipv6_literal_in_brackets_connects() {
+        let Ok(listener) = TcpListener::bind("[::1]:0") else {
+            eprintln!("this machine has no IPv6 loopback: nothing to connect to");
+            return;
+        };
+        let port = listener.local_addr().unwrap().port();
+        let (_, addr) = connect("[::1]", port, Duration::from_secs(1)).unwrap();
+        assert!(addr.is_ipv6());
+        assert_eq!(unbracket("[::1]"), "::1");
+        assert_eq!(unbracket("smtp.site.ru"), "smtp.site.ru");
     }
 }

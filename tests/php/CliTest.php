@@ -97,6 +97,35 @@ final class CliTest extends Smtp34TestCase
         $this->assertStringContainsString('Тема\\x1b[2J\\x1b]0;owned\\x07', $journal['stdout']);
     }
 
+    public function testC1ControlsAndRawBytesAreEscapedInJsonAndLogs(): void
+    {
+        $server = $this->authServer();
+        $this->addAccount($server);
+        $this->assertSame(0, $this->cli('settings', 'enabled=1', 'log_level=4')['code']);
+        // U+009B is CSI to a terminal that takes C1 controls; 0x9B is the same in an 8-bit one
+        $subject = '=?UTF-8?B?' . base64_encode("Тема\u{9b}2J\u{85}") . '?=';
+        $body = "\xcf\xf0\xe8\xe2\xe5\xf2 \x9b2J\n"; // windows-1251 text with a raw C1 byte
+        $send = ChildPhp::run(sprintf('var_dump(custom_mail("a@mail.ru", %s, %s, "From: shop@site.ru\r\nContent-Type: text/plain; charset=windows-1251"));', var_export($subject, true), var_export($body, true)), $this->ini);
+        $this->assertSame("bool(true)\n", $send['stdout'], $send['stderr']);
+
+        foreach ([$this->cli('--json', 'journal'), $this->cli('journal')] as $journal) {
+            $this->assertSame(0, $journal['code'], $journal['stderr']);
+            $this->assertStringNotContainsString("\u{9b}", $journal['stdout']);
+            $this->assertStringNotContainsString("\u{85}", $journal['stdout']);
+            $this->assertStringContainsString('Тема', $journal['stdout']);
+        }
+        $this->assertStringContainsString('Тема\\u009b2J\\u0085', $this->cli('--json', 'journal')['stdout']);
+        $this->assertStringContainsString('Тема\\xc2\\x9b2J\\xc2\\x85', $this->cli('journal')['stdout']);
+
+        $logs = json_decode($this->cli('--json', 'log', 'list')['stdout'], true);
+        $log = array_values(array_filter($logs, static fn ($l) => $l['kind'] === 'send'))[0]['name'];
+        $show = $this->cli('log', 'show', $log);
+        $this->assertSame(0, $show['code'], $show['stderr']);
+        $this->assertStringContainsString('\\xcf\\xf0\\xe8\\xe2\\xe5\\xf2 \\x9b2J', $show['stdout'], 'raw bytes shown escaped');
+        $this->assertSame(1, preg_match('//u', $show['stdout']), 'what reaches the terminal is UTF-8');
+        $this->assertDoesNotMatchRegularExpression('/[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]/', $show['stdout']);
+    }
+
     public function testAFailedCheckOnAddExitsOneWithTheServersReply(): void
     {
         $server = $this->authServer();

@@ -169,6 +169,20 @@ final class RobustnessTest extends Smtp34TestCase
         @unlink("$out.sh");
     }
 
+    public function testRunAsRootOnTheSiteUsersDataTheAdviceNamesThatUser(): void
+    {
+        if (!function_exists('posix_geteuid') || posix_geteuid() !== 0) {
+            $this->markTestSkipped('needs root: an admin running php --ri on the site user\'s files');
+        }
+        $dir = sys_get_temp_dir() . '/smtp34-site-' . bin2hex(random_bytes(4));
+        mkdir($dir, 0700);
+        chown($dir, 'nobody');
+        $ri = (string) shell_exec(escapeshellarg(PHP_BINARY) . ' -n -d extension=' . escapeshellarg(ChildPhp::extension()) . ' -d smtp34.db=' . escapeshellarg("$dir/smtp34.db") . ' --ri smtp34');
+        rmdir($dir);
+        $this->assertStringContainsString("Store => the data directory $dir belongs to nobody (uid 65534), not to this PHP process's user root (uid 0): run this as its owner (sudo -u nobody php ...)", $ri);
+        $this->assertStringNotContainsString('chown root', $ri);
+    }
+
     public function testDefaultsRunWithNoIniSet(): void
     {
         // a temp dir of its own: the default <tmp>/smtp34-<uid> is shared by everything on this machine

@@ -21,8 +21,8 @@ final class LogList
             return null;
         }
         $t = Admin::t();
-        if (isset($_GET['view'])) {
-            return self::view((string) $_GET['view']);
+        if (is_string($_GET['view'] ?? null)) {
+            return self::view($_GET['view']);
         }
         $list = new \CAdminList(self::TABLE_ID, new \CAdminSorting(self::TABLE_ID, 'MODIFIED', 'desc'));
         $names = Admin::right() >= 'W' ? $list->GroupAction() : false;
