@@ -5,6 +5,11 @@ pub mod session;
 pub mod stream;
 pub mod transcript;
 
+#[cfg(test)]
+mod conversation_tests;
+#[cfg(test)]
+pub mod scripted;
+
 pub use pool::Pool;
 pub use session::{conversation_time, Concern, Delivered, Session, SmtpError};
 pub use transcript::Transcript;

@@ -8,7 +8,7 @@
 //! protocol pieces: command formatting, EHLO parsing, SASL responses and
 //! address validation.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter,
 use lettre::transport::smtp::response::Response;
 use lettre::Address;
 
-use super::stream::{self, Stream};
+use super::stream::{self, Stream, Transport};
 use super::transcript::{self, MASK};
 use crate::account::{AuthKind, Security, Server};
 
@@ -121,8 +121,8 @@ pub fn conversation_time(timeout: Duration, recipients: usize, bytes: usize) -> 
 const MAX_LINE: usize = 1000;
 const MAX_REPLY_LINES: usize = 100;
 
-pub struct Session {
-    io: BufReader<Stream>,
+pub struct Session<S: Transport = Stream> {
+    io: BufReader<S>,
     info: ServerInfo,
     hello: ClientId,
     host: String,
@@ -158,6 +158,13 @@ impl Delivered {
     }
 }
 
+/// A letter's MAIL FROM and RCPT TO commands, and the recipients they name.
+struct Envelope {
+    mail: String,
+    rcpts: Vec<String>,
+    recipients: Vec<Address>,
+}
+
 /// What the server did with one letter, recipient by recipient.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Delivered {
@@ -172,11 +179,11 @@ pub struct Delivered {
     pub deferred: Vec<(Address, String)>,
 }
 
-impl Session {
+impl Session<Stream> {
     /// Connects, secures and authenticates. `deadline` bounds the whole
     /// conversation; `timeout` bounds connecting and each reply, whole.
     /// What is said goes out as transcript events (see [`transcript`]).
-    pub fn open(server: &Server, password: Option<&str>, timeout: Duration, deadline: Option<Instant>) -> Result<Session, SmtpError> {
+    pub fn open(server: &Server, password: Option<&str>, timeout: Duration, deadline: Option<Instant>) -> Result<Self, SmtpError> {
         transcript::connection(&format!("Connection: opening to {}:{}, timeout={}s", server.host, server.port, timeout.as_secs()));
         let started = Instant::now();
         let (tcp, addr) = stream::connect(&server.host, server.port, timeout).map_err(|e| {
@@ -187,6 +194,14 @@ impl Session {
             Security::Ssl => Stream::tls(tcp, &server.host, server.verify_tls, timeout).map_err(SmtpError::tls)?,
             Security::None | Security::StartTls => Stream::Plain(tcp),
         };
+        Session::start(stream, server, password, timeout, deadline)
+    }
+}
+
+impl<S: Transport> Session<S> {
+    /// The conversation over `stream`, already connected (and, for
+    /// implicit TLS, encrypted): greeting, EHLO, STARTTLS, AUTH.
+    pub fn start(stream: S, server: &Server, password: Option<&str>, timeout: Duration, deadline: Option<Instant>) -> Result<Self, SmtpError> {
         let mut session = Session {
             io: BufReader::new(stream),
             info: ServerInfo::default(),
@@ -233,9 +248,7 @@ impl Session {
     pub fn set_deadline(&mut self, deadline: Option<Instant>) {
         self.deadline = deadline;
         if self.write_armed < self.timeout {
-            if let Some(tcp) = self.io.get_ref().tcp() {
-                let _ = tcp.set_write_timeout(Some(self.timeout));
-            }
+            let _ = self.io.get_mut().set_write_timeout(self.timeout);
             self.write_armed = self.timeout;
         }
         if self.read_armed < self.timeout {
@@ -245,9 +258,7 @@ impl Session {
 
     fn rearm_read(&mut self, until: Instant) {
         let armed = until.saturating_duration_since(Instant::now()).min(self.timeout).max(Duration::from_millis(1));
-        if let Some(tcp) = self.io.get_ref().tcp() {
-            let _ = tcp.set_read_timeout(Some(armed));
-        }
+        let _ = self.io.get_mut().set_read_timeout(armed);
         self.read_armed = armed;
     }
 
@@ -279,11 +290,11 @@ impl Session {
         if reply.code != 220 {
             return Err(reply.account_error());
         }
-        let plain = std::mem::replace(&mut self.io, BufReader::new(Stream::Closed)).into_inner();
-        let Stream::Plain(tcp) = plain else {
-            return Err(SmtpError::account_setup("STARTTLS on a connection that is already encrypted"));
-        };
-        self.io = BufReader::new(Stream::tls(tcp, &self.host, self.verify_tls, self.timeout).map_err(SmtpError::tls)?);
+        if !self.io.buffer().is_empty() {
+            // bytes sent before the handshake would be taken as said inside TLS (CVE-2011-0411)
+            return Err(SmtpError::account_setup("the server sent more after its STARTTLS reply: refusing to go on over TLS"));
+        }
+        self.io.get_mut().start_tls(&self.host, self.verify_tls, self.timeout).map_err(SmtpError::tls)?;
         self.note_tls();
         self.ehlo()
     }
@@ -329,21 +340,37 @@ impl Session {
     pub fn send(&mut self, from: &Address, recipients: &[Address], message: &[u8], reset_first: bool) -> Result<Delivered, SmtpError> {
         self.mail_accepted = false;
         let mut delivered = Delivered::default();
-        let mut parameters = Vec::new();
+        let Some(envelope) = self.envelope(from, recipients, message, &mut delivered)? else { return Ok(delivered) };
+        let data_reply = if self.pipelining {
+            self.send_pipelined(&envelope, message, reset_first, &mut delivered)?
+        } else {
+            self.send_step_by_step(&envelope, reset_first, &mut delivered)?
+        };
+        match data_reply {
+            Some(reply) => self.send_data(reply, message, delivered),
+            None => Ok(delivered),
+        }
+    }
+
+    /// MAIL FROM and RCPT TO as they will be said; recipients this server
+    /// cannot take (a non-ASCII local part without SMTPUTF8) are refused in
+    /// `delivered` and left out. `None` when no recipient is left.
+    fn envelope(&self, from: &Address, recipients: &[Address], message: &[u8], delivered: &mut Delivered) -> Result<Option<Envelope>, SmtpError> {
         // Domains are punycode already; a non-ASCII local part needs SMTPUTF8.
         let smtputf8 = self.info.supports_feature(Extension::SmtpUtfEight);
         let is_ascii = |a: &Address| a.to_string().is_ascii();
         if !is_ascii(from) && !smtputf8 {
             return Err(SmtpError::letter(format!("the envelope sender {from} is not ASCII and the server does not offer SMTPUTF8")));
         }
-        let (recipients, unsendable): (Vec<&Address>, Vec<&Address>) = recipients.iter().partition(|r| smtputf8 || is_ascii(r));
+        let (sendable, unsendable): (Vec<&Address>, Vec<&Address>) = recipients.iter().partition(|r| smtputf8 || is_ascii(r));
         for recipient in unsendable {
             delivered.refused.push((recipient.clone(), "not sent: the address is not ASCII and the server does not offer SMTPUTF8".into()));
         }
-        if recipients.is_empty() {
-            return Ok(delivered);
+        if sendable.is_empty() {
+            return Ok(None);
         }
-        if !is_ascii(from) || recipients.iter().any(|r| !is_ascii(r)) {
+        let mut parameters = Vec::new();
+        if !is_ascii(from) || sendable.iter().any(|r| !is_ascii(r)) {
             parameters.push(MailParameter::SmtpUtfEight);
         }
         // An 8-bit body to a server without 8BITMIME is sent anyway (as PHP's
@@ -351,93 +378,107 @@ impl Session {
         if !message.is_ascii() && self.info.supports_feature(Extension::EightBitMime) {
             parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
-        let mail = Mail::new(Some(from.clone()), parameters).to_string();
-        let rcpts: Vec<String> = recipients.iter().map(|r| Rcpt::new((*r).clone(), vec![]).to_string()).collect();
-        let data_reply = if self.pipelining {
-            // RFC 2920: RSET, MAIL, every RCPT and DATA in one write; the replies come in order.
-            // With CHUNKING (RFC 3030) BDAT and the message itself join them: one round trip.
-            let last = if self.chunking { format!("BDAT {} LAST\r\n", message.len()) } else { "DATA\r\n".to_owned() };
-            let mut batch: Vec<u8> = Vec::new();
-            let mut commands: Vec<&str> = Vec::new();
-            if reset_first {
-                commands.push("RSET\r\n");
-            }
-            commands.push(&mail);
-            commands.extend(rcpts.iter().map(String::as_str));
-            commands.push(&last);
-            for command in &commands {
-                transcript::command(command);
-                batch.extend_from_slice(command.as_bytes());
-            }
-            if self.chunking {
-                transcript::data(message);
-                if message.len() <= BODY_PIECE {
-                    batch.extend_from_slice(message);
-                    self.write(&batch)?;
-                } else {
-                    self.write(&batch)?;
-                    self.write(message)?;
-                }
-            } else {
-                self.write(&batch)?;
-            }
-            if reset_first {
-                let reply = self.read_reply()?;
-                if reply.code != 250 {
-                    return Err(reply.account_error());
-                }
-            }
-            let mail_reply = self.read_reply()?;
-            let rcpt_replies = (0..rcpts.len()).map(|_| self.read_reply()).collect::<Result<Vec<_>, _>>()?;
-            let last_reply = self.read_reply()?;
-            if mail_reply.code != 250 {
-                if !self.chunking {
-                    self.abandon_data(&last_reply)?;
-                }
-                return Err(mail_reply.letter_error());
-            }
-            self.mail_accepted = true;
-            for (recipient, reply) in recipients.iter().zip(rcpt_replies) {
-                delivered.classify(recipient, reply);
-            }
-            if delivered.accepted.is_empty() {
-                // the server refused the chunk for want of recipients; a DATA accepted anyway is ended empty
-                if !self.chunking {
-                    self.abandon_data(&last_reply)?;
-                }
-                return Ok(delivered);
-            }
-            if self.chunking {
-                if last_reply.code != 250 {
-                    return Err(last_reply.letter_error());
-                }
-                delivered.reply = Some(last_reply.text);
-                return Ok(delivered);
-            }
-            last_reply
+        Ok(Some(Envelope {
+            mail: Mail::new(Some(from.clone()), parameters).to_string(),
+            rcpts: sendable.iter().map(|r| Rcpt::new((*r).clone(), vec![]).to_string()).collect(),
+            recipients: sendable.into_iter().cloned().collect(),
+        }))
+    }
+
+    /// RFC 2920: RSET, MAIL, every RCPT and DATA in one write; the replies
+    /// come in order. With CHUNKING (RFC 3030) BDAT and the message itself
+    /// join them: one round trip, and the letter is done here (`None`).
+    /// Otherwise the reply to DATA, when the letter is to follow it.
+    fn send_pipelined(&mut self, envelope: &Envelope, message: &[u8], reset_first: bool, delivered: &mut Delivered) -> Result<Option<Reply>, SmtpError> {
+        let last = if self.chunking { format!("BDAT {} LAST\r\n", message.len()) } else { "DATA\r\n".to_owned() };
+        let mut commands: Vec<&str> = Vec::new();
+        if reset_first {
+            commands.push("RSET\r\n");
+        }
+        commands.push(&envelope.mail);
+        commands.extend(envelope.rcpts.iter().map(String::as_str));
+        commands.push(&last);
+        let mut batch: Vec<u8> = Vec::new();
+        for command in &commands {
+            transcript::command(command);
+            batch.extend_from_slice(command.as_bytes());
+        }
+        if self.chunking {
+            transcript::data(message);
+        }
+        if self.chunking && message.len() > BODY_PIECE {
+            self.write(&batch)?;
+            self.write(message)?;
         } else {
-            if reset_first {
-                let reply = self.command("RSET\r\n")?;
-                if reply.code != 250 {
-                    return Err(reply.account_error());
-                }
+            if self.chunking {
+                batch.extend_from_slice(message);
             }
-            let reply = self.command(&mail)?;
+            self.write(&batch)?;
+        }
+        if reset_first {
+            let reply = self.read_reply()?;
             if reply.code != 250 {
-                return Err(reply.letter_error());
+                return Err(reply.account_error());
             }
-            self.mail_accepted = true;
-            for (recipient, rcpt) in recipients.iter().zip(&rcpts) {
-                let reply = self.command(rcpt)?;
-                delivered.classify(recipient, reply);
+        }
+        let mail_reply = self.read_reply()?;
+        let rcpt_replies = (0..envelope.rcpts.len()).map(|_| self.read_reply()).collect::<Result<Vec<_>, _>>()?;
+        let last_reply = self.read_reply()?;
+        if mail_reply.code != 250 {
+            if !self.chunking {
+                self.abandon_data(&last_reply)?;
             }
-            if delivered.accepted.is_empty() {
-                // a failed RSET only means the connection is going away; the answer is already known
-                let _ = self.command("RSET\r\n");
-                return Ok(delivered);
+            return Err(mail_reply.letter_error());
+        }
+        self.mail_accepted = true;
+        for (recipient, reply) in envelope.recipients.iter().zip(rcpt_replies) {
+            delivered.classify(recipient, reply);
+        }
+        if delivered.accepted.is_empty() {
+            // the server refused the chunk for want of recipients; a DATA accepted anyway is ended empty
+            if !self.chunking {
+                self.abandon_data(&last_reply)?;
             }
-            self.command(&Data.to_string())?
-        };
+            return Ok(None);
+        }
+        if !self.chunking {
+            return Ok(Some(last_reply));
+        }
+        if last_reply.code != 250 {
+            return Err(last_reply.letter_error());
+        }
+        delivered.reply = Some(last_reply.text);
+        Ok(None)
+    }
+
+    /// Each command waits for its reply. The reply to DATA, or `None` when
+    /// no recipient was accepted (the transaction is reset).
+    fn send_step_by_step(&mut self, envelope: &Envelope, reset_first: bool, delivered: &mut Delivered) -> Result<Option<Reply>, SmtpError> {
+        if reset_first {
+            let reply = self.command("RSET\r\n")?;
+            if reply.code != 250 {
+                return Err(reply.account_error());
+            }
+        }
+        let reply = self.command(&envelope.mail)?;
+        if reply.code != 250 {
+            return Err(reply.letter_error());
+        }
+        self.mail_accepted = true;
+        for (recipient, rcpt) in envelope.recipients.iter().zip(&envelope.rcpts) {
+            let reply = self.command(rcpt)?;
+            delivered.classify(recipient, reply);
+        }
+        if delivered.accepted.is_empty() {
+            // a failed RSET only means the connection is going away; the answer is already known
+            let _ = self.command("RSET\r\n");
+            return Ok(None);
+        }
+        Ok(Some(self.command(&Data.to_string())?))
+    }
+
+    /// After the reply to DATA: the message, dot-stuffed, and the server's verdict.
+    fn send_data(&mut self, data_reply: Reply, message: &[u8], mut delivered: Delivered) -> Result<Delivered, SmtpError> {
         if data_reply.code != 354 {
             return Err(data_reply.letter_error());
         }
@@ -507,9 +548,7 @@ impl Session {
         for piece in bytes.chunks(PIECE) {
             let left = self.time_left(self.deadline)?;
             if left < self.write_armed {
-                if let Some(tcp) = self.io.get_ref().tcp() {
-                    let _ = tcp.set_write_timeout(Some(left));
-                }
+                let _ = self.io.get_mut().set_write_timeout(left);
                 self.write_armed = left;
             }
             let stream = self.io.get_mut();
@@ -558,9 +597,7 @@ impl Session {
             // the first read of each reply keeps the timeout armed once per
             // connection (no setsockopt per letter).
             if self.io.buffer().is_empty() && left + REARM_SLACK < self.read_armed {
-                if let Some(tcp) = self.io.get_ref().tcp() {
-                    let _ = tcp.set_read_timeout(Some(left));
-                }
+                let _ = self.io.get_mut().set_read_timeout(left);
                 self.read_armed = left;
             }
             let filled = self.io.fill_buf().map(<[u8]>::len);
@@ -582,11 +619,11 @@ impl Session {
             };
             line.extend_from_slice(&available[..taken]);
             self.io.consume(taken);
-            if done {
-                return Ok(line);
-            }
             if line.len() > MAX_LINE + 2 {
                 return Err(SmtpError::network(format!("{} sent a reply line longer than {MAX_LINE} bytes", self.host)));
+            }
+            if done {
+                return Ok(line);
             }
         }
     }
@@ -638,7 +675,8 @@ pub fn dot_stuff_into<E>(message: &[u8], piece: usize, mut emit: impl FnMut(&[u8
             buffer.push(b'.');
         }
         buffer.push(b);
-        line_start = b == b'\n';
+        // after a bare CR too: a receiver that ends lines there must not see `.` as the end of data
+        line_start = b == b'\n' || b == b'\r';
         if buffer.len() >= piece {
             emit(&buffer)?;
             buffer.clear();

@@ -28,6 +28,21 @@ impl TlsFailure {
     }
 }
 
+/// What a session needs of its connection: bytes both ways, each wait
+/// bounded, and an upgrade to TLS. The socket ([`Stream`]) is one; a
+/// scripted stream in memory is another, so the conversation is tested
+/// without a network.
+pub trait Transport: Read + Write {
+    /// How long a read may block from now on (never unbounded).
+    fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()>;
+    /// How long a write may block from now on (never unbounded).
+    fn set_write_timeout(&mut self, timeout: Duration) -> io::Result<()>;
+    /// STARTTLS: the handshake on this connection now, within `timeout` as a whole.
+    fn start_tls(&mut self, host: &str, verify: bool, timeout: Duration) -> Result<(), TlsFailure>;
+    /// The protocol, cipher and certificate once encrypted, for transcripts.
+    fn tls_description(&self) -> Option<String>;
+}
+
 pub enum Stream {
     Plain(TcpStream),
     Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
@@ -210,20 +225,39 @@ impl Stream {
         Ok(Stream::Tls(Box::new(StreamOwned::new(conn, tcp))))
     }
 
-    pub fn tcp(&self) -> Option<&TcpStream> {
+    fn tcp(&self) -> io::Result<&TcpStream> {
         match self {
-            Stream::Plain(tcp) => Some(tcp),
-            Stream::Tls(tls) => Some(tls.get_ref()),
-            Stream::Closed => None,
+            Stream::Plain(tcp) => Ok(tcp),
+            Stream::Tls(tls) => Ok(tls.get_ref()),
+            Stream::Closed => Err(closed()),
+        }
+    }
+}
+
+impl Transport for Stream {
+    fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()> {
+        self.tcp()?.set_read_timeout(Some(timeout))
+    }
+
+    fn set_write_timeout(&mut self, timeout: Duration) -> io::Result<()> {
+        self.tcp()?.set_write_timeout(Some(timeout))
+    }
+
+    fn start_tls(&mut self, host: &str, verify: bool, timeout: Duration) -> Result<(), TlsFailure> {
+        match std::mem::replace(self, Stream::Closed) {
+            Stream::Plain(tcp) => {
+                *self = Stream::tls(tcp, host, verify, timeout)?;
+                Ok(())
+            }
+            other => {
+                *self = other;
+                Err(TlsFailure::setup("STARTTLS on a connection that is already encrypted".into()))
+            }
         }
     }
 
-    pub fn is_tls(&self) -> bool {
-        matches!(self, Stream::Tls(_))
-    }
-
     /// `TLSv1_3 TLS13_AES_256_GCM_SHA384, certificate subject CN=smtp.site.ru`, for level-3 transcripts.
-    pub fn tls_description(&self) -> Option<String> {
+    fn tls_description(&self) -> Option<String> {
         let Stream::Tls(tls) = self else { return None };
         let version = tls.conn.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
         let suite = tls.conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
