@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use smtp34::letter::{Letter, MailArgs};
-use smtp34::routing::{ordered, Candidate};
+use smtp34::route::{ordered, Candidate};
 
 fn letter_of(size: usize) -> (Vec<u8>, Vec<u8>) {
     let line = "Здравствуйте! Новая коллекция уже в магазине, скидки до 30% до конца недели.\n";

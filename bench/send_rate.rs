@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use lettre::address::Envelope;
 use lettre::{Address, SmtpTransport, Transport};
-use smtp34::account::{AuthKind, Security, Server};
+use smtp34::smtp::{AuthKind, Endpoint, Security};
 use smtp34::letter::{Letter, MailArgs};
 use smtp34::smtp::Session;
 
@@ -98,7 +98,7 @@ fn main() {
         lettre.send_raw(&envelope, &message).expect("lettre send");
     });
 
-    let server = Server {
+    let server = Endpoint {
         host: "127.0.0.1".into(),
         port,
         security: Security::None,

@@ -55,7 +55,7 @@ impl Cipher {
     }
 
     fn from_file_text(path: &Path, text: &[u8]) -> Result<Cipher, String> {
-        let key = unhex(crate::headers::trim_ascii(text))
+        let key = unhex(text.trim_ascii())
             .filter(|k| k.len() == 32)
             .ok_or_else(|| format!("key file {} is not a 64-digit hex key", path.display()))?;
         Ok(Cipher { aead: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key)) })

@@ -11,18 +11,19 @@ use std::time::Instant;
 
 use lettre::Address;
 
-use crate::account::{Account, AccountDraft, AuthKind, Server};
+use crate::config::account::{Account, AccountDraft};
+use crate::smtp::{AuthKind, Endpoint};
 use crate::clock;
 use crate::crypto::random_hex;
-use crate::decision::{self, AccountView, Decision, Handover, LetterFacts};
+use crate::route::decision::{self, AccountView, Decision, Handover, LetterFacts};
 use crate::error::{Error, Result};
-use crate::headers::Mailbox;
+use crate::letter::headers::Mailbox;
 use crate::letter::{Letter, MailArgs};
 use crate::logs;
-use crate::outbox::{retry_delay, Claim, OutboxLetter};
-use crate::outcome::{Delivery, Outcome, Status};
+use crate::store::outbox::{retry_delay, Claim, OutboxLetter};
+use crate::route::outcome::{Delivery, Outcome, Status};
 use crate::runtime::Runtime;
-use crate::settings::Settings;
+use crate::config::settings::Settings;
 use crate::smtp::{Session, SmtpError, Transcript};
 use crate::store::JournalEntry;
 
@@ -549,7 +550,7 @@ pub fn drop_from_outbox(rt: &mut Runtime, id: i64) -> Result<bool> {
 }
 
 /// The decrypted password of a stored account that authenticates.
-fn stored_password(rt: &mut Runtime, id: i64, server: &Server) -> Result<Option<String>> {
+fn stored_password(rt: &mut Runtime, id: i64, server: &Endpoint) -> Result<Option<String>> {
     if server.auth != AuthKind::Login {
         return Ok(None);
     }
@@ -603,7 +604,7 @@ fn run_check(settings: &Settings, draft: &AccountDraft, password: Option<&str>, 
     result
 }
 
-fn check_session(settings: &Settings, draft: &AccountDraft, server: &Server, session: &mut Session) -> std::result::Result<String, SmtpError> {
+fn check_session(settings: &Settings, draft: &AccountDraft, server: &Endpoint, session: &mut Session) -> std::result::Result<String, SmtpError> {
     let mut summary = format!("connected to {}:{} ({})", server.host, server.port, server.security.as_str());
     if server.auth == AuthKind::Login {
         summary.push_str(&format!(", authorized as {}", server.login));
@@ -646,8 +647,8 @@ fn test_letter(draft: &AccountDraft, to: &str) -> Vec<u8> {
 
 /// Resolution used by `smtp34_resolve()`: the account custom_mail would use.
 pub fn resolve(rt: &Runtime, from: &[u8], mailing: bool) -> Result<Option<i64>> {
-    let Some(from) = crate::addresses::parse(from, None).mailboxes.into_iter().next() else { return Ok(None) };
+    let Some(from) = crate::letter::addresses::parse(from, None).mailboxes.into_iter().next() else { return Ok(None) };
     let accounts = rt.store.accounts()?;
-    let candidates: Vec<crate::routing::Candidate> = accounts.iter().map(Account::routing).collect();
-    Ok(crate::routing::choose(&candidates, &from.name, &from.address, mailing))
+    let candidates: Vec<crate::route::Candidate> = accounts.iter().map(Account::routing).collect();
+    Ok(crate::route::choose(&candidates, &from.name, &from.address, mailing))
 }

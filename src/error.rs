@@ -1,6 +1,6 @@
 //! Errors of the PHP API, before they become PHP exceptions.
 
-use crate::fields::FieldError;
+use crate::config::fields::FieldError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {

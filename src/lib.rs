@@ -1,32 +1,23 @@
 //! smtp34: a PHP extension that sends the mail of 1C-Bitrix sites (and any
 //! PHP application) through external SMTP accounts. See SPEC.md.
 //!
-//! The path of a letter: [`php`] (arguments) → [`letter`] (parsed letter) →
-//! [`decision`] (candidate accounts, by [`routing`]) → [`smtp`] (sessions) →
-//! [`outcome`] → [`store`] (journal) and [`outbox`], driven by [`delivery`].
+//! The path of a letter, one folder a step: [`php`] (arguments) →
+//! [`letter`] (the parsed letter) → [`route`] (the decision: candidate
+//! accounts, and what their attempts came to) → [`smtp`] (the sessions) →
+//! [`store`] (journal, outbox, health), driven by [`delivery`]. What the
+//! admin sets is in [`config`]; at the top, what every step may use.
 
-pub mod account;
-pub mod addresses;
 pub mod clock;
+pub mod config;
 pub mod crypto;
-pub mod decision;
 pub mod delivery;
 pub mod error;
-pub mod fields;
 pub mod files;
-pub mod headers;
-pub mod health;
 pub mod letter;
 pub mod logs;
-pub mod outbox;
-pub mod outcome;
 pub mod php;
-#[cfg(test)]
-mod properties;
-pub mod routing;
+pub mod route;
 pub mod runtime;
-pub mod settings;
-pub mod site_check;
 pub mod smtp;
 pub mod store;
 
@@ -76,7 +67,7 @@ extern "C" fn module_info(_module: *mut ModuleEntry) {
     info_table_row!("Key file", key_file_state(&paths.key_file));
     // where this site's mail could bypass smtp34 without anyone noticing
     let cwd = std::env::current_dir().unwrap_or_default();
-    for (what, state) in site_check::findings(&cwd, std::path::Path::new(site_check::FPM_DIR)) {
+    for (what, state) in php::site_check::findings(&cwd, std::path::Path::new(php::site_check::FPM_DIR)) {
         info_table_row!(what, state);
     }
     info_table_end!();

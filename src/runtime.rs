@@ -82,9 +82,9 @@ pub fn paths() -> Paths {
 /// `config_version` it was read at.
 pub struct Config {
     pub version: i64,
-    pub settings: crate::settings::Settings,
-    pub accounts: Vec<crate::account::Account>,
-    pub health: std::collections::HashMap<i64, crate::health::Health>,
+    pub settings: crate::config::settings::Settings,
+    pub accounts: Vec<crate::config::account::Account>,
+    pub health: std::collections::HashMap<i64, crate::store::health::Health>,
 }
 
 pub struct Runtime {

@@ -15,7 +15,7 @@ use lettre::Address;
 use super::scripted::{Record, Scripted};
 use super::session::{Concern, Delivered, Session, SmtpError};
 use super::stream::TlsFailure;
-use crate::account::{AuthKind, Security, Server};
+use super::endpoint::{AuthKind, Endpoint, Security};
 
 const GREETING: &str = "220 mx.test ESMTP\r\n";
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -34,11 +34,11 @@ fn ehlo_line() -> String {
     Ehlo::new(ClientId::default()).to_string()
 }
 
-fn server(security: Security, auth: AuthKind) -> Server {
-    Server { host: "mx.test".into(), port: 25, security, verify_tls: true, auth, login: "shop".into() }
+fn server(security: Security, auth: AuthKind) -> Endpoint {
+    Endpoint { host: "mx.test".into(), port: 25, security, verify_tls: true, auth, login: "shop".into() }
 }
 
-fn plain() -> Server {
+fn plain() -> Endpoint {
     server(Security::None, AuthKind::None)
 }
 
@@ -55,7 +55,7 @@ fn script(keywords: &[&str], replies: &[&str]) -> Scripted {
     scripted
 }
 
-fn start(scripted: Scripted, server: &Server, password: Option<&str>) -> (Result<Session<Scripted>, SmtpError>, Rc<RefCell<Record>>) {
+fn start(scripted: Scripted, server: &Endpoint, password: Option<&str>) -> (Result<Session<Scripted>, SmtpError>, Rc<RefCell<Record>>) {
     let record = scripted.record();
     (Session::start(scripted, server, password, TIMEOUT, None), record)
 }

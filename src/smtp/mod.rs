@@ -1,5 +1,6 @@
 //! Talking SMTP to an account's server.
 
+pub mod endpoint;
 pub mod pool;
 pub mod session;
 pub mod stream;
@@ -10,6 +11,7 @@ mod conversation_tests;
 #[cfg(test)]
 pub mod scripted;
 
+pub use endpoint::{AuthKind, Endpoint, Security};
 pub use pool::Pool;
 pub use session::{conversation_time, Concern, Delivered, Session, SmtpError};
 pub use transcript::Transcript;

@@ -20,7 +20,7 @@ use lettre::Address;
 
 use super::stream::{self, Stream, Transport};
 use super::transcript::{self, MASK};
-use crate::account::{AuthKind, Security, Server};
+use super::endpoint::{AuthKind, Endpoint, Security};
 
 /// How much a reply may outlast `timeout` before a read's timeout is shortened for it.
 const REARM_SLACK: Duration = Duration::from_millis(50);
@@ -183,7 +183,7 @@ impl Session<Stream> {
     /// Connects, secures and authenticates. `deadline` bounds the whole
     /// conversation; `timeout` bounds connecting and each reply, whole.
     /// What is said goes out as transcript events (see [`transcript`]).
-    pub fn open(server: &Server, password: Option<&str>, timeout: Duration, deadline: Option<Instant>) -> Result<Self, SmtpError> {
+    pub fn open(server: &Endpoint, password: Option<&str>, timeout: Duration, deadline: Option<Instant>) -> Result<Self, SmtpError> {
         transcript::connection(&format!("Connection: opening to {}:{}, timeout={}s", server.host, server.port, timeout.as_secs()));
         let started = Instant::now();
         let (tcp, addr) = stream::connect(&server.host, server.port, timeout).map_err(|e| {
@@ -201,7 +201,7 @@ impl Session<Stream> {
 impl<S: Transport> Session<S> {
     /// The conversation over `stream`, already connected (and, for
     /// implicit TLS, encrypted): greeting, EHLO, STARTTLS, AUTH.
-    pub fn start(stream: S, server: &Server, password: Option<&str>, timeout: Duration, deadline: Option<Instant>) -> Result<Self, SmtpError> {
+    pub fn start(stream: S, server: &Endpoint, password: Option<&str>, timeout: Duration, deadline: Option<Instant>) -> Result<Self, SmtpError> {
         let mut session = Session {
             io: BufReader::new(stream),
             info: ServerInfo::default(),
@@ -221,7 +221,7 @@ impl<S: Transport> Session<S> {
         Ok(session)
     }
 
-    fn handshake(&mut self, server: &Server, password: Option<&str>) -> Result<(), SmtpError> {
+    fn handshake(&mut self, server: &Endpoint, password: Option<&str>) -> Result<(), SmtpError> {
         self.note_tls();
         let greeting = self.read_reply()?;
         if greeting.code != 220 {
@@ -666,7 +666,7 @@ const BODY_PIECE: usize = 64 * 1024;
 /// `emit` in pieces of about `piece` bytes, the terminator in the last one
 /// so the end of the message leaves in the same write as its last line.
 /// (lettre's `ClientCodec` does the same but is private to lettre.)
-/// `message` ends with CRLF, as [`crate::letter::Letter::render`] guarantees.
+/// `message` ends with CRLF (the letter is rendered so); a missing one is added.
 pub fn dot_stuff_into<E>(message: &[u8], piece: usize, mut emit: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
     let mut buffer = Vec::with_capacity(piece.min(message.len()) + 8);
     let mut line_start = true;

@@ -112,7 +112,7 @@ impl Transcript {
         let mut rendered = 0;
         let mut kept = bytes.len();
         let mut at = 0;
-        for line in crate::headers::lines(bytes) {
+        for line in lines(bytes) {
             rendered += STAMP_LEN + CLIENT.len() + line.len() + 1;
             if rendered > MAX_LOGGED_DATA {
                 kept = at;
@@ -172,7 +172,7 @@ impl Transcript {
                 line(&entry.text);
                 continue;
             }
-            for data_line in crate::headers::lines(&entry.text) {
+            for data_line in lines(&entry.text) {
                 line(&[CLIENT.as_bytes(), data_line].concat());
             }
             if entry.omitted > 0 {
@@ -285,6 +285,24 @@ impl tracing::field::Visit for Fields<'_> {
     }
 
     fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+}
+
+/// Lines of a byte block, any of CRLF / LF / CR ending a line, endings removed.
+fn lines(block: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = block;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = rest.iter().position(|b| *b == b'\r' || *b == b'\n');
+        let (line, next) = match end {
+            None => (rest, &rest[rest.len()..]),
+            Some(i) if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') => (&rest[..i], &rest[i + 2..]),
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+        };
+        rest = next;
+        Some(line)
+    })
 }
 
 #[cfg(test)]

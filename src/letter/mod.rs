@@ -2,14 +2,18 @@
 //! routing and sending need, and rendered back into the exact bytes to send
 //! (SPEC §4). Pure: no PHP, no network, no clock except what is passed in.
 
+pub mod addresses;
+pub mod headers;
+#[cfg(test)]
+mod properties;
+
 use std::collections::HashSet;
 use std::str::FromStr;
 
 use base64::Engine;
 use lettre::Address;
 
-use crate::addresses;
-use crate::headers::{charset_param, decode_text, neutralize_controls, normalize_crlf, split_fields, HeaderField, Mailbox};
+use crate::letter::headers::{charset_param, decode_text, neutralize_controls, normalize_crlf, split_fields, HeaderField, Mailbox};
 
 /// The five byte-string arguments of `custom_mail()`.
 #[derive(Debug, Clone, Copy)]

@@ -3,8 +3,8 @@
 //! accounts (active, routing fields, back-off, today's count). Pure: no PHP,
 //! no network, no store; `now` and the next local midnight are passed in.
 
-use crate::headers::Mailbox;
-use crate::routing::{self, Candidate};
+use crate::letter::headers::Mailbox;
+use crate::route::{self, Candidate};
 
 /// What the decision needs to know of an account: what routing sees, and
 /// whether it can take a letter now.
@@ -87,7 +87,7 @@ pub fn decide(enabled: bool, fallback_to_mail: bool, letter: LetterFacts, accoun
 pub fn retry_candidates(from: &Mailbox, mailing: bool, recipients: usize, accounts: &[AccountView], now: i64, next_midnight: i64, failed_this_flush: &[i64]) -> Usable {
     let matching = matching(accounts, from, mailing);
     if matching.is_empty() {
-        return Usable { candidates: Vec::new(), skipped: vec![format!("no active account for {} now", from.address)], until: now + crate::outbox::retry_delay(1) };
+        return Usable { candidates: Vec::new(), skipped: vec![format!("no active account for {} now", from.address)], until: now + crate::store::outbox::retry_delay(1) };
     }
     usable(&matching, accounts, recipients, now, next_midnight, false, failed_this_flush)
 }
@@ -95,7 +95,7 @@ pub fn retry_candidates(from: &Mailbox, mailing: bool, recipients: usize, accoun
 /// Every active account matching the letter, in SPEC §3 order.
 fn matching(accounts: &[AccountView], from: &Mailbox, mailing: bool) -> Vec<i64> {
     let candidates: Vec<Candidate> = accounts.iter().map(|a| a.routing.clone()).collect();
-    routing::ordered(&candidates, &from.name, &from.address, mailing)
+    route::ordered(&candidates, &from.name, &from.address, mailing)
 }
 
 /// Which of the matching accounts can be tried now, and when the rest can.
@@ -113,7 +113,7 @@ fn usable(matching: &[i64], accounts: &[AccountView], recipients: usize, now: i6
         let Some(account) = accounts.iter().find(|a| a.routing.id == *id) else { continue };
         if exclude.contains(id) {
             result.skipped.push(format!("account {id} failed a moment ago"));
-            result.until = result.until.min(now + crate::outbox::retry_delay(1));
+            result.until = result.until.min(now + crate::store::outbox::retry_delay(1));
         } else if respect_backoff && account.backoff_until > now {
             result.skipped.push(format!("account {id} rests after failing, for {} s more", account.backoff_until - now));
             result.until = result.until.min(account.backoff_until);

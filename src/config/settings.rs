@@ -1,6 +1,6 @@
 //! Module settings (SPEC §5 table): typed values, their defaults, validation.
 
-use crate::fields::{check_email, FieldError, Fields, Value};
+use crate::config::fields::{check_email, FieldError, Fields, Value};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {

@@ -17,7 +17,7 @@
 use base64::Engine;
 use mail_parser::decoders::charsets::map::charset_decoder;
 
-use crate::headers::{clean_display_name, to_text, Mailbox};
+use crate::letter::headers::{clean_display_name, to_text, Mailbox};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AddressList {

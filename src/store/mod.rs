@@ -1,7 +1,11 @@
 //! The SQLite file every PHP worker of a site shares: accounts, settings and
-//! the journal. WAL so readers never wait for a sender, a busy timeout so
+//! the journal here, the [`outbox`] and account [`health`] beside them, all
+//! methods of one [`Store`]. WAL so readers never wait for a sender, a busy timeout so
 //! writers queue instead of failing, and numbered migrations so a newer
 //! extension upgrades an older file in place.
+
+pub mod health;
+pub mod outbox;
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -9,8 +13,9 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use crate::account::{Account, AccountDraft, AuthKind, Security, Server};
-use crate::settings::Settings;
+use crate::config::account::{Account, AccountDraft};
+use crate::smtp::{AuthKind, Endpoint, Security};
+use crate::config::settings::Settings;
 
 /// Each entry moves the schema one version up; never edit a released one.
 const MIGRATIONS: &[&str] = &[
@@ -255,7 +260,7 @@ impl Store {
             active: row.get(1)?,
             name: row.get(2)?,
             email: row.get(3)?,
-            server: Server {
+            server: Endpoint {
                 host: row.get(4)?,
                 port: row.get(5)?,
                 security: Security::parse(&security).unwrap_or(Security::None),
@@ -367,7 +372,7 @@ impl Store {
     /// Applies `changes` to the settings as they are now, in one write
     /// transaction, and writes only the keys that changed: two processes
     /// changing different settings at once never undo each other.
-    pub fn update_settings(&mut self, changes: &crate::fields::Fields) -> crate::error::Result<Settings> {
+    pub fn update_settings(&mut self, changes: &crate::config::fields::Fields) -> crate::error::Result<Settings> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let before = {
             let mut stmt = tx.prepare_cached("SELECT key, value FROM settings")?;
@@ -376,7 +381,7 @@ impl Store {
         };
         let mut after = before.clone();
         after.apply(changes)?;
-        for key in crate::settings::KEYS.iter().filter(|k| after.stored(k) != before.stored(k)) {
+        for key in crate::config::settings::KEYS.iter().filter(|k| after.stored(k) != before.stored(k)) {
             tx.execute(
                 "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 params![key, after.stored(key)],
@@ -463,7 +468,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fields::{Fields, Value};
+    use crate::config::fields::{Fields, Value};
 
     fn temp_db(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("smtp34-store-{name}-{}", std::process::id()));
@@ -641,7 +646,7 @@ mod tests {
         for time in [200, 300, 400] {
             store.append_journal(&JournalEntry { time, ..Default::default() }).unwrap();
         }
-        let waiting = crate::outbox::OutboxLetter { recipients: vec!["a@b.ru".into()], ..Default::default() };
+        let waiting = crate::store::outbox::OutboxLetter { recipients: vec!["a@b.ru".into()], ..Default::default() };
         store.begin_letter(&JournalEntry { time: 150, ..Default::default() }, &waiting, b"x", None, 150).unwrap();
         assert_eq!(store.prune_journal(350).unwrap(), 3, "100, 200 and 300 go (150 waits in the outbox; 400 is new)");
         let left: Vec<i64> = store.journal(10).unwrap().iter().map(|r| r.time).collect();

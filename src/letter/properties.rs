@@ -5,8 +5,8 @@
 use base64::Engine;
 use proptest::prelude::*;
 
-use crate::addresses::{decode_encoded_words, parse};
-use crate::headers::to_text;
+use crate::letter::addresses::{decode_encoded_words, parse};
+use crate::letter::headers::to_text;
 use crate::letter::{Letter, MailArgs};
 
 fn config() -> ProptestConfig {

@@ -54,7 +54,7 @@ impl HeaderField {
             out.push(value[i]);
             i += 1;
         }
-        trim_ascii(&out).to_vec()
+        out.trim_ascii().to_vec()
     }
 
     /// The whole field, CRLF inside folds, no trailing CRLF.
@@ -65,12 +65,6 @@ impl HeaderField {
 
 fn is_field_name(name: &[u8]) -> bool {
     !name.is_empty() && name.iter().all(|b| (33..=126).contains(b) && *b != b':')
-}
-
-pub fn trim_ascii(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
-    &bytes[start..end]
 }
 
 /// Splits `$additional_headers` into fields. Lines end in CRLF or LF (mixed
@@ -97,7 +91,7 @@ pub fn split_fields(block: &[u8]) -> (Vec<HeaderField>, Vec<Vec<u8>>) {
             }
             continue;
         }
-        if trim_ascii(line).is_empty() {
+        if line.trim_ascii().is_empty() {
             continue;
         }
         match line.iter().position(|b| *b == b':') {
@@ -109,24 +103,6 @@ pub fn split_fields(block: &[u8]) -> (Vec<HeaderField>, Vec<Vec<u8>>) {
         }
     }
     (fields, rejected)
-}
-
-/// Lines of a byte block, any of CRLF / LF / CR ending a line, endings removed.
-pub fn lines(block: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut rest = block;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let end = rest.iter().position(|b| *b == b'\r' || *b == b'\n');
-        let (line, next) = match end {
-            None => (rest, &rest[rest.len()..]),
-            Some(i) if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') => (&rest[..i], &rest[i + 2..]),
-            Some(i) => (&rest[..i], &rest[i + 1..]),
-        };
-        rest = next;
-        Some(line)
-    })
 }
 
 /// Normalises every line ending (CRLF, lone LF, lone CR) to CRLF, and

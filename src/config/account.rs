@@ -1,90 +1,7 @@
 //! SMTP accounts (SPEC §5): what is stored, and validation of what PHP sends.
 
-use crate::fields::{check_email, FieldError, Fields, Value};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Security {
-    None,
-    /// Implicit TLS from the first byte (usually port 465).
-    Ssl,
-    StartTls,
-}
-
-impl Security {
-    pub const NAMES: [&'static str; 3] = ["none", "ssl", "starttls"];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Security::None => "none",
-            Security::Ssl => "ssl",
-            Security::StartTls => "starttls",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "none" => Some(Security::None),
-            "ssl" => Some(Security::Ssl),
-            "starttls" => Some(Security::StartTls),
-            _ => None,
-        }
-    }
-
-    fn default_port(self) -> i64 {
-        match self {
-            Security::None => 25,
-            Security::Ssl => 465,
-            Security::StartTls => 587,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthKind {
-    None,
-    Login,
-}
-
-impl AuthKind {
-    pub const NAMES: [&'static str; 2] = ["none", "login"];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthKind::None => "none",
-            AuthKind::Login => "login",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "none" => Some(AuthKind::None),
-            "login" => Some(AuthKind::Login),
-            _ => None,
-        }
-    }
-}
-
-/// Where and how to connect: everything a session needs but the password.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Server {
-    pub host: String,
-    pub port: u16,
-    pub security: Security,
-    pub verify_tls: bool,
-    pub auth: AuthKind,
-    pub login: String,
-}
-
-impl Server {
-    /// Whether a password saved for `self` may be sent to `other`: the same
-    /// host, port, security and certificate checking.
-    pub fn same_destination(&self, other: &Server) -> bool {
-        self.host.eq_ignore_ascii_case(&other.host)
-            && self.port == other.port
-            && self.security == other.security
-            && self.verify_tls == other.verify_tls
-    }
-}
+use crate::config::fields::{check_email, FieldError, Fields, Value};
+use crate::smtp::{AuthKind, Endpoint, Security};
 
 /// An account id as given: a positive whole number.
 pub fn positive_id(value: &Value) -> Result<i64, FieldError> {
@@ -102,7 +19,7 @@ pub struct Account {
     pub active: bool,
     pub name: String,
     pub email: String,
-    pub server: Server,
+    pub server: Endpoint,
     pub has_password: bool,
     pub mailing_first: bool,
     pub daily_limit: i64,
@@ -114,8 +31,8 @@ pub struct Account {
 
 impl Account {
     /// What SPEC §3 routing looks at.
-    pub fn routing(&self) -> crate::routing::Candidate<'_> {
-        crate::routing::Candidate { id: self.id, active: self.active, name: &self.name, email: &self.email, mailing_first: self.mailing_first }
+    pub fn routing(&self) -> crate::route::Candidate<'_> {
+        crate::route::Candidate { id: self.id, active: self.active, name: &self.name, email: &self.email, mailing_first: self.mailing_first }
     }
 }
 
@@ -126,7 +43,7 @@ pub struct AccountDraft {
     pub active: bool,
     pub name: String,
     pub email: String,
-    pub server: Server,
+    pub server: Endpoint,
     /// `None` keeps the stored password (a form never echoes it back).
     pub password: Option<String>,
     pub mailing_first: bool,
@@ -173,7 +90,7 @@ impl AccountDraft {
         if host.is_empty() {
             return Err(FieldError::new("host", "is required"));
         }
-        crate::fields::check_host_name(&host).map_err(|why| FieldError::new("host", why))?;
+        crate::config::fields::check_host_name(&host).map_err(|why| FieldError::new("host", why))?;
 
         let security = match given("security") {
             Some(v) => Security::parse(v.to_choice("security", &Security::NAMES)?).unwrap_or(Security::None),
@@ -202,7 +119,7 @@ impl AccountDraft {
                 return Err(FieldError::new("password", "is required when auth is 'login'"));
             }
         }
-        let server = Server { host, port: port as u16, security, verify_tls, auth, login };
+        let server = Endpoint { host, port: port as u16, security, verify_tls, auth, login };
         if let Some(stored) = existing.filter(|a| a.has_password && password.is_none() && server.auth == AuthKind::Login) {
             if !stored.server.same_destination(&server) {
                 return Err(FieldError::new(

@@ -102,7 +102,7 @@ impl Outcome {
     /// failed attempts: the retry schedule, unless no account could be tried
     /// at all and one can be from a known time on (a daily limit's midnight).
     pub fn next_try(&self, attempts: i64, now: i64) -> i64 {
-        let scheduled = now + crate::outbox::retry_delay(attempts);
+        let scheduled = now + crate::store::outbox::retry_delay(attempts);
         match self.not_before {
             Some(at) if self.failures.is_empty() && self.deferred.is_empty() => at.max(now),
             _ => scheduled,

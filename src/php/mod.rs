@@ -7,6 +7,8 @@
 //! can hit `memory_limit`, a fatal error that longjmps over Rust frames, and
 //! the runtime must not be out of its slot then (see [`crate::runtime`]).
 
+pub mod site_check;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use ext_php_rs::binary::Binary;
@@ -18,16 +20,16 @@ use ext_php_rs::prelude::*;
 use ext_php_rs::types::{ZendHashTable, ZendObject, Zval};
 use ext_php_rs::zend::{bailout, ce, try_catch, CatchError, ClassEntry, ExecutorGlobals};
 
-use crate::account::{Account, AccountDraft};
+use crate::config::account::{Account, AccountDraft};
 use crate::delivery::{self, MailStep};
-use crate::health::Health;
-use crate::outbox::OutboxLetter;
+use crate::store::health::Health;
+use crate::store::outbox::OutboxLetter;
 use crate::error::Error;
-use crate::fields::{FieldError, Fields, Value};
+use crate::config::fields::{FieldError, Fields, Value};
 use crate::letter::MailArgs;
 use crate::logs;
 use crate::runtime::with_runtime;
-use crate::settings;
+use crate::config::settings;
 use crate::store::JournalEntry;
 
 extern "C" {
@@ -333,7 +335,7 @@ fn journal_array(e: &JournalEntry) -> PhpArray {
 fn draft_of(rt: &crate::runtime::Runtime, fields: &Fields) -> Result<(AccountDraft, Option<Account>), Error> {
     let id = match fields.get("id") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(crate::account::positive_id(v)?),
+        Some(v) => Some(crate::config::account::positive_id(v)?),
     };
     let existing = match id {
         Some(id) => Some(rt.store.account(id)?.ok_or_else(|| FieldError::new("id", format!("no account with id {id}")))?),

@@ -1,7 +1,13 @@
-//! Which SMTP account sends a letter: the algorithm of SPEC §3, word for word.
-//! Pure: it sees only the accounts' routing fields and the letter's From.
+//! Where a letter goes, decided before anything is done, and what its
+//! attempts came to. Here: which SMTP accounts may send it and in which
+//! order, the algorithm of SPEC §3 word for word; in [`decision`], what to
+//! do with the letter; in [`outcome`], the one value every result is read
+//! from. Pure: no PHP, no network, no store.
 
-use crate::headers::clean_display_name;
+pub mod decision;
+pub mod outcome;
+
+use crate::letter::headers::clean_display_name;
 
 /// What routing needs to know of an account.
 #[derive(Debug, Clone)]

@@ -1,0 +1,6 @@
+//! What the admin sets, validated: SMTP accounts, the module's settings,
+//! and the values PHP arrays bring them in (each error names its field).
+
+pub mod account;
+pub mod fields;
+pub mod settings;
