@@ -20,7 +20,13 @@ X-Smtp34-Mailing: 42\r\nX-MID: 42.7"
 
 fn main() {
     let accounts: Vec<Candidate> = (1..=10)
-        .map(|id| Candidate { id, active: true, name: if id % 2 == 0 { "Интернет-магазин" } else { "Новости" }, email: "shop@site.ru", mailing_first: id == 7 })
+        .map(|id| Candidate {
+            id,
+            active: true,
+            name: if id % 2 == 0 { "Интернет-магазин" } else { "Новости" },
+            email: "shop@site.ru",
+            mailing_first: id == 7,
+        })
         .collect();
     for (label, size) in [("2 KB", 2 * 1024), ("50 KB", 50 * 1024)] {
         let (body, headers) = letter_of(size);

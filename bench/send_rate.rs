@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use lettre::address::Envelope;
 use lettre::{Address, SmtpTransport, Transport};
-use smtp34::smtp::{AuthKind, Endpoint, Security};
 use smtp34::letter::{Letter, MailArgs};
 use smtp34::smtp::Session;
+use smtp34::smtp::{AuthKind, Endpoint, Security};
 
 struct Sink(Child);
 
@@ -78,7 +78,10 @@ fn rate(label: &str, letters: usize, mut send: impl FnMut()) -> f64 {
     }
     let seconds = started.elapsed().as_secs_f64();
     let per_second = letters as f64 / seconds;
-    println!("{label:<44} {letters:>6} letters  {seconds:>7.2} s  {per_second:>8.1} letters/s  {:>7.2} ms/letter", seconds * 1000.0 / letters as f64);
+    println!(
+        "{label:<44} {letters:>6} letters  {seconds:>7.2} s  {per_second:>8.1} letters/s  {:>7.2} ms/letter",
+        seconds * 1000.0 / letters as f64
+    );
     per_second
 }
 
@@ -98,14 +101,8 @@ fn main() {
         lettre.send_raw(&envelope, &message).expect("lettre send");
     });
 
-    let server = Endpoint {
-        host: "127.0.0.1".into(),
-        port,
-        security: Security::None,
-        verify_tls: true,
-        auth: AuthKind::None,
-        login: String::new(),
-    };
+    let server =
+        Endpoint { host: "127.0.0.1".into(), port, security: Security::None, verify_tls: true, auth: AuthKind::None, login: String::new() };
     let ours_rate = rate("smtp34 Session (TCP_NODELAY, one final write)", letters, || {
         let mut session = Session::open(&server, None, Duration::from_secs(10), None).expect("connect");
         session.send(&from, &to, &message, false).expect("smtp34 send");

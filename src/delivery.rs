@@ -11,20 +11,20 @@ use std::time::Instant;
 
 use lettre::Address;
 
-use crate::config::account::{Account, AccountDraft};
-use crate::smtp::{AuthKind, Endpoint};
 use crate::clock;
+use crate::config::account::{Account, AccountDraft};
+use crate::config::settings::Settings;
 use crate::crypto::random_hex;
-use crate::route::decision::{self, AccountView, Decision, Handover, LetterFacts};
 use crate::error::{Error, Result};
 use crate::letter::headers::Mailbox;
 use crate::letter::{Letter, MailArgs};
 use crate::logs;
-use crate::store::outbox::{retry_delay, Claim, OutboxLetter};
+use crate::route::decision::{self, AccountView, Decision, Handover, LetterFacts};
 use crate::route::outcome::{Delivery, Outcome, Status};
 use crate::runtime::Runtime;
-use crate::config::settings::Settings;
+use crate::smtp::{AuthKind, Endpoint};
 use crate::smtp::{Session, SmtpError, Transcript};
+use crate::store::outbox::{retry_delay, Claim, OutboxLetter, Retry};
 use crate::store::JournalEntry;
 
 /// The outcome of one `custom_mail()` call.
@@ -86,7 +86,7 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
         Decision::Refuse { why } => Ok(refuse(rt, &mut entry, Status::Refused, why, notes)),
         Decision::Reject { why } => Ok(refuse(rt, &mut entry, Status::Failed, why, notes)),
         Decision::Wait { sender, until, why } => {
-            let message = render(&letter, &accounts, sender);
+            let message = render(&letter, accounts, sender);
             entry.status = Status::Queued.as_str().into();
             entry.account_id = Some(sender);
             notes.insert(0, format!("waiting in the outbox: {why}"));
@@ -96,12 +96,15 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
             Ok(MailStep::Done(MailResult { accepted: true, journal_error: None }))
         }
         Decision::Send { sender, candidates, skipped } => {
-            let message = render(&letter, &accounts, sender);
+            let message = render(&letter, accounts, sender);
             entry.status = Status::Sending.as_str().into();
             entry.account_id = Some(sender);
             entry.reply = "sending".into();
             let mut row = outbox_row(&letter, sender);
-            let claim = Claim { token: format!("mail-{}-{}", std::process::id(), random_hex(4)), until: now + lease(&settings, candidates.len(), row.recipients.len(), message.len()) };
+            let claim = Claim {
+                token: format!("mail-{}-{}", std::process::id(), random_hex(4)),
+                until: now + lease(settings, candidates.len(), row.recipients.len(), message.len()),
+            };
             let (journal_id, outbox_id) =
                 rt.store.begin_letter(&entry, &row, &message, Some(&claim), now).map_err(|e| Error::Storage(journal_problem(e)))?;
             row.id = outbox_id;
@@ -112,8 +115,8 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
             outcome.notes.extend(skipped);
             outcome.notes.extend(notes);
             let mut shipment = Shipment { message: &message, envelope_from: letter.envelope_from.clone(), message_id: &letter.message_id };
-            try_accounts(rt, &settings, &chosen, &mut shipment, &mut outcome);
-            let journal_error = settle(rt, &settings, &row, &outcome, Some(started)).err().map(journal_problem);
+            try_accounts(rt, settings, &chosen, &mut shipment, &mut outcome);
+            let journal_error = settle(rt, settings, &row, &outcome, Some(started)).err().map(journal_problem);
             Ok(MailStep::Done(MailResult { accepted: outcome.accepted(), journal_error }))
         }
     }
@@ -143,7 +146,11 @@ fn journal_entry(letter: &Letter, now: i64) -> JournalEntry {
     JournalEntry {
         time: now,
         mailing_id: letter.mailing.clone(),
-        from: letter.from.as_ref().map(|m| if m.name.is_empty() { m.address.clone() } else { format!("{} <{}>", m.name, m.address) }).unwrap_or_default(),
+        from: letter
+            .from
+            .as_ref()
+            .map(|m| if m.name.is_empty() { m.address.clone() } else { format!("{} <{}>", m.name, m.address) })
+            .unwrap_or_default(),
         recipients: letter.recipients.iter().map(Address::to_string).collect::<Vec<_>>().join(", "),
         subject: letter.subject.clone(),
         message_id: letter.message_id.clone(),
@@ -246,10 +253,9 @@ fn try_accounts(rt: &mut Runtime, settings: &Settings, accounts: &[Account], shi
             Ok(false) => {
                 // another worker took the last places since the decision
                 let used = rt.store.used_today().ok().and_then(|used| used.get(&account.id).copied()).unwrap_or(0);
-                outcome.notes.push(format!(
-                    "account {} reached its daily limit ({used} of {} recipients today)",
-                    account.id, account.daily_limit
-                ));
+                outcome
+                    .notes
+                    .push(format!("account {} reached its daily limit ({used} of {} recipients today)", account.id, account.daily_limit));
                 let midnight = rt.store.next_local_midnight().unwrap_or(now + retry_delay(1));
                 outcome.not_before = Some(outcome.not_before.map_or(midnight, |t| t.min(midnight)));
                 continue;
@@ -390,7 +396,13 @@ fn keep_or_close(
 /// (delivered, refused, given up) or waits for its next try, and the
 /// journal row says so. `sent_at` is set for a `custom_mail()` call (its
 /// row is completed with its duration); a flush only updates the row.
-fn settle(rt: &mut Runtime, settings: &Settings, row: &OutboxLetter, outcome: &Outcome, sent_at: Option<Instant>) -> rusqlite::Result<Settled> {
+fn settle(
+    rt: &mut Runtime,
+    settings: &Settings,
+    row: &OutboxLetter,
+    outcome: &Outcome,
+    sent_at: Option<Instant>,
+) -> rusqlite::Result<Settled> {
     // one transaction for all a letter's bookkeeping: one commit a letter, not five
     let tx = rusqlite::Transaction::new_unchecked(&rt.store.conn, rusqlite::TransactionBehavior::Immediate)?;
     let settled = settle_in(rt, settings, row, outcome, sent_at)?;
@@ -398,7 +410,13 @@ fn settle(rt: &mut Runtime, settings: &Settings, row: &OutboxLetter, outcome: &O
     Ok(settled)
 }
 
-fn settle_in(rt: &Runtime, settings: &Settings, row: &OutboxLetter, outcome: &Outcome, sent_at: Option<Instant>) -> rusqlite::Result<Settled> {
+fn settle_in(
+    rt: &Runtime,
+    settings: &Settings,
+    row: &OutboxLetter,
+    outcome: &Outcome,
+    sent_at: Option<Instant>,
+) -> rusqlite::Result<Settled> {
     let now = clock::now_unix();
     for (account_id, count) in &outcome.counted {
         rt.store.add_today(*account_id, *count)?;
@@ -409,19 +427,37 @@ fn settle_in(rt: &Runtime, settings: &Settings, row: &OutboxLetter, outcome: &Ou
     let expired = now - row.created_at >= settings.outbox_max_hours * 3600;
     let settled = if outcome.pending.is_empty() {
         rt.store.remove_from_outbox(row.id)?;
-        if outcome.deliveries.is_empty() { Settled::Failed } else { Settled::Sent }
+        if outcome.deliveries.is_empty() {
+            Settled::Failed
+        } else {
+            Settled::Sent
+        }
     } else if expired && sent_at.is_none() {
         rt.store.remove_from_outbox(row.id)?;
         Settled::GivenUp
     } else {
         let attempts = row.attempts + 1;
-        rt.store.retry_later(row.id, &outcome.pending, outcome.account_id(), &outcome.last_error(), attempts, outcome.next_try(attempts, now), now)?;
+        let error = outcome.last_error();
+        let retry = Retry {
+            recipients: &outcome.pending,
+            account_id: outcome.account_id(),
+            error: &error,
+            attempts,
+            next_try_at: outcome.next_try(attempts, now),
+        };
+        rt.store.retry_later(row.id, &retry, now)?;
         Settled::Waiting
     };
     let Some(journal_id) = row.journal_id else { return Ok(settled) };
     let reply = outcome.reply();
     if let Some(started) = sent_at {
-        rt.store.complete_journal(journal_id, outcome.status().as_str(), outcome.account_id(), &reply, Some(started.elapsed().as_millis() as i64))?;
+        rt.store.complete_journal(
+            journal_id,
+            outcome.status().as_str(),
+            outcome.account_id(),
+            &reply,
+            Some(started.elapsed().as_millis() as i64),
+        )?;
         return Ok(settled);
     }
     // A flush: the row was `queued` (or `interrupted`) when the whole letter
@@ -491,11 +527,12 @@ pub fn flush(rt: &mut Runtime, limit: i64, now_flag: bool) -> Result<FlushReport
     for _ in 0..limit.max(0) {
         let now = clock::now_unix();
         // the letter is not read yet: the claim allows for a large one (20 MB), it lapses only if the flusher dies
-        let claim = Claim { token: token.clone(), until: now + lease(&settings, accounts.len().min(3), 10, 20 << 20) };
+        let claim = Claim { token: token.clone(), until: now + lease(settings, accounts.len().min(3), 10, 20 << 20) };
         let Some(row) = rt.store.claim_next(&claim, now, !now_flag, after_id)? else { break };
         after_id = row.id;
         let from = Mailbox { name: row.from_name.clone(), address: row.from_email.clone() };
-        let usable = decision::retry_candidates(&from, row.mailing, row.recipients.len(), &views.views(&config), now, views.midnight, &failed_here);
+        let usable =
+            decision::retry_candidates(&from, row.mailing, row.recipients.len(), &views.views(&config), now, views.midnight, &failed_here);
         let chosen: Vec<Account> = usable.candidates.iter().filter_map(|id| accounts.iter().find(|a| a.id == *id).cloned()).collect();
         let mut outcome = Outcome::pending(row.recipients.clone());
         let envelope_from = row.envelope_from.as_deref().and_then(|a| Address::from_str(a).ok());
@@ -506,9 +543,9 @@ pub fn flush(rt: &mut Runtime, limit: i64, now_flag: bool) -> Result<FlushReport
             outcome.notes.extend(usable.skipped);
             outcome.not_before = Some(usable.until);
         }
-        try_accounts(rt, &settings, &chosen, &mut shipment, &mut outcome);
+        try_accounts(rt, settings, &chosen, &mut shipment, &mut outcome);
         failed_here.extend(outcome.failures.iter().map(|(id, _)| *id));
-        match settle(rt, &settings, &row, &outcome, None)? {
+        match settle(rt, settings, &row, &outcome, None)? {
             Settled::Sent => report.sent += 1,
             Settled::Failed | Settled::GivenUp => report.failed += 1,
             Settled::Waiting => {}
@@ -521,7 +558,13 @@ pub fn flush(rt: &mut Runtime, limit: i64, now_flag: bool) -> Result<FlushReport
 /// Appends a transcript to its log when logs are on. A log that cannot be
 /// written is reported to the caller (for the journal) and nothing else:
 /// the letter's fate does not depend on it.
-fn write_log(rt: &Runtime, settings: &Settings, target: logs::Target, title: &str, transcript: &Transcript) -> std::result::Result<(), String> {
+fn write_log(
+    rt: &Runtime,
+    settings: &Settings,
+    target: logs::Target,
+    title: &str,
+    transcript: &Transcript,
+) -> std::result::Result<(), String> {
     if !settings.log_enabled {
         return Ok(());
     }
@@ -543,7 +586,13 @@ pub fn drop_from_outbox(rt: &mut Runtime, id: i64) -> Result<bool> {
         if rt.store.journal_status(journal_id)?.as_deref() == Some(Status::Sent.as_str()) {
             rt.store.add_journal_note(journal_id, &note)?;
         } else {
-            rt.store.complete_journal(journal_id, Status::Failed.as_str(), None, &format!("{note}; last error: {}", letter.last_error), None)?;
+            rt.store.complete_journal(
+                journal_id,
+                Status::Failed.as_str(),
+                None,
+                &format!("{note}; last error: {}", letter.last_error),
+                None,
+            )?;
         }
     }
     Ok(true)
@@ -585,10 +634,7 @@ pub fn check(rt: &mut Runtime, draft: &AccountDraft, log_as: logs::Target) -> Re
         Err(e) => e.message.clone(),
     };
     transcript.note(format!("Result: {}", if result.is_ok() { "OK" } else { "FAILED" }));
-    let title = format!(
-        "check of {} on {}:{}: {message}",
-        draft.email, draft.server.host, draft.server.port
-    );
+    let title = format!("check of {} on {}:{}: {message}", draft.email, draft.server.host, draft.server.port);
     let mut rendered = transcript.render(settings.log_level);
     if let Err(problem) = write_log(rt, &settings, log_as, &title, &transcript) {
         rendered.extend_from_slice(format!("({problem})\n").as_bytes());
@@ -596,7 +642,12 @@ pub fn check(rt: &mut Runtime, draft: &AccountDraft, log_as: logs::Target) -> Re
     Ok(CheckOutcome { ok: result.is_ok(), message, transcript: rendered })
 }
 
-fn run_check(settings: &Settings, draft: &AccountDraft, password: Option<&str>, deadline: Instant) -> std::result::Result<String, SmtpError> {
+fn run_check(
+    settings: &Settings,
+    draft: &AccountDraft,
+    password: Option<&str>,
+    deadline: Instant,
+) -> std::result::Result<String, SmtpError> {
     let server = &draft.server;
     let mut session = Session::open(server, password, settings.timeout(), Some(deadline))?;
     let result = check_session(settings, draft, server, &mut session);
@@ -604,7 +655,12 @@ fn run_check(settings: &Settings, draft: &AccountDraft, password: Option<&str>, 
     result
 }
 
-fn check_session(settings: &Settings, draft: &AccountDraft, server: &Endpoint, session: &mut Session) -> std::result::Result<String, SmtpError> {
+fn check_session(
+    settings: &Settings,
+    draft: &AccountDraft,
+    server: &Endpoint,
+    session: &mut Session,
+) -> std::result::Result<String, SmtpError> {
     let mut summary = format!("connected to {}:{} ({})", server.host, server.port, server.security.as_str());
     if server.auth == AuthKind::Login {
         summary.push_str(&format!(", authorized as {}", server.login));
@@ -628,9 +684,8 @@ fn check_session(settings: &Settings, draft: &AccountDraft, server: &Endpoint, s
 
 fn test_letter(draft: &AccountDraft, to: &str) -> Vec<u8> {
     let from = crate::letter::format_mailbox(if draft.name.is_empty() { "smtp34" } else { &draft.name }, &draft.email);
-    let headers = format!(
-        "From: {from}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit"
-    );
+    let headers =
+        format!("From: {from}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit");
     let body = format!(
         "This is a test letter from smtp34, sent while checking the account {} on {}:{}.\n",
         draft.email, draft.server.host, draft.server.port

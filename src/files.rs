@@ -39,11 +39,12 @@ fn who(uid: u32) -> String {
 pub fn private_dir(dir: &Path, what: &str) -> Result<(), String> {
     match fs::metadata(dir) {
         Ok(meta) => check_dir(dir, what, &meta),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| format!("cannot create the {what} {}: {e} (create it for the PHP user: mkdir -m 700 {0} && chown <php user> {0})", dir.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| {
+            format!(
+                "cannot create the {what} {}: {e} (create it for the PHP user: mkdir -m 700 {0} && chown <php user> {0})",
+                dir.display()
+            )
+        }),
         Err(e) => Err(format!("cannot use the {what} {}: {e}", dir.display())),
     }
 }
@@ -83,7 +84,12 @@ fn check_owner_and_mode(path: &Path, what: &str, meta: &fs::Metadata, forbidden:
         } else {
             format!("chown {} {} (or run this as its owner, {})", user_name(me), path.display(), user_name(owner))
         };
-        return Err(format!("the {what} {} belongs to {}, not to this PHP process's user {}: {advice}", path.display(), who(owner), who(me)));
+        return Err(format!(
+            "the {what} {} belongs to {}, not to this PHP process's user {}: {advice}",
+            path.display(),
+            who(owner),
+            who(me)
+        ));
     }
     let mode = meta.permissions().mode() & 0o7777;
     if mode & forbidden != 0 {
@@ -144,7 +150,7 @@ mod tests {
             (Path::new("/").to_path_buf(), "root (uid 0)")
         };
         let error = private_dir(&dir, "data directory").unwrap_err();
-        assert!(error.contains(&format!("belongs to ")) && error.contains(owner), "{error}");
+        assert!(error.contains(&"belongs to ".to_string()) && error.contains(owner), "{error}");
         assert!(error.contains("not to this PHP process's user"), "{error}");
         assert!(!error.contains("chown root"), "root is never the advice: {error}");
         if current_uid() == 0 {

@@ -113,7 +113,6 @@ fn first_line(file: &mut File) -> Option<String> {
     Some(line)
 }
 
-
 /// A log as `smtp34_log_list()` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogInfo {
@@ -155,11 +154,8 @@ pub fn list(dir: &Path) -> Vec<LogInfo> {
             let (kind, account_id) = parse_name(&name).ok()?;
             // DirEntry::metadata does not follow links: a planted link is not listed
             let meta = entry.metadata().ok().filter(|m| m.is_file())?;
-            let modified = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_secs() as i64);
+            let modified =
+                meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs() as i64);
             Some(LogInfo { name, kind, account_id, size: meta.len(), modified })
         })
         .collect();
@@ -299,7 +295,19 @@ mod tests {
     fn names_are_validated() {
         assert_eq!(parse_name("send_12.log"), Ok((Kind::Send, 12)));
         assert_eq!(parse_name("check_0.log"), Ok((Kind::Check, 0)));
-        for bad in ["../send_1.log", "send_1.log/..", "/etc/passwd", "send_-1.log", "send_01.log", "send_1.txt", "mail_1.log", "send_.log", "send_1.log\0", "send_1", "check_99999999999999999999.log"] {
+        for bad in [
+            "../send_1.log",
+            "send_1.log/..",
+            "/etc/passwd",
+            "send_-1.log",
+            "send_01.log",
+            "send_1.txt",
+            "mail_1.log",
+            "send_.log",
+            "send_1.log\0",
+            "send_1",
+            "check_99999999999999999999.log",
+        ] {
             assert!(parse_name(bad).is_err(), "{bad}");
         }
     }

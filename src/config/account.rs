@@ -32,7 +32,13 @@ pub struct Account {
 impl Account {
     /// What SPEC §3 routing looks at.
     pub fn routing(&self) -> crate::route::Candidate<'_> {
-        crate::route::Candidate { id: self.id, active: self.active, name: &self.name, email: &self.email, mailing_first: self.mailing_first }
+        crate::route::Candidate {
+            id: self.id,
+            active: self.active,
+            name: &self.name,
+            email: &self.email,
+            mailing_first: self.mailing_first,
+        }
     }
 }
 
@@ -54,11 +60,29 @@ pub struct AccountDraft {
 /// `smtp34_account_get()` and are ignored on save, so a get → edit → save
 /// round trip works.
 const WRITABLE: [&str; 13] = [
-    "id", "active", "name", "email", "host", "port", "security", "auth", "login", "password", "mailing_first",
-    "verify_tls", "daily_limit",
+    "id",
+    "active",
+    "name",
+    "email",
+    "host",
+    "port",
+    "security",
+    "auth",
+    "login",
+    "password",
+    "mailing_first",
+    "verify_tls",
+    "daily_limit",
 ];
 const READ_ONLY: [&str; 9] = [
-    "has_password", "created_at", "updated_at", "sent_today", "failures", "last_error", "last_error_at", "last_success_at",
+    "has_password",
+    "created_at",
+    "updated_at",
+    "sent_today",
+    "failures",
+    "last_error",
+    "last_error_at",
+    "last_success_at",
     "resting_until",
 ];
 
@@ -71,7 +95,7 @@ impl AccountDraft {
         }
         let given = |key: &str| fields.get(key).filter(|v| **v != Value::Null);
 
-        let id = given("id").map(|v| positive_id(v)).transpose()?;
+        let id = given("id").map(positive_id).transpose()?;
         let bool_field = |key: &str, current: bool| given(key).map_or(Ok(current), |v| v.to_bool(key));
         let text_field = |key: &str, current: &str| given(key).map_or(Ok(current.to_owned()), |v| v.to_line(key));
 
@@ -133,16 +157,7 @@ impl AccountDraft {
             None => existing.map_or(0, |a| a.daily_limit),
         };
 
-        Ok(AccountDraft {
-            id: id.or(existing.map(|a| a.id)),
-            active,
-            name,
-            email,
-            server,
-            password,
-            mailing_first,
-            daily_limit,
-        })
+        Ok(AccountDraft { id: id.or(existing.map(|a| a.id)), active, name, email, server, password, mailing_first, daily_limit })
     }
 }
 

@@ -57,10 +57,9 @@ impl Value {
         match self {
             Value::Int(i) => Ok(*i),
             Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(*f as i64),
-            Value::Bytes(bytes) => String::from_utf8_lossy(bytes)
-                .trim()
-                .parse()
-                .map_err(|_| FieldError::new(field, "must be a whole number")),
+            Value::Bytes(bytes) => {
+                String::from_utf8_lossy(bytes).trim().parse().map_err(|_| FieldError::new(field, "must be a whole number"))
+            }
             _ => Err(FieldError::new(field, "must be a whole number")),
         }
     }
@@ -114,9 +113,7 @@ pub fn check_email(field: &str, text: &str) -> Result<String, FieldError> {
     let bad = || FieldError::new(field, format!("'{}' is not a valid email address", text.escape_default()));
     let (local, domain) = text.rsplit_once('@').ok_or_else(bad)?;
     let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c);
-    let local_ok = !local.is_empty()
-        && local.len() <= 64
-        && local.split('.').all(|part| !part.is_empty() && part.chars().all(atext));
+    let local_ok = !local.is_empty() && local.len() <= 64 && local.split('.').all(|part| !part.is_empty() && part.chars().all(atext));
     if !local_ok || check_host_name(domain).is_err() || text.parse::<lettre::Address>().is_err() {
         return Err(bad());
     }
@@ -169,7 +166,20 @@ mod tests {
         for ok in ["shop@site.ru", "a.b+tag@mail.example.com", "o'neil@b.c", "shop@пример.рф", "x@localhost"] {
             assert_eq!(check_email("email", ok).as_deref(), Ok(ok), "{ok}");
         }
-        for bad in ["\"a b <x>\"@b.c", "a b@c.d", "<a@b.c>", "a@b.c>", "Name <a@b.c>", ".a@b.c", "a..b@c.d", "a@", "@b.c", "a@b_c.d", "a@b.c:25", "a@-b.c"] {
+        for bad in [
+            "\"a b <x>\"@b.c",
+            "a b@c.d",
+            "<a@b.c>",
+            "a@b.c>",
+            "Name <a@b.c>",
+            ".a@b.c",
+            "a..b@c.d",
+            "a@",
+            "@b.c",
+            "a@b_c.d",
+            "a@b.c:25",
+            "a@-b.c",
+        ] {
             assert!(check_email("email", bad).is_err(), "{bad}");
         }
     }

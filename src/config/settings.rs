@@ -28,8 +28,19 @@ pub const FALLBACKS: [&str; 2] = ["mail", "none"];
 
 /// Every setting name, in the order of the SPEC table.
 pub const KEYS: [&str; 13] = [
-    "enabled", "log_enabled", "log_level", "log_period", "log_max_mb", "timeout", "check_sends_test",
-    "test_recipient", "fallback", "outbox_max_hours", "journal_days", "keepalive_seconds", "letters_per_connection",
+    "enabled",
+    "log_enabled",
+    "log_level",
+    "log_period",
+    "log_max_mb",
+    "timeout",
+    "check_sends_test",
+    "test_recipient",
+    "fallback",
+    "outbox_max_hours",
+    "journal_days",
+    "keepalive_seconds",
+    "letters_per_connection",
 ];
 
 impl Default for Settings {
@@ -147,12 +158,7 @@ mod tests {
     #[test]
     fn apply_is_all_or_nothing() {
         let mut s = Settings::default();
-        let changes: Fields = [
-            ("enabled".to_string(), Value::Bool(true)),
-            ("log_level".to_string(), Value::Int(9)),
-        ]
-        .into_iter()
-        .collect();
+        let changes: Fields = [("enabled".to_string(), Value::Bool(true)), ("log_level".to_string(), Value::Int(9))].into_iter().collect();
         assert_eq!(s.apply(&changes).unwrap_err().field, "log_level");
         assert_eq!(s, Settings::default());
         let changes: Fields = [("fallback".to_string(), Value::Bytes(b"none".to_vec()))].into_iter().collect();
@@ -163,7 +169,9 @@ mod tests {
     #[test]
     fn unknown_and_invalid_are_named() {
         let mut s = Settings::default();
-        for (key, value) in [("colour", Value::Int(1)), ("test_recipient", Value::Bytes(b"nope".to_vec())), ("log_period", Value::Bytes(b"hour".to_vec()))] {
+        for (key, value) in
+            [("colour", Value::Int(1)), ("test_recipient", Value::Bytes(b"nope".to_vec())), ("log_period", Value::Bytes(b"hour".to_vec()))]
+        {
             let changes: Fields = [(key.to_string(), value)].into_iter().collect();
             assert_eq!(s.apply(&changes).unwrap_err().field, key);
         }

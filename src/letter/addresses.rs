@@ -406,7 +406,7 @@ pub fn decode_encoded_words(text: &str) -> String {
         let mut run: Option<(String, Vec<u8>)> = None;
         let mut consumed = 0;
         loop {
-            let end = cursor.get(2..).and_then(|s| find_word_end(s)).map(|e| e + 2);
+            let end = cursor.get(2..).and_then(find_word_end).map(|e| e + 2);
             let Some((charset, bytes)) = end.and_then(|e| encoded_word(&cursor[..e])) else { break };
             let end = end.expect("checked just above");
             match &mut run {
@@ -521,7 +521,8 @@ mod tests {
     #[test]
     fn bitrix_encode_mime_string_bcc_in_pieces_cut_inside_characters() {
         let original = "Отдел продаж <sales@shop.ru>, boss@shop.ru, Бухгалтерия <acc@shop.ru>".as_bytes();
-        let value: Vec<String> = original.chunks(40).map(|c| format!("=?UTF-8?B?{}?=", base64::engine::general_purpose::STANDARD.encode(c))).collect();
+        let value: Vec<String> =
+            original.chunks(40).map(|c| format!("=?UTF-8?B?{}?=", base64::engine::general_purpose::STANDARD.encode(c))).collect();
         let list = parse(value.join(" ").as_bytes(), None);
         assert!(list.revealed);
         assert_eq!(list.mailboxes.iter().map(|m| m.address.as_str()).collect::<Vec<_>>(), ["sales@shop.ru", "boss@shop.ru", "acc@shop.ru"]);
@@ -534,7 +535,10 @@ mod tests {
         let original = cp("Иван <ivan@shop.ru>, Мария");
         let value = format!("=?windows-1251?B?{}?= <maria@shop.ru>", base64::engine::general_purpose::STANDARD.encode(&original));
         let list = parse(value.as_bytes(), None);
-        assert_eq!(list.mailboxes.iter().map(|m| (m.name.as_str(), m.address.as_str())).collect::<Vec<_>>(), [("Иван", "ivan@shop.ru"), ("Мария", "maria@shop.ru")]);
+        assert_eq!(
+            list.mailboxes.iter().map(|m| (m.name.as_str(), m.address.as_str())).collect::<Vec<_>>(),
+            [("Иван", "ivan@shop.ru"), ("Мария", "maria@shop.ru")]
+        );
     }
 
     #[test]

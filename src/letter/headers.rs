@@ -79,7 +79,8 @@ pub fn split_fields(block: &[u8]) -> (Vec<HeaderField>, Vec<Vec<u8>>) {
     let mut rejected = Vec::new();
     for line in block.split(|b| *b == b'\n') {
         // a bare CR, and a NUL (SMTP forbids it), become spaces
-        let line: Vec<u8> = line.strip_suffix(b"\r").unwrap_or(line).iter().map(|b| if *b == b'\r' || *b == 0 { b' ' } else { *b }).collect();
+        let line: Vec<u8> =
+            line.strip_suffix(b"\r").unwrap_or(line).iter().map(|b| if *b == b'\r' || *b == 0 { b' ' } else { *b }).collect();
         let line = line.as_slice();
         if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
             match fields.last_mut() {
@@ -95,10 +96,7 @@ pub fn split_fields(block: &[u8]) -> (Vec<HeaderField>, Vec<Vec<u8>>) {
             continue;
         }
         match line.iter().position(|b| *b == b':') {
-            Some(colon) if is_field_name(&line[..colon]) => fields.push(HeaderField {
-                raw: line.to_vec(),
-                name_len: colon,
-            }),
+            Some(colon) if is_field_name(&line[..colon]) => fields.push(HeaderField { raw: line.to_vec(), name_len: colon }),
             _ => rejected.push(line.to_vec()),
         }
     }
@@ -130,10 +128,7 @@ pub fn normalize_crlf(bytes: &[u8]) -> Vec<u8> {
 /// What PHP's own mail() does with `$to` and `$subject`: every control
 /// character becomes a space, so neither can smuggle in a header or a recipient.
 pub fn neutralize_controls(bytes: &[u8]) -> Vec<u8> {
-    let mut out: Vec<u8> = bytes
-        .iter()
-        .map(|b| if b.is_ascii_control() { b' ' } else { *b })
-        .collect();
+    let mut out: Vec<u8> = bytes.iter().map(|b| if b.is_ascii_control() { b' ' } else { *b }).collect();
     while out.last() == Some(&b' ') {
         out.pop();
     }
@@ -175,9 +170,7 @@ pub fn decode_text(value: &[u8], charset_hint: Option<&str>) -> String {
 pub fn clean_display_name(name: &str) -> String {
     let mut name = name.trim();
     loop {
-        let stripped = ['"', '\'']
-            .iter()
-            .find_map(|q| name.strip_prefix(*q).and_then(|n| n.strip_suffix(*q)));
+        let stripped = ['"', '\''].iter().find_map(|q| name.strip_prefix(*q).and_then(|n| n.strip_suffix(*q)));
         match stripped {
             Some(inner) => name = inner.trim(),
             None => return name.to_owned(),

@@ -68,17 +68,12 @@ impl Letter {
             .or_else(|| first_part_charset(args.message));
         let charset = charset.as_deref();
 
-        let mailing = MAILING_MARKERS.iter().find_map(|marker| {
-            fields
-                .iter()
-                .find(|f| f.is(marker))
-                .map(|f| String::from_utf8_lossy(&f.unfolded_value()).into_owned())
-        });
-
-        let from = fields
+        let mailing = MAILING_MARKERS
             .iter()
-            .find(|f| f.is("From"))
-            .and_then(|f| addresses::parse(&f.unfolded_value(), charset).mailboxes.into_iter().next());
+            .find_map(|marker| fields.iter().find(|f| f.is(marker)).map(|f| String::from_utf8_lossy(&f.unfolded_value()).into_owned()));
+
+        let from =
+            fields.iter().find(|f| f.is("From")).and_then(|f| addresses::parse(&f.unfolded_value(), charset).mailboxes.into_iter().next());
 
         let mut entries: Vec<Mailbox> = Vec::new();
         let mut unreadable: Vec<String> = Vec::new();
@@ -105,10 +100,7 @@ impl Letter {
 
         fields.retain(|f| !f.is("Bcc") && !INTERNAL_MARKERS.iter().any(|m| f.is(m)));
 
-        let own_message_id = fields
-            .iter()
-            .find(|f| f.is("Message-ID"))
-            .map(|f| String::from_utf8_lossy(&f.unfolded_value()).into_owned());
+        let own_message_id = fields.iter().find(|f| f.is("Message-ID")).map(|f| String::from_utf8_lossy(&f.unfolded_value()).into_owned());
         let add_message_id = own_message_id.is_none();
         let message_id = own_message_id.unwrap_or_else(|| {
             let domain = from
@@ -285,7 +277,7 @@ fn first_part_charset(body: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(window).to_ascii_lowercase();
     let at = text.find("content-type: text/")?;
     let line_end = text[at..].find("\n\n").map_or(text.len(), |e| at + e);
-    charset_param(text[at..line_end].as_bytes())
+    charset_param(&text.as_bytes()[at..line_end])
 }
 
 /// `Name <address>` with the name quoted, or RFC 2047 encoded when not ASCII;
@@ -314,11 +306,7 @@ pub fn encode_word(text: &str) -> String {
         chunk.push(c);
     }
     words.push(chunk);
-    words
-        .iter()
-        .map(|w| format!("=?UTF-8?B?{}?=", base64::engine::general_purpose::STANDARD.encode(w)))
-        .collect::<Vec<_>>()
-        .join("\r\n ")
+    words.iter().map(|w| format!("=?UTF-8?B?{}?=", base64::engine::general_purpose::STANDARD.encode(w))).collect::<Vec<_>>().join("\r\n ")
 }
 
 #[cfg(test)]
@@ -491,10 +479,7 @@ mod tests {
 
     #[test]
     fn to_and_subject_cannot_inject() {
-        let letter = Letter::parse(
-            &args(b"u@mail.ru\r\nBcc: evil@x.ru", b"Hi\r\nBcc: evil2@x.ru", b"b", b"From: a@site.ru", b""),
-            "x",
-        );
+        let letter = Letter::parse(&args(b"u@mail.ru\r\nBcc: evil@x.ru", b"Hi\r\nBcc: evil2@x.ru", b"b", b"From: a@site.ru", b""), "x");
         let out = String::from_utf8(letter.render("", DATE)).unwrap();
         assert!(out.starts_with("To: u@mail.ru  Bcc: evil@x.ru\r\nSubject: Hi  Bcc: evil2@x.ru\r\nFrom:"), "{out}");
         assert!(letter.recipients.iter().all(|a| !a.to_string().contains("evil2")));
@@ -534,7 +519,17 @@ mod tests {
             assert!(line.len() <= 998, "a line of {} octets", line.len());
         }
         assert_eq!(letter.recipients.len(), 100);
-        let again = Letter::parse(&args(b"a@b.ru", &rendered[rendered.windows(9).position(|w| w == b"Subject: ").unwrap() + 9..rendered.windows(9).position(|w| w == b"\r\nFrom: a").unwrap()], b"", b"", b""), "x");
+        let again = Letter::parse(
+            &args(
+                b"a@b.ru",
+                &rendered[rendered.windows(9).position(|w| w == b"Subject: ").unwrap() + 9
+                    ..rendered.windows(9).position(|w| w == b"\r\nFrom: a").unwrap()],
+                b"",
+                b"",
+                b"",
+            ),
+            "x",
+        );
         assert_eq!(again.subject, letter.subject, "the subject reads the same");
         assert_eq!(letter.subject.trim_end(), "Очень длинная тема ".repeat(60).trim_end());
     }
@@ -550,7 +545,8 @@ mod tests {
 
     #[test]
     fn domains_go_out_in_punycode() {
-        let letter = Letter::parse(&args("good@example.test, ivan@пример.рф, Иван@пример.рф".as_bytes(), b"s", b"b", b"From: a@b.ru", b""), "x");
+        let letter =
+            Letter::parse(&args("good@example.test, ivan@пример.рф, Иван@пример.рф".as_bytes(), b"s", b"b", b"From: a@b.ru", b""), "x");
         let got: Vec<String> = letter.recipients.iter().map(Address::to_string).collect();
         assert_eq!(got, ["good@example.test", "ivan@xn--e1afmkfd.xn--p1ai", "Иван@xn--e1afmkfd.xn--p1ai"]);
     }

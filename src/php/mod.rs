@@ -14,22 +14,22 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use ext_php_rs::binary::Binary;
 use ext_php_rs::boxed::ZBox;
 use ext_php_rs::convert::{FromZval, IntoZvalDyn, StubLiteral};
-use ext_php_rs::flags::DataType;
 use ext_php_rs::exception::PhpException;
+use ext_php_rs::flags::DataType;
 use ext_php_rs::prelude::*;
 use ext_php_rs::types::{ZendHashTable, ZendObject, Zval};
 use ext_php_rs::zend::{bailout, ce, try_catch, CatchError, ClassEntry, ExecutorGlobals};
 
 use crate::config::account::{Account, AccountDraft};
-use crate::delivery::{self, MailStep};
-use crate::store::health::Health;
-use crate::store::outbox::OutboxLetter;
-use crate::error::Error;
 use crate::config::fields::{FieldError, Fields, Value};
+use crate::config::settings;
+use crate::delivery::{self, MailStep};
+use crate::error::Error;
 use crate::letter::MailArgs;
 use crate::logs;
 use crate::runtime::with_runtime;
-use crate::config::settings;
+use crate::store::health::Health;
+use crate::store::outbox::OutboxLetter;
 use crate::store::JournalEntry;
 
 extern "C" {
@@ -85,12 +85,7 @@ fn warn(message: &str) {
     let text = std::ffi::CString::new(format!("smtp34: {}", message.replace('\0', " "))).unwrap_or_default();
     // SAFETY: a plain "%s" format with one NUL-terminated string argument.
     unsafe {
-        ext_php_rs::ffi::php_error_docref(
-            std::ptr::null(),
-            ext_php_rs::ffi::E_WARNING as i32,
-            c"%s".as_ptr(),
-            text.as_ptr(),
-        );
+        ext_php_rs::ffi::php_error_docref(std::ptr::null(), ext_php_rs::ffi::E_WARNING as i32, c"%s".as_ptr(), text.as_ptr());
     }
 }
 
@@ -148,13 +143,8 @@ pub fn custom_mail(
     context: Option<&ZendObject>,
 ) -> bool {
     let _ = context; // Bitrix's Mail\Context: nothing in it decides routing (SPEC §2).
-    let args = MailArgs {
-        to: to.0,
-        subject: subject.0,
-        message: message.0,
-        headers: additional_headers.0,
-        parameters: additional_parameters.0,
-    };
+    let args =
+        MailArgs { to: to.0, subject: subject.0, message: message.0, headers: additional_headers.0, parameters: additional_parameters.0 };
     let step = catch_unwind(AssertUnwindSafe(|| with_runtime(|rt| delivery::custom_mail(rt, &args))));
     let result = match step {
         Ok(Ok(MailStep::Done(result))) => result,
@@ -220,10 +210,7 @@ fn value_of(zval: &Zval) -> Value {
 }
 
 fn fields_of(array: &ZendHashTable) -> Fields {
-    array
-        .iter()
-        .map(|(key, value)| (key.to_string(), value_of(value.dereference())))
-        .collect()
+    array.iter().map(|(key, value)| (key.to_string(), value_of(value.dereference()))).collect()
 }
 
 fn to_zval(value: Value) -> Zval {
@@ -437,11 +424,9 @@ pub fn smtp34_account_check(account: &Zval) -> PhpResult<PhpArray> {
 pub fn smtp34_settings(changes: Option<&ZendHashTable>) -> PhpResult<PhpArray> {
     let changes = changes.map(fields_of);
     let current = guard(|| {
-        with_runtime(|rt| {
-            match changes.filter(|c| !c.is_empty()) {
-                Some(changes) => rt.store.update_settings(&changes),
-                None => Ok(rt.store.settings()?),
-            }
+        with_runtime(|rt| match changes.filter(|c| !c.is_empty()) {
+            Some(changes) => rt.store.update_settings(&changes),
+            None => Ok(rt.store.settings()?),
         })
     })?;
     Ok(array_of(settings::KEYS.iter().map(|k| (*k, current.get(k))).collect()))

@@ -15,7 +15,8 @@ pub const FPM_DIR: &str = "/etc/php/8.2/fpm";
 pub fn fpm_loading_file(fpm_dir: &Path) -> Option<PathBuf> {
     let mut files = vec![fpm_dir.join("php.ini")];
     if let Ok(entries) = fs::read_dir(fpm_dir.join("conf.d")) {
-        let mut scanned: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "ini")).collect();
+        let mut scanned: Vec<PathBuf> =
+            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "ini")).collect();
         scanned.sort();
         files.extend(scanned);
     }
@@ -118,13 +119,16 @@ pub fn defines_custom_mail(php: &[u8]) -> bool {
         }
         code.split("function").skip(1).any(|after| {
             let name = after.trim_start();
-            after.starts_with(|c: char| c.is_whitespace()) && name.starts_with("custom_mail") && name["custom_mail".len()..].trim_start().starts_with('(')
+            after.starts_with(|c: char| c.is_whitespace())
+                && name.starts_with("custom_mail")
+                && name["custom_mail".len()..].trim_start().starts_with('(')
         })
     })
 }
 
 /// The site files where Bitrix sites define `custom_mail()`.
-pub const CUSTOM_MAIL_FILES: [&str; 3] = ["local/php_interface/init.php", "bitrix/php_interface/init.php", "bitrix/php_interface/dbconn.php"];
+pub const CUSTOM_MAIL_FILES: [&str; 3] =
+    ["local/php_interface/init.php", "bitrix/php_interface/init.php", "bitrix/php_interface/dbconn.php"];
 
 /// The rows `php --ri smtp34` adds: (what, finding).
 pub fn findings(cwd: &Path, fpm_dir: &Path) -> Vec<(String, String)> {
@@ -132,7 +136,10 @@ pub fn findings(cwd: &Path, fpm_dir: &Path) -> Vec<(String, String)> {
     if fpm_dir.is_dir() {
         let state = match fpm_loading_file(fpm_dir) {
             Some(file) => format!("loads smtp34 ({})", file.display()),
-            None => format!("does NOT load smtp34: its letters bypass it (phpenmod -s fpm smtp34, then reload php-fpm; config in {})", fpm_dir.display()),
+            None => format!(
+                "does NOT load smtp34: its letters bypass it (phpenmod -s fpm smtp34, then reload php-fpm; config in {})",
+                fpm_dir.display()
+            ),
         };
         rows.push(("php-fpm".to_owned(), state));
     }
@@ -154,7 +161,10 @@ pub fn findings(cwd: &Path, fpm_dir: &Path) -> Vec<(String, String)> {
         let state = if others.is_empty() {
             "none in php_interface".to_owned()
         } else {
-            format!("ALSO DEFINED in {}: PHP without smtp34 sends through it, and with smtp34 loaded an unguarded one is a fatal error", others.join(", "))
+            format!(
+                "ALSO DEFINED in {}: PHP without smtp34 sends through it, and with smtp34 loaded an unguarded one is a fatal error",
+                others.join(", ")
+            )
         };
         rows.push(("Other custom_mail()".to_owned(), state));
     }
@@ -174,10 +184,18 @@ mod tests {
 
     #[test]
     fn extension_lines_naming_smtp34() {
-        for line in ["extension=smtp34.so", "extension = smtp34", "extension=\"/opt/smtp34/libsmtp34.so\" ; built here", " extension=libsmtp34.so"] {
+        for line in
+            ["extension=smtp34.so", "extension = smtp34", "extension=\"/opt/smtp34/libsmtp34.so\" ; built here", " extension=libsmtp34.so"]
+        {
             assert!(ini_loads_smtp34(line.as_bytes()), "{line}");
         }
-        for line in [";extension=smtp34.so", "extension=smtp345.so", "zend_extension=smtp34.so", "smtp34.db=/var/lib/smtp34/smtp34.db", "extension=mbstring"] {
+        for line in [
+            ";extension=smtp34.so",
+            "extension=smtp345.so",
+            "zend_extension=smtp34.so",
+            "smtp34.db=/var/lib/smtp34/smtp34.db",
+            "extension=mbstring",
+        ] {
             assert!(!ini_loads_smtp34(line.as_bytes()), "{line}");
         }
     }
@@ -239,7 +257,8 @@ return array (
         fs::create_dir_all(root.join("local/php_interface")).unwrap();
         fs::create_dir_all(root.join("catalog/item")).unwrap();
         fs::write(root.join("bitrix/.settings.php"), BITRIX_SETTINGS.replace("ENABLED", "true")).unwrap();
-        fs::write(root.join("local/php_interface/init.php"), "<?php\nfunction custom_mail($to, $s, $m) { return mail($to, $s, $m); }\n").unwrap();
+        fs::write(root.join("local/php_interface/init.php"), "<?php\nfunction custom_mail($to, $s, $m) { return mail($to, $s, $m); }\n")
+            .unwrap();
         let rows = findings(&root.join("catalog/item"), &root.join("no-fpm"));
         assert_eq!(rows.len(), 2);
         assert!(rows[0].1.starts_with("ON in"), "{}", rows[0].1);

@@ -29,17 +29,32 @@ pub enum Handover {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    HandToMail { handover: Handover, why: String },
+    HandToMail {
+        handover: Handover,
+        why: String,
+    },
     /// No account matches and `fallback` is `none`: false, journaled `refused`.
-    Refuse { why: String },
+    Refuse {
+        why: String,
+    },
     /// Nothing can be sent (no valid recipient): false, journaled `failed`.
-    Reject { why: String },
+    Reject {
+        why: String,
+    },
     /// Try these accounts in this order. `sender` is the account routing
     /// chose (its name may go into From); `skipped` says why others are not tried now.
-    Send { sender: i64, candidates: Vec<i64>, skipped: Vec<String> },
+    Send {
+        sender: i64,
+        candidates: Vec<i64>,
+        skipped: Vec<String>,
+    },
     /// Every matching account rests or is over its daily limit: the letter
     /// goes straight to the outbox, due at `until`.
-    Wait { sender: i64, until: i64, why: String },
+    Wait {
+        sender: i64,
+        until: i64,
+        why: String,
+    },
 }
 
 /// The letter as the decision sees it.
@@ -51,7 +66,14 @@ pub struct LetterFacts<'a> {
 }
 
 /// A custom_mail() call's decision.
-pub fn decide(enabled: bool, fallback_to_mail: bool, letter: LetterFacts, accounts: &[AccountView], now: i64, next_midnight: i64) -> Decision {
+pub fn decide(
+    enabled: bool,
+    fallback_to_mail: bool,
+    letter: LetterFacts,
+    accounts: &[AccountView],
+    now: i64,
+    next_midnight: i64,
+) -> Decision {
     if !enabled {
         return Decision::HandToMail { handover: Handover::Disabled, why: "smtp34 is disabled (setting 'enabled')".into() };
     }
@@ -84,10 +106,22 @@ pub fn decide(enabled: bool, fallback_to_mail: bool, letter: LetterFacts, accoun
 /// The accounts a waiting letter may go through on a flush: all that match
 /// it now, resting or not (the flusher probes them), but for those that
 /// already failed during this flush and those over their daily limit.
-pub fn retry_candidates(from: &Mailbox, mailing: bool, recipients: usize, accounts: &[AccountView], now: i64, next_midnight: i64, failed_this_flush: &[i64]) -> Usable {
+pub fn retry_candidates(
+    from: &Mailbox,
+    mailing: bool,
+    recipients: usize,
+    accounts: &[AccountView],
+    now: i64,
+    next_midnight: i64,
+    failed_this_flush: &[i64],
+) -> Usable {
     let matching = matching(accounts, from, mailing);
     if matching.is_empty() {
-        return Usable { candidates: Vec::new(), skipped: vec![format!("no active account for {} now", from.address)], until: now + crate::store::outbox::retry_delay(1) };
+        return Usable {
+            candidates: Vec::new(),
+            skipped: vec![format!("no active account for {} now", from.address)],
+            until: now + crate::store::outbox::retry_delay(1),
+        };
     }
     usable(&matching, accounts, recipients, now, next_midnight, false, failed_this_flush)
 }
@@ -107,7 +141,15 @@ pub struct Usable {
     pub until: i64,
 }
 
-fn usable(matching: &[i64], accounts: &[AccountView], recipients: usize, now: i64, next_midnight: i64, respect_backoff: bool, exclude: &[i64]) -> Usable {
+fn usable(
+    matching: &[i64],
+    accounts: &[AccountView],
+    recipients: usize,
+    now: i64,
+    next_midnight: i64,
+    respect_backoff: bool,
+    exclude: &[i64],
+) -> Usable {
     let mut result = Usable { candidates: Vec::new(), skipped: Vec::new(), until: i64::MAX };
     for id in matching {
         let Some(account) = accounts.iter().find(|a| a.routing.id == *id) else { continue };
@@ -118,10 +160,9 @@ fn usable(matching: &[i64], accounts: &[AccountView], recipients: usize, now: i6
             result.skipped.push(format!("account {id} rests after failing, for {} s more", account.backoff_until - now));
             result.until = result.until.min(account.backoff_until);
         } else if account.daily_limit > 0 && account.used_today + recipients as i64 > account.daily_limit {
-            result.skipped.push(format!(
-                "account {id} reached its daily limit ({} of {} recipients today)",
-                account.used_today, account.daily_limit
-            ));
+            result
+                .skipped
+                .push(format!("account {id} reached its daily limit ({} of {} recipients today)", account.used_today, account.daily_limit));
             result.until = result.until.min(next_midnight);
         } else {
             result.candidates.push(*id);
@@ -161,24 +202,35 @@ mod tests {
     fn no_account_follows_the_fallback_setting() {
         let f = Mailbox { name: String::new(), address: "other@site.ru".into() };
         let accounts = [account(1, "Shop")];
-        assert!(matches!(decide(true, true, letter(&f, 1), &accounts, NOW, MIDNIGHT), Decision::HandToMail { handover: Handover::Fallback, .. }));
+        assert!(matches!(
+            decide(true, true, letter(&f, 1), &accounts, NOW, MIDNIGHT),
+            Decision::HandToMail { handover: Handover::Fallback, .. }
+        ));
         let Decision::Refuse { why } = decide(true, false, letter(&f, 1), &accounts, NOW, MIDNIGHT) else { panic!() };
         assert_eq!(why, "no active account for other@site.ru (fallback 'none')");
         let none = LetterFacts { from: None, mailing: false, recipients: 1 };
-        assert!(matches!(decide(true, false, none, &accounts, NOW, MIDNIGHT), Decision::Refuse { why } if why.contains("no readable From")));
+        assert!(
+            matches!(decide(true, false, none, &accounts, NOW, MIDNIGHT), Decision::Refuse { why } if why.contains("no readable From"))
+        );
     }
 
     #[test]
     fn no_recipient_is_a_rejection() {
         let f = from("Shop");
-        assert_eq!(decide(true, true, letter(&f, 0), &[account(1, "Shop")], NOW, MIDNIGHT), Decision::Reject { why: "no valid recipients".into() });
+        assert_eq!(
+            decide(true, true, letter(&f, 0), &[account(1, "Shop")], NOW, MIDNIGHT),
+            Decision::Reject { why: "no valid recipients".into() }
+        );
     }
 
     #[test]
     fn candidates_in_routing_order_without_resting_accounts() {
         let f = from("Shop");
         let mut accounts = vec![account(1, "Shop"), account(2, "Other"), account(3, "Shop")];
-        assert_eq!(decide(true, true, letter(&f, 1), &accounts, NOW, MIDNIGHT), Decision::Send { sender: 3, candidates: vec![3, 1, 2], skipped: vec![] });
+        assert_eq!(
+            decide(true, true, letter(&f, 1), &accounts, NOW, MIDNIGHT),
+            Decision::Send { sender: 3, candidates: vec![3, 1, 2], skipped: vec![] }
+        );
         accounts[2].backoff_until = NOW + 30;
         let Decision::Send { sender, candidates, skipped } = decide(true, true, letter(&f, 1), &accounts, NOW, MIDNIGHT) else { panic!() };
         assert_eq!((sender, candidates), (3, vec![1, 2]), "the chosen account still names the sender");
@@ -201,7 +253,9 @@ mod tests {
         assert_eq!(until, MIDNIGHT, "limits start over at local midnight");
         // one recipient still fits account 2 (account 1 has used its one place)
         accounts[0].used_today = 1;
-        assert!(matches!(decide(true, true, letter(&f, 1), &accounts, NOW, MIDNIGHT), Decision::Send { candidates, .. } if candidates == vec![2]));
+        assert!(
+            matches!(decide(true, true, letter(&f, 1), &accounts, NOW, MIDNIGHT), Decision::Send { candidates, .. } if candidates == vec![2])
+        );
     }
 
     #[test]

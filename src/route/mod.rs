@@ -31,8 +31,7 @@ pub fn choose(candidates: &[Candidate], from_name: &str, from_email: &str, maili
 pub fn ordered(candidates: &[Candidate], from_name: &str, from_email: &str, mailing: bool) -> Vec<i64> {
     let name = clean_display_name(from_name);
     let email = from_email.trim().to_lowercase();
-    let mut same_email: Vec<&Candidate> =
-        candidates.iter().filter(|c| c.active && c.email.trim().to_lowercase() == email).collect();
+    let mut same_email: Vec<&Candidate> = candidates.iter().filter(|c| c.active && c.email.trim().to_lowercase() == email).collect();
     same_email.sort_by_key(|c| std::cmp::Reverse(c.id));
     let same_name = |c: &Candidate| clean_display_name(c.name) == name;
 

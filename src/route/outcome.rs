@@ -132,7 +132,12 @@ impl Outcome {
             if Some(delivery.account_id) == first && self.failures.is_empty() {
                 parts.push(delivery.reply.clone());
             } else {
-                parts.push(format!("sent through account {} to {}: {}", delivery.account_id, delivery.recipients.join(", "), delivery.reply));
+                parts.push(format!(
+                    "sent through account {} to {}: {}",
+                    delivery.account_id,
+                    delivery.recipients.join(", "),
+                    delivery.reply
+                ));
             }
         }
         for (id, error) in &self.failures {
@@ -142,7 +147,11 @@ impl Outcome {
             parts.push(format!("refused {recipient}: {why}"));
         }
         if !self.pending.is_empty() {
-            let why = if self.deferred.is_empty() { String::new() } else { format!(" ({})", self.deferred.iter().map(|(r, w)| format!("{r}: {w}")).collect::<Vec<_>>().join("; ")) };
+            let why = if self.deferred.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", self.deferred.iter().map(|(r, w)| format!("{r}: {w}")).collect::<Vec<_>>().join("; "))
+            };
             parts.push(format!("waiting in the outbox for {}{why}", self.pending.join(", ")));
         }
         parts.extend(self.notes.iter().cloned());
@@ -178,11 +187,7 @@ mod tests {
 
     #[test]
     fn queued_when_recipients_wait_and_nobody_got_it() {
-        let outcome = Outcome {
-            pending: vec!["a@x".into()],
-            failures: vec![(3, SmtpError::network("timed out"))],
-            ..Default::default()
-        };
+        let outcome = Outcome { pending: vec!["a@x".into()], failures: vec![(3, SmtpError::network("timed out"))], ..Default::default() };
         assert_eq!((outcome.status(), outcome.accepted()), (Status::Queued, true));
         assert_eq!(outcome.account_id(), Some(3));
         assert_eq!(outcome.reply(), "account 3 failed: timed out; waiting in the outbox for a@x");

@@ -12,10 +12,10 @@ use lettre::transport::smtp::commands::Ehlo;
 use lettre::transport::smtp::extension::ClientId;
 use lettre::Address;
 
+use super::endpoint::{AuthKind, Endpoint, Security};
 use super::scripted::{Record, Scripted};
 use super::session::{Concern, Delivered, Session, SmtpError};
 use super::stream::TlsFailure;
-use super::endpoint::{AuthKind, Endpoint, Security};
 
 const GREETING: &str = "220 mx.test ESMTP\r\n";
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -65,7 +65,12 @@ fn send(scripted: Scripted, to: &[&str], reset_first: bool) -> (Result<Delivered
     send_message(scripted, to, LETTER, reset_first)
 }
 
-fn send_message(scripted: Scripted, to: &[&str], message: &[u8], reset_first: bool) -> (Result<Delivered, SmtpError>, Rc<RefCell<Record>>, bool) {
+fn send_message(
+    scripted: Scripted,
+    to: &[&str],
+    message: &[u8],
+    reset_first: bool,
+) -> (Result<Delivered, SmtpError>, Rc<RefCell<Record>>, bool) {
     let (session, record) = start(scripted, &plain(), None);
     let mut session = session.expect("the handshake goes through");
     let recipients: Vec<Address> = to.iter().map(|t| address(t)).collect();
@@ -106,7 +111,10 @@ fn a_pipelined_letter_is_one_write_of_commands_then_one_of_data() {
     let scripted = script(&["PIPELINING"], &["250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n", "250 queued\r\n"]);
     let (result, record, _) = send(scripted, &["b@mail.ru", "c@mail.ru"], false);
     assert_eq!(result.unwrap().accepted.len(), 2);
-    assert_eq!(after_ehlo(&record), "MAIL FROM:<a@site.ru>\r\nRCPT TO:<b@mail.ru>\r\nRCPT TO:<c@mail.ru>\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n.\r\n");
+    assert_eq!(
+        after_ehlo(&record),
+        "MAIL FROM:<a@site.ru>\r\nRCPT TO:<b@mail.ru>\r\nRCPT TO:<c@mail.ru>\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n.\r\n"
+    );
     assert_eq!(writes_after_ehlo(&record).len(), 2);
 }
 
@@ -140,7 +148,10 @@ fn a_pipelined_mail_refused_with_data_refused_says_no_more() {
 
 #[test]
 fn every_recipient_refused_with_bdat_sends_nothing_more() {
-    let scripted = script(&["PIPELINING", "CHUNKING"], &["250 ok\r\n", "550 no such user\r\n", "550 no such user\r\n", "554 5.5.1 no valid recipients\r\n"]);
+    let scripted = script(
+        &["PIPELINING", "CHUNKING"],
+        &["250 ok\r\n", "550 no such user\r\n", "550 no such user\r\n", "554 5.5.1 no valid recipients\r\n"],
+    );
     let (result, record, _) = send(scripted, &["b@mail.ru", "c@mail.ru"], false);
     let delivered = result.unwrap();
     assert_eq!((delivered.accepted.len(), delivered.refused.len(), delivered.reply), (0, 2, None));
@@ -224,7 +235,8 @@ fn a_multi_line_ehlo_in_fragments_is_read_whole() {
 
 #[test]
 fn a_reply_cut_across_reads_is_one_reply() {
-    let (result, _, _) = send(script(&[], &["2", "50 o", "k\r", "\n", "250 ok\r\n", "35", "4 go\r\n", "250 queued\r\n"]), &["b@mail.ru"], false);
+    let (result, _, _) =
+        send(script(&[], &["2", "50 o", "k\r", "\n", "250 ok\r\n", "35", "4 go\r\n", "250 queued\r\n"]), &["b@mail.ru"], false);
     assert_eq!(result.unwrap().reply.as_deref(), Some("250 queued"));
 }
 
@@ -265,7 +277,8 @@ fn a_server_that_hangs_up_while_the_data_is_written() {
 #[test]
 fn dots_are_stuffed_after_every_line_end_crlf_lf_or_cr() {
     let message = b"a\r\n.\r\nMAIL FROM:<evil@x>\r\nb\n.\nc\r.\rd\r\n..e\r\n";
-    let (result, record, _) = send_message(script(&[], &["250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 queued\r\n"]), &["b@mail.ru"], message, false);
+    let (result, record, _) =
+        send_message(script(&[], &["250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 queued\r\n"]), &["b@mail.ru"], message, false);
     assert!(result.is_ok());
     let data = after_ehlo(&record).split_once("DATA\r\n").unwrap().1.to_owned();
     assert_eq!(data, "a\r\n..\r\nMAIL FROM:<evil@x>\r\nb\n..\nc\r..\rd\r\n...e\r\n.\r\n");
@@ -292,7 +305,8 @@ fn auth_login_answers_both_challenges() {
 
 #[test]
 fn a_refused_login_is_the_accounts_and_final() {
-    let (session, _) = start(script(&["AUTH PLAIN"], &["535 5.7.8 authentication failed\r\n"]), &server(Security::None, AuthKind::Login), Some("pw"));
+    let (session, _) =
+        start(script(&["AUTH PLAIN"], &["535 5.7.8 authentication failed\r\n"]), &server(Security::None, AuthKind::Login), Some("pw"));
     let error = session.err().unwrap();
     assert_eq!((error.concern, error.transient, error.code), (Concern::Account, false, Some(535)));
 }
@@ -328,7 +342,8 @@ fn starttls_upgrades_then_says_ehlo_again() {
 
 #[test]
 fn starttls_refused_or_not_offered_fails_the_account() {
-    let (session, _) = start(script(&["STARTTLS"], &["454 4.7.0 TLS not available\r\n"]), &server(Security::StartTls, AuthKind::None), None);
+    let (session, _) =
+        start(script(&["STARTTLS"], &["454 4.7.0 TLS not available\r\n"]), &server(Security::StartTls, AuthKind::None), None);
     let error = session.err().unwrap();
     assert_eq!((error.concern, error.transient, error.code), (Concern::Account, true, Some(454)));
     let (session, record) = start(script(&[], &[]), &server(Security::StartTls, AuthKind::None), None);
@@ -338,7 +353,11 @@ fn starttls_refused_or_not_offered_fails_the_account() {
 
 #[test]
 fn bytes_after_the_starttls_reply_are_refused_not_taken_as_encrypted() {
-    let (session, record) = start(script(&["STARTTLS"], &["220 go ahead\r\n250 injected before the handshake\r\n"]), &server(Security::StartTls, AuthKind::Login), Some("pw"));
+    let (session, record) = start(
+        script(&["STARTTLS"], &["220 go ahead\r\n250 injected before the handshake\r\n"]),
+        &server(Security::StartTls, AuthKind::Login),
+        Some("pw"),
+    );
     assert!(session.err().unwrap().message.contains("sent more after its STARTTLS reply"));
     assert!(!record.borrow().encrypted);
 }

@@ -18,9 +18,9 @@ use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter,
 use lettre::transport::smtp::response::Response;
 use lettre::Address;
 
+use super::endpoint::{AuthKind, Endpoint, Security};
 use super::stream::{self, Stream, Transport};
 use super::transcript::{self, MASK};
-use super::endpoint::{AuthKind, Endpoint, Security};
 
 /// How much a reply may outlast `timeout` before a read's timeout is shortened for it.
 const REARM_SLACK: Duration = Duration::from_millis(50);
@@ -186,9 +186,8 @@ impl Session<Stream> {
     pub fn open(server: &Endpoint, password: Option<&str>, timeout: Duration, deadline: Option<Instant>) -> Result<Self, SmtpError> {
         transcript::connection(&format!("Connection: opening to {}:{}, timeout={}s", server.host, server.port, timeout.as_secs()));
         let started = Instant::now();
-        let (tcp, addr) = stream::connect(&server.host, server.port, timeout).map_err(|e| {
-            SmtpError::network(format!("cannot connect to {}:{}: {e}", server.host, server.port))
-        })?;
+        let (tcp, addr) = stream::connect(&server.host, server.port, timeout)
+            .map_err(|e| SmtpError::network(format!("cannot connect to {}:{}: {e}", server.host, server.port)))?;
         transcript::connection(&format!("Connection: opened to {addr} in {} ms", started.elapsed().as_millis()));
         let stream = match server.security {
             Security::Ssl => Stream::tls(tcp, &server.host, server.verify_tls, timeout).map_err(SmtpError::tls)?,
@@ -201,7 +200,13 @@ impl Session<Stream> {
 impl<S: Transport> Session<S> {
     /// The conversation over `stream`, already connected (and, for
     /// implicit TLS, encrypted): greeting, EHLO, STARTTLS, AUTH.
-    pub fn start(stream: S, server: &Endpoint, password: Option<&str>, timeout: Duration, deadline: Option<Instant>) -> Result<Self, SmtpError> {
+    pub fn start(
+        stream: S,
+        server: &Endpoint,
+        password: Option<&str>,
+        timeout: Duration,
+        deadline: Option<Instant>,
+    ) -> Result<Self, SmtpError> {
         let mut session = Session {
             io: BufReader::new(stream),
             info: ServerInfo::default(),
@@ -355,7 +360,13 @@ impl<S: Transport> Session<S> {
     /// MAIL FROM and RCPT TO as they will be said; recipients this server
     /// cannot take (a non-ASCII local part without SMTPUTF8) are refused in
     /// `delivered` and left out. `None` when no recipient is left.
-    fn envelope(&self, from: &Address, recipients: &[Address], message: &[u8], delivered: &mut Delivered) -> Result<Option<Envelope>, SmtpError> {
+    fn envelope(
+        &self,
+        from: &Address,
+        recipients: &[Address],
+        message: &[u8],
+        delivered: &mut Delivered,
+    ) -> Result<Option<Envelope>, SmtpError> {
         // Domains are punycode already; a non-ASCII local part needs SMTPUTF8.
         let smtputf8 = self.info.supports_feature(Extension::SmtpUtfEight);
         let is_ascii = |a: &Address| a.to_string().is_ascii();
@@ -389,7 +400,13 @@ impl<S: Transport> Session<S> {
     /// come in order. With CHUNKING (RFC 3030) BDAT and the message itself
     /// join them: one round trip, and the letter is done here (`None`).
     /// Otherwise the reply to DATA, when the letter is to follow it.
-    fn send_pipelined(&mut self, envelope: &Envelope, message: &[u8], reset_first: bool, delivered: &mut Delivered) -> Result<Option<Reply>, SmtpError> {
+    fn send_pipelined(
+        &mut self,
+        envelope: &Envelope,
+        message: &[u8],
+        reset_first: bool,
+        delivered: &mut Delivered,
+    ) -> Result<Option<Reply>, SmtpError> {
         let last = if self.chunking { format!("BDAT {} LAST\r\n", message.len()) } else { "DATA\r\n".to_owned() };
         let mut commands: Vec<&str> = Vec::new();
         if reset_first {
@@ -525,7 +542,9 @@ impl<S: Transport> Session<S> {
 
     /// `line` with every secret the client said replaced by the mask.
     fn masked(&self, line: String) -> String {
-        self.secrets.iter().fold(line, |line, secret| if line.contains(secret.as_str()) { line.replace(secret.as_str(), MASK) } else { line })
+        self.secrets
+            .iter()
+            .fold(line, |line, secret| if line.contains(secret.as_str()) { line.replace(secret.as_str(), MASK) } else { line })
     }
 
     fn command(&mut self, line: &str) -> Result<Reply, SmtpError> {
@@ -569,7 +588,11 @@ impl<S: Transport> Session<S> {
         let left = until.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(SmtpError::network(if Some(until) == self.deadline {
-                format!("timed out: the conversation with {} took longer than allowed (timeout {}s a reply)", self.host, self.timeout.as_secs())
+                format!(
+                    "timed out: the conversation with {} took longer than allowed (timeout {}s a reply)",
+                    self.host,
+                    self.timeout.as_secs()
+                )
             } else {
                 format!("timed out after {}s waiting for a reply from {}", self.timeout.as_secs(), self.host)
             }));
@@ -656,7 +679,10 @@ impl<S: Transport> Session<S> {
 
 /// Whether an EHLO reply's keyword lines offer `keyword` (a line of its own, parameters allowed).
 fn advertises(ehlo_reply: &str, keyword: &str) -> bool {
-    ehlo_reply.lines().skip(1).any(|line| line.get(4..).and_then(|k| k.split_whitespace().next()).is_some_and(|k| k.eq_ignore_ascii_case(keyword)))
+    ehlo_reply
+        .lines()
+        .skip(1)
+        .any(|line| line.get(4..).and_then(|k| k.split_whitespace().next()).is_some_and(|k| k.eq_ignore_ascii_case(keyword)))
 }
 
 /// How much of a letter's body goes to the socket in one write.
@@ -722,7 +748,8 @@ mod tests {
 
     #[test]
     fn streamed_pieces_add_up_to_the_whole_and_end_with_the_terminator() {
-        let message: Vec<u8> = (0..5000).flat_map(|i| if i % 7 == 0 { b".dot line\r\n".to_vec() } else { b"plain line\r\n".to_vec() }).collect();
+        let message: Vec<u8> =
+            (0..5000).flat_map(|i| if i % 7 == 0 { b".dot line\r\n".to_vec() } else { b"plain line\r\n".to_vec() }).collect();
         let mut pieces: Vec<Vec<u8>> = Vec::new();
         dot_stuff_into::<()>(&message, 4096, |p| {
             pieces.push(p.to_vec());

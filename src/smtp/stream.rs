@@ -63,7 +63,11 @@ pub fn connect(host: &str, port: u16, timeout: Duration) -> io::Result<(TcpStrea
 /// The first of `addresses` that answers before `deadline`. Each address
 /// waits for at most its share of the time left, so a silent first address
 /// (an IPv6 route that goes nowhere) leaves time for the ones after it.
-fn connect_any(addresses: impl IntoIterator<Item = SocketAddr>, deadline: Instant, timeout: Duration) -> io::Result<(TcpStream, SocketAddr)> {
+fn connect_any(
+    addresses: impl IntoIterator<Item = SocketAddr>,
+    deadline: Instant,
+    timeout: Duration,
+) -> io::Result<(TcpStream, SocketAddr)> {
     let addresses: Vec<SocketAddr> = addresses.into_iter().collect();
     let mut last_error = None;
     for (index, addr) in addresses.iter().enumerate() {
@@ -206,7 +210,8 @@ impl Stream {
         let config = if verify { &*VERIFYING } else { &*NOT_VERIFYING };
         let config = config.clone().map_err(TlsFailure::setup)?;
         let host = unbracket(host);
-        let name = ServerName::try_from(host.to_owned()).map_err(|_| TlsFailure::setup(format!("'{host}' is not a valid TLS server name")))?;
+        let name =
+            ServerName::try_from(host.to_owned()).map_err(|_| TlsFailure::setup(format!("'{host}' is not a valid TLS server name")))?;
         let mut conn = ClientConnection::new(config, name).map_err(|e| TlsFailure::setup(format!("TLS setup failed: {e}")))?;
         let mut bounded = Deadlined { tcp: &mut tcp, deadline: Instant::now() + timeout, timeout };
         while conn.is_handshaking() {

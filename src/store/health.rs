@@ -40,9 +40,9 @@ const TODAY: &str = "date('now', 'localtime')";
 impl Store {
     /// Every account's health; accounts never tried have none.
     pub fn health(&self) -> rusqlite::Result<HashMap<i64, Health>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT account_id, failures, last_error, last_error_at, last_success_at, backoff_until FROM account_health",
-        )?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT account_id, failures, last_error, last_error_at, last_success_at, backoff_until FROM account_health")?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get(0)?,
@@ -159,7 +159,10 @@ mod tests {
         assert_eq!(store.record_failure(3, "535 bad", 1000).unwrap(), 1);
         assert_eq!(store.record_failure(3, "535 still bad", 1010).unwrap(), 2);
         let health = store.health().unwrap()[&3].clone();
-        assert_eq!((health.failures, health.last_error.as_str(), health.last_error_at, health.backoff_until), (2, "535 still bad", Some(1010), 1130));
+        assert_eq!(
+            (health.failures, health.last_error.as_str(), health.last_error_at, health.backoff_until),
+            (2, "535 still bad", Some(1010), 1130)
+        );
         assert!(health.is_failing());
         store.record_success(3, 2000).unwrap();
         let health = store.health().unwrap()[&3].clone();

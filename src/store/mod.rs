@@ -14,8 +14,8 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::config::account::{Account, AccountDraft};
-use crate::smtp::{AuthKind, Endpoint, Security};
 use crate::config::settings::Settings;
+use crate::smtp::{AuthKind, Endpoint, Security};
 
 /// Each entry moves the schema one version up; never edit a released one.
 const MIGRATIONS: &[&str] = &[
@@ -307,8 +307,19 @@ impl Store {
                 mailing_first, verify_tls, daily_limit, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
             params![
-                draft.active, draft.name, draft.email, s.host, s.port, s.security.as_str(), s.auth.as_str(),
-                s.login, sealed_password, draft.mailing_first, s.verify_tls, draft.daily_limit, now
+                draft.active,
+                draft.name,
+                draft.email,
+                s.host,
+                s.port,
+                s.security.as_str(),
+                s.auth.as_str(),
+                s.login,
+                sealed_password,
+                draft.mailing_first,
+                s.verify_tls,
+                draft.daily_limit,
+                now
             ],
         )?;
         Ok(self.conn.last_insert_rowid())
@@ -318,7 +329,13 @@ impl Store {
     /// call read it), so a concurrent change to another field (a
     /// deactivation while this save's check ran) is never reverted.
     /// Returns false when the account no longer exists.
-    pub fn update_account(&self, before: &Account, draft: &AccountDraft, sealed_password: Option<Vec<u8>>, now: i64) -> rusqlite::Result<bool> {
+    pub fn update_account(
+        &self,
+        before: &Account,
+        draft: &AccountDraft,
+        sealed_password: Option<Vec<u8>>,
+        now: i64,
+    ) -> rusqlite::Result<bool> {
         use rusqlite::types::ToSql;
         let (old, new) = (&before.server, &draft.server);
         let mut columns: Vec<(&str, Box<dyn ToSql>)> = Vec::new();
@@ -398,9 +415,16 @@ impl Store {
             "INSERT INTO journal (time, account_id, mailing_id, from_addr, recipients, subject, message_id, status, reply, duration_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
-                entry.time, entry.account_id, entry.mailing_id.as_deref().map(|m| cap(m, SHORT)),
-                cap(&entry.from, SHORT), cap(&entry.recipients, LONG), cap(&entry.subject, SHORT),
-                cap(&entry.message_id, SHORT), entry.status, cap(&entry.reply, LONG), entry.duration_ms
+                entry.time,
+                entry.account_id,
+                entry.mailing_id.as_deref().map(|m| cap(m, SHORT)),
+                cap(&entry.from, SHORT),
+                cap(&entry.recipients, LONG),
+                cap(&entry.subject, SHORT),
+                cap(&entry.message_id, SHORT),
+                entry.status,
+                cap(&entry.reply, LONG),
+                entry.duration_ms
             ],
         )?;
         Ok(self.conn.last_insert_rowid())
@@ -420,7 +444,14 @@ impl Store {
 
     /// Completes a row written before the work: its final status and reply
     /// (`None` keeps what the row has).
-    pub fn complete_journal(&self, id: i64, status: &str, account_id: Option<i64>, reply: &str, duration_ms: Option<i64>) -> rusqlite::Result<()> {
+    pub fn complete_journal(
+        &self,
+        id: i64,
+        status: &str,
+        account_id: Option<i64>,
+        reply: &str,
+        duration_ms: Option<i64>,
+    ) -> rusqlite::Result<()> {
         self.run(
             "UPDATE journal SET status = ?2, account_id = COALESCE(?3, account_id), reply = ?4, duration_ms = COALESCE(?5, duration_ms)
              WHERE id = ?1",
@@ -625,9 +656,7 @@ mod tests {
     fn journal_newest_first_with_limit() {
         let store = Store::open(&temp_db("journal")).unwrap();
         for i in 0..5 {
-            store
-                .append_journal(&JournalEntry { time: i, status: "sent".into(), subject: format!("s{i}"), ..Default::default() })
-                .unwrap();
+            store.append_journal(&JournalEntry { time: i, status: "sent".into(), subject: format!("s{i}"), ..Default::default() }).unwrap();
         }
         let rows = store.journal(3).unwrap();
         assert_eq!(rows.iter().map(|r| r.subject.as_str()).collect::<Vec<_>>(), ["s4", "s3", "s2"]);

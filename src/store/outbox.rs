@@ -81,13 +81,30 @@ fn letter_from_row(row: &Row, now: i64) -> rusqlite::Result<OutboxLetter> {
     })
 }
 
+/// Another try of a waiting letter: for whom, through which account
+/// (`None` keeps the one it had), why the last one failed, and when.
+pub struct Retry<'a> {
+    pub recipients: &'a [String],
+    pub account_id: Option<i64>,
+    pub error: &'a str,
+    pub attempts: i64,
+    pub next_try_at: i64,
+}
+
 impl Store {
     /// Writes the journal row and the outbox row in one transaction, before
     /// the first word to a server: a letter is never delivered without a row,
     /// nor lost with a worker. With a `claim` the letter is its sender's until
     /// the claim lapses (then it is due for a flusher); without one it waits,
     /// due at `letter.next_try_at` for the reason in `letter.last_error`.
-    pub fn begin_letter(&self, entry: &JournalEntry, letter: &OutboxLetter, message: &[u8], claim: Option<&Claim>, now: i64) -> rusqlite::Result<(i64, i64)> {
+    pub fn begin_letter(
+        &self,
+        entry: &JournalEntry,
+        letter: &OutboxLetter,
+        message: &[u8],
+        claim: Option<&Claim>,
+        now: i64,
+    ) -> rusqlite::Result<(i64, i64)> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let journal_id = self.append_journal(entry)?;
         let (claimed_by, claim_until, due) = match claim {
@@ -99,9 +116,20 @@ impl Store {
                 message, account_id, attempts, next_try_at, last_error, claimed_by, claim_until)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, ?11, ?12, ?13, ?14)",
             params![
-                journal_id, now, letter.from_name, letter.from_email, letter.mailing, letter.envelope_from,
-                letter.recipients.join("\n"), letter.subject, message, letter.account_id, due, letter.last_error,
-                claimed_by, claim_until
+                journal_id,
+                now,
+                letter.from_name,
+                letter.from_email,
+                letter.mailing,
+                letter.envelope_from,
+                letter.recipients.join("\n"),
+                letter.subject,
+                message,
+                letter.account_id,
+                due,
+                letter.last_error,
+                claimed_by,
+                claim_until
             ],
         )?;
         let outbox_id = tx.last_insert_rowid();
@@ -146,12 +174,12 @@ impl Store {
     }
 
     /// The letter waits for another try, for these recipients only.
-    pub fn retry_later(&self, id: i64, recipients: &[String], account_id: Option<i64>, error: &str, attempts: i64, next_try_at: i64, now: i64) -> rusqlite::Result<()> {
+    pub fn retry_later(&self, id: i64, retry: &Retry, now: i64) -> rusqlite::Result<()> {
         self.run(
             "UPDATE outbox SET recipients = ?2, account_id = COALESCE(?3, account_id), last_error = ?4, attempts = ?5,
                 next_try_at = ?6, last_try_at = ?7, claimed_by = NULL, claim_until = 0
              WHERE id = ?1",
-            params![id, recipients.join("\n"), account_id, error, attempts, next_try_at, now],
+            params![id, retry.recipients.join("\n"), retry.account_id, retry.error, retry.attempts, retry.next_try_at, now],
         )?;
         Ok(())
     }
@@ -220,7 +248,9 @@ mod tests {
         assert_eq!(store.journal(1).unwrap()[0].id, journal_id);
         assert_eq!(store.claim_next(&claim("f2", 200), 150, false, 0).unwrap(), None, "claimed by f1");
 
-        store.retry_later(id, &["c@d.ru".to_string()], Some(3), "451 later", 1, 160, 150).unwrap();
+        let recipients = ["c@d.ru".to_string()];
+        let retry = Retry { recipients: &recipients, account_id: Some(3), error: "451 later", attempts: 1, next_try_at: 160 };
+        store.retry_later(id, &retry, 150).unwrap();
         assert_eq!(store.claim_next(&claim("f2", 300), 155, true, 0).unwrap(), None, "not due yet");
         assert!(store.claim_next(&claim("f2", 300), 155, false, id).unwrap().is_none(), "after_id skips it");
         let again = store.claim_next(&claim("f2", 300), 155, false, 0).unwrap().unwrap();
@@ -234,7 +264,9 @@ mod tests {
         let store = store("list");
         let entry = JournalEntry::default();
         let (_, id) = store.begin_letter(&entry, &letter(), b"12345", Some(&claim("s", 10)), 1).unwrap();
-        store.retry_later(id, &["a@b.ru".to_string()], Some(7), "421 busy", 2, 500, 20).unwrap();
+        let recipients = ["a@b.ru".to_string()];
+        let retry = Retry { recipients: &recipients, account_id: Some(7), error: "421 busy", attempts: 2, next_try_at: 500 };
+        store.retry_later(id, &retry, 20).unwrap();
         let list = store.outbox(30).unwrap();
         assert_eq!(list.len(), 1);
         let row = &list[0];
