@@ -13,7 +13,7 @@ use lettre::Address;
 
 use crate::clock;
 use crate::config::account::{Account, AccountDraft};
-use crate::config::settings::Settings;
+use crate::config::settings::{Fallback, Settings};
 use crate::crypto::random_hex;
 use crate::error::{Error, Result};
 use crate::letter::headers::Mailbox;
@@ -61,12 +61,13 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
     let views = AccountViews::load(rt, &config)?;
     prune_now_and_then(rt, settings, now);
     let facts = LetterFacts { from: letter.from.as_ref(), mailing: letter.mailing.is_some(), recipients: letter.recipients.len() };
-    let decision = decision::decide(settings.enabled, settings.fallback == "mail", facts, &views.views(&config), now, views.midnight);
+    let decision =
+        decision::decide(settings.enabled, settings.fallback == Fallback::Mail, facts, &views.views(&config), now, views.midnight);
 
     let mut entry = journal_entry(&letter, now);
     let mut notes = letter_notes(&letter);
     let refuse = |rt: &mut Runtime, entry: &mut JournalEntry, status: Status, why: String, notes: Vec<String>| {
-        entry.status = status.as_str().into();
+        entry.status = status;
         entry.reply = std::iter::once(why).chain(notes).collect::<Vec<_>>().join("; ");
         entry.duration_ms = started.elapsed().as_millis() as i64;
         let journal_error = rt.store.append_journal(entry).err().map(journal_problem);
@@ -78,7 +79,7 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
                 Handover::Disabled => Status::Disabled,
                 Handover::Fallback => Status::Fallback,
             };
-            entry.status = status.as_str().into();
+            entry.status = status;
             entry.reply = format!("{why}; handed to PHP mail(), which has not answered");
             let journal_id = rt.store.append_journal(&entry).map_err(journal_problem);
             Ok(MailStep::HandToMail(HandedOver { journal_id, status, why, started }))
@@ -87,7 +88,7 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
         Decision::Reject { why } => Ok(refuse(rt, &mut entry, Status::Failed, why, notes)),
         Decision::Wait { sender, until, why } => {
             let message = render(&letter, accounts, sender);
-            entry.status = Status::Queued.as_str().into();
+            entry.status = Status::Queued;
             entry.account_id = Some(sender);
             notes.insert(0, format!("waiting in the outbox: {why}"));
             entry.reply = notes.join("; ");
@@ -97,7 +98,7 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
         }
         Decision::Send { sender, candidates, skipped } => {
             let message = render(&letter, accounts, sender);
-            entry.status = Status::Sending.as_str().into();
+            entry.status = Status::Sending;
             entry.account_id = Some(sender);
             entry.reply = "sending".into();
             let mut row = outbox_row(&letter, sender);
@@ -134,7 +135,7 @@ pub fn handed_to_mail(rt: &mut Runtime, handed: HandedOver, accepted: Option<boo
         None => (Status::Interrupted, format!("{}; PHP mail() ended in a fatal error", handed.why)),
     };
     let duration = handed.started.elapsed().as_millis() as i64;
-    let journal_error = rt.store.complete_journal(id, status.as_str(), None, &reply, Some(duration)).err().map(journal_problem);
+    let journal_error = rt.store.complete_journal(id, status, None, &reply, Some(duration)).err().map(journal_problem);
     MailResult { accepted: accepted.unwrap_or(false), journal_error }
 }
 
@@ -290,7 +291,7 @@ fn try_accounts(rt: &mut Runtime, settings: &Settings, accounts: &[Account], shi
                 outcome.refusal = Some(error);
             }
             Err(error) => {
-                if Outcome::rests_account(&error) {
+                if error.rests_account() {
                     let _ = rt.store.record_failure(account.id, &error.message, now);
                 }
                 outcome.failures.push((account.id, error));
@@ -310,7 +311,7 @@ fn attempt(
     recipients: &[Address],
 ) -> (std::result::Result<crate::smtp::Delivered, SmtpError>, Option<String>) {
     let started = Instant::now();
-    let level = if settings.log_enabled { settings.log_level } else { 0 };
+    let level = settings.log_enabled.then_some(settings.log_level);
     let (result, transcript) = crate::smtp::transcript::collect(level, || converse(rt, settings, account, shipment, recipients));
     let summary = match &result {
         Ok(d) if d.reply.is_some() => format!("sent ({})", d.reply.as_deref().unwrap_or_default()),
@@ -352,8 +353,7 @@ fn converse(
         let result = session.send(&envelope_from, recipients, shipment.message, true);
         // Found dead before MAIL FROM was accepted (write failed, EOF, 421):
         // the server has nothing of this letter, so a new connection sends it.
-        let dead = matches!(&result, Err(e) if !session.mail_accepted && e.concern == crate::smtp::Concern::Account
-            && (e.code.is_none() || e.code == Some(421)));
+        let dead = matches!(&result, Err(e) if !session.mail_accepted && e.is_connection_lost());
         if !dead {
             keep_or_close(rt, account, session, letters + 1, max_letters, &result);
             return result;
@@ -453,7 +453,7 @@ fn settle_in(
     if let Some(started) = sent_at {
         rt.store.complete_journal(
             journal_id,
-            outcome.status().as_str(),
+            outcome.status(),
             outcome.account_id(),
             &reply,
             Some(started.elapsed().as_millis() as i64),
@@ -463,7 +463,7 @@ fn settle_in(
     // A flush: the row was `queued` (or `interrupted`) when the whole letter
     // waited, and is completed; a letter that was partly sent keeps `sent`
     // and is told what became of the rest.
-    let whole_letter_waited = rt.store.journal_status(journal_id)?.is_some_and(|s| s != Status::Sent.as_str());
+    let whole_letter_waited = rt.store.journal_status(journal_id)?.is_some_and(|s| s != Status::Sent);
     let (status, text) = match settled {
         Settled::GivenUp if outcome.deliveries.is_empty() => {
             (Status::Failed, format!("given up after {} h in the outbox: {}", settings.outbox_max_hours, outcome.last_error()))
@@ -473,7 +473,7 @@ fn settle_in(
         Settled::Sent | Settled::Failed => (outcome.status(), format!("from the outbox: {reply}")),
     };
     if whole_letter_waited {
-        rt.store.complete_journal(journal_id, status.as_str(), outcome.account_id(), &text, None)?;
+        rt.store.complete_journal(journal_id, status, outcome.account_id(), &text, None)?;
     } else if settled != Settled::Waiting {
         rt.store.add_journal_note(journal_id, &text)?;
     }
@@ -583,16 +583,10 @@ pub fn drop_from_outbox(rt: &mut Runtime, id: i64) -> Result<bool> {
     }
     if let Some(journal_id) = letter.journal_id {
         let note = format!("deleted from the outbox by an admin, not sent to {}", letter.recipients.join(", "));
-        if rt.store.journal_status(journal_id)?.as_deref() == Some(Status::Sent.as_str()) {
+        if rt.store.journal_status(journal_id)? == Some(Status::Sent) {
             rt.store.add_journal_note(journal_id, &note)?;
         } else {
-            rt.store.complete_journal(
-                journal_id,
-                Status::Failed.as_str(),
-                None,
-                &format!("{note}; last error: {}", letter.last_error),
-                None,
-            )?;
+            rt.store.complete_journal(journal_id, Status::Failed, None, &format!("{note}; last error: {}", letter.last_error), None)?;
         }
     }
     Ok(true)
@@ -628,7 +622,7 @@ pub fn check(rt: &mut Runtime, draft: &AccountDraft, log_as: logs::Target) -> Re
     // a check returns its transcript whether logs are kept or not
     let deadline = Instant::now() + settings.timeout();
     let (result, mut transcript) =
-        crate::smtp::transcript::collect(settings.log_level, || run_check(&settings, draft, password.as_deref(), deadline));
+        crate::smtp::transcript::collect(Some(settings.log_level), || run_check(&settings, draft, password.as_deref(), deadline));
     let message = match &result {
         Ok(summary) => summary.clone(),
         Err(e) => e.message.clone(),

@@ -18,6 +18,12 @@ pub enum Value {
 
 pub type Fields = BTreeMap<String, Value>;
 
+/// A value that is one of a few words (a setting like `fallback`).
+pub trait Choice: Copy + 'static {
+    const ALL: &'static [Self];
+    fn as_str(self) -> &'static str;
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     pub field: String,
@@ -94,6 +100,15 @@ impl Value {
     }
 
     /// One of a fixed set of words, case-insensitive.
+    /// One of `T`'s words, in any case.
+    pub fn to_enum<T: Choice>(&self, field: &str) -> Result<T, FieldError> {
+        let text = self.to_text(field)?.trim().to_ascii_lowercase();
+        T::ALL.iter().copied().find(|c| c.as_str() == text).ok_or_else(|| {
+            let words: Vec<&str> = T::ALL.iter().map(|c| c.as_str()).collect();
+            FieldError::new(field, format!("must be one of: {}", words.join(", ")))
+        })
+    }
+
     pub fn to_choice(&self, field: &str, choices: &[&'static str]) -> Result<&'static str, FieldError> {
         let text = self.to_text(field)?.trim().to_ascii_lowercase();
         choices

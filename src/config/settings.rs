@@ -1,19 +1,20 @@
 //! Module settings (SPEC §5 table): typed values, their defaults, validation.
 
-use crate::config::fields::{check_email, FieldError, Fields, Value};
+use crate::config::fields::{check_email, Choice, FieldError, Fields, Value};
+use crate::smtp::transcript::Level;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub enabled: bool,
     pub log_enabled: bool,
-    pub log_level: i64,
+    pub log_level: Level,
     pub log_period: &'static str,
     pub log_max_mb: i64,
     pub timeout: i64,
     pub check_sends_test: bool,
     /// Empty: the account's own email.
     pub test_recipient: String,
-    pub fallback: &'static str,
+    pub fallback: Fallback,
     pub outbox_max_hours: i64,
     /// Journal rows older than this many days are pruned; 0 keeps them forever.
     pub journal_days: i64,
@@ -24,7 +25,26 @@ pub struct Settings {
 }
 
 pub const LOG_PERIODS: [&str; 4] = ["day", "week", "month", "year"];
-pub const FALLBACKS: [&str; 2] = ["mail", "none"];
+
+/// What happens to a letter when no account can take it (SPEC §5 `fallback`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// PHP's own mail() sends it, as without smtp34.
+    Mail,
+    /// `custom_mail()` returns false and the journal says it was refused.
+    None,
+}
+
+impl Choice for Fallback {
+    const ALL: &'static [Self] = &[Fallback::Mail, Fallback::None];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Fallback::Mail => "mail",
+            Fallback::None => "none",
+        }
+    }
+}
 
 /// Every setting name, in the order of the SPEC table.
 pub const KEYS: [&str; 13] = [
@@ -48,13 +68,13 @@ impl Default for Settings {
         Settings {
             enabled: false,
             log_enabled: true,
-            log_level: 2,
+            log_level: Level::Reply,
             log_period: "day",
             log_max_mb: 10,
             timeout: 10,
             check_sends_test: false,
             test_recipient: String::new(),
-            fallback: "mail",
+            fallback: Fallback::Mail,
             outbox_max_hours: 48,
             journal_days: 30,
             keepalive_seconds: 30,
@@ -88,7 +108,10 @@ impl Settings {
         match key {
             "enabled" => self.enabled = value.to_bool(key)?,
             "log_enabled" => self.log_enabled = value.to_bool(key)?,
-            "log_level" => self.log_level = value.to_int_in(key, 1..=4)?,
+            "log_level" => {
+                let number = value.to_int_in(key, 1..=4)?;
+                self.log_level = Level::from_number(number).ok_or_else(|| FieldError::new(key, "must be 1 to 4"))?;
+            }
             "log_period" => self.log_period = value.to_choice(key, &LOG_PERIODS)?,
             "log_max_mb" => self.log_max_mb = value.to_int_in(key, 0..=100_000)?,
             "timeout" => self.timeout = value.to_int_in(key, 1..=600)?,
@@ -97,7 +120,7 @@ impl Settings {
                 let text = value.to_line(key)?;
                 self.test_recipient = if text.trim().is_empty() { String::new() } else { check_email(key, &text)? };
             }
-            "fallback" => self.fallback = value.to_choice(key, &FALLBACKS)?,
+            "fallback" => self.fallback = value.to_enum(key)?,
             "outbox_max_hours" => self.outbox_max_hours = value.to_int_in(key, 1..=24 * 365)?,
             "journal_days" => self.journal_days = value.to_int_in(key, 0..=3650)?,
             "keepalive_seconds" => self.keepalive_seconds = value.to_int_in(key, 0..=3600)?,
@@ -111,13 +134,13 @@ impl Settings {
         match key {
             "enabled" => Value::Bool(self.enabled),
             "log_enabled" => Value::Bool(self.log_enabled),
-            "log_level" => Value::Int(self.log_level),
+            "log_level" => Value::Int(self.log_level.number()),
             "log_period" => Value::Bytes(self.log_period.as_bytes().to_vec()),
             "log_max_mb" => Value::Int(self.log_max_mb),
             "timeout" => Value::Int(self.timeout),
             "check_sends_test" => Value::Bool(self.check_sends_test),
             "test_recipient" => Value::Bytes(self.test_recipient.as_bytes().to_vec()),
-            "fallback" => Value::Bytes(self.fallback.as_bytes().to_vec()),
+            "fallback" => Value::Bytes(self.fallback.as_str().as_bytes().to_vec()),
             "outbox_max_hours" => Value::Int(self.outbox_max_hours),
             "journal_days" => Value::Int(self.journal_days),
             "keepalive_seconds" => Value::Int(self.keepalive_seconds),
@@ -163,7 +186,7 @@ mod tests {
         assert_eq!(s, Settings::default());
         let changes: Fields = [("fallback".to_string(), Value::Bytes(b"none".to_vec()))].into_iter().collect();
         s.apply(&changes).unwrap();
-        assert_eq!(s.fallback, "none");
+        assert_eq!(s.fallback, Fallback::None);
     }
 
     #[test]
@@ -182,6 +205,6 @@ mod tests {
         let s = Settings::from_stored([("enabled", "1"), ("timeout", "30"), ("log_level", "garbage")]);
         assert!(s.enabled);
         assert_eq!(s.timeout, 30);
-        assert_eq!(s.log_level, 2);
+        assert_eq!(s.log_level, Level::Reply);
     }
 }

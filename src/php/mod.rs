@@ -312,7 +312,7 @@ fn journal_array(e: &JournalEntry) -> PhpArray {
         ("recipients", text(&e.recipients)),
         ("subject", text(&e.subject)),
         ("message_id", text(&e.message_id)),
-        ("status", text(&e.status)),
+        ("status", text(e.status.as_str())),
         ("reply", text(&e.reply)),
         ("duration_ms", Value::Int(e.duration_ms)),
     ])

@@ -2,12 +2,13 @@
 //! reply, the outbox's next step and `custom_mail()`'s return value are all
 //! read from it, never assembled separately.
 
-use crate::smtp::{Concern, SmtpError};
+use crate::smtp::SmtpError;
 
 /// A journal row's status (SPEC §6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Status {
     /// Written before the first word to a server; completed after.
+    #[default]
     Sending,
     Sent,
     /// Waiting in the outbox; `custom_mail()` returned true.
@@ -21,6 +22,22 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 8] = [
+        Status::Sending,
+        Status::Sent,
+        Status::Queued,
+        Status::Failed,
+        Status::Fallback,
+        Status::Refused,
+        Status::Disabled,
+        Status::Interrupted,
+    ];
+
+    /// The status a journal row stores as text.
+    pub fn parse(text: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Sending => "sending",
@@ -91,13 +108,6 @@ impl Outcome {
         self.deliveries.first().map(|d| d.account_id).or_else(|| self.failures.last().map(|(id, _)| *id))
     }
 
-    /// Whether an account failure should make page hits skip it for a while:
-    /// its own problems, and a whole letter refused for now (421/451 to MAIL
-    /// FROM or DATA). One recipient's 4xx says nothing about the account.
-    pub fn rests_account(error: &SmtpError) -> bool {
-        error.concern == Concern::Account || error.transient
-    }
-
     /// When the pending recipients should be tried again, after `attempts`
     /// failed attempts: the retry schedule, unless no account could be tried
     /// at all and one can be from a known time on (a daily limit's midnight).
@@ -162,6 +172,7 @@ impl Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::smtp::Concern;
 
     fn delivery(id: i64, to: &[&str]) -> Delivery {
         Delivery { account_id: id, recipients: to.iter().map(|s| s.to_string()).collect(), reply: "250 queued as X".into() }
@@ -227,9 +238,9 @@ mod tests {
 
     #[test]
     fn only_account_trouble_and_whole_letter_deferrals_rest_an_account() {
-        assert!(Outcome::rests_account(&SmtpError::network("x")));
-        assert!(Outcome::rests_account(&SmtpError::account_setup("535")));
-        assert!(Outcome::rests_account(&SmtpError { concern: Concern::Letter, transient: true, code: Some(451), message: String::new() }));
-        assert!(!Outcome::rests_account(&SmtpError::letter("no SMTPUTF8")));
+        assert!(SmtpError::network("x").rests_account());
+        assert!(SmtpError::account_setup("535").rests_account());
+        assert!(SmtpError { concern: Concern::Letter, transient: true, code: Some(451), message: String::new() }.rests_account());
+        assert!(!SmtpError::letter("no SMTPUTF8").rests_account());
     }
 }

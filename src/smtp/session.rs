@@ -75,6 +75,24 @@ impl SmtpError {
     pub fn is_final(&self) -> bool {
         self.concern == Concern::Letter && !self.transient
     }
+
+    /// Trying again later (here or elsewhere) may succeed: a 4xx, a timeout, a lost connection.
+    pub fn is_transient(&self) -> bool {
+        self.transient
+    }
+
+    /// The connection is gone, not refused: the network failed or the server
+    /// said 421 (closing). On a kept connection found so before MAIL FROM was
+    /// accepted, the server has nothing of the letter: a new connection sends it.
+    pub fn is_connection_lost(&self) -> bool {
+        self.concern == Concern::Account && (self.code.is_none() || self.code == Some(421))
+    }
+
+    /// The account's own problem (connecting, TLS, greeting, EHLO, AUTH), or
+    /// a whole letter refused for now: page hits should skip the account a while.
+    pub fn rests_account(&self) -> bool {
+        self.concern == Concern::Account || self.transient
+    }
 }
 
 impl std::fmt::Display for SmtpError {

@@ -24,6 +24,19 @@ pub enum Level {
     Data = 4,
 }
 
+impl Level {
+    pub const ALL: [Level; 4] = [Level::Command, Level::Reply, Level::Connection, Level::Data];
+
+    /// PHPMailer's SMTPDebug number an admin sets (1 to 4).
+    pub fn from_number(number: i64) -> Option<Level> {
+        Level::ALL.into_iter().find(|l| l.number() == number)
+    }
+
+    pub fn number(self) -> i64 {
+        self as i64
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Entry {
     unix: i64,
@@ -43,14 +56,15 @@ pub const MAX_LOGGED_DATA: usize = 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct Transcript {
     started: Instant,
-    level: i64,
+    /// `None`: nothing is recorded (logs off).
+    level: Option<Level>,
     entries: Vec<Entry>,
 }
 
 impl Default for Transcript {
     /// Everything (level 4).
     fn default() -> Self {
-        Self::new(Level::Data as i64)
+        Self::new(Some(Level::Data))
     }
 }
 
@@ -60,17 +74,17 @@ const CLIENT: &str = "CLIENT -> SERVER: ";
 const STAMP_LEN: usize = 32;
 
 impl Transcript {
-    /// Records entries up to `level` (0: only notes are worth keeping, e.g. logs off).
-    pub fn new(level: i64) -> Self {
+    /// Records entries up to `level`; `None` records nothing (logs off).
+    pub fn new(level: Option<Level>) -> Self {
         Self { started: Instant::now(), level, entries: Vec::new() }
     }
 
-    pub fn level(&self) -> i64 {
+    pub fn level(&self) -> Option<Level> {
         self.level
     }
 
     fn records(&self, level: Level) -> bool {
-        (level as i64) <= self.level
+        self.level.is_some_and(|most| level <= most)
     }
 
     fn push(&mut self, level: Level, prefix: &str, text: &[u8]) {
@@ -152,12 +166,12 @@ impl Transcript {
     }
 
     /// The entries up to `level`, one line each: `2026-11-22 10:00:00 [+12ms] text`.
-    pub fn render(&self, level: i64) -> Vec<u8> {
+    pub fn render(&self, level: Level) -> Vec<u8> {
         let mut out = Vec::new();
         // most lines of a conversation share their second and millisecond
         let mut stamp = String::new();
         let mut stamped = None;
-        for entry in self.entries.iter().filter(|e| (e.level as i64) <= level) {
+        for entry in self.entries.iter().filter(|e| e.level <= level) {
             if stamped != Some((entry.unix, entry.elapsed_ms)) {
                 stamp = format!("{} [+{}ms] ", crate::clock::iso(entry.unix), entry.elapsed_ms);
                 stamped = Some((entry.unix, entry.elapsed_ms));
@@ -225,7 +239,7 @@ thread_local! {
 }
 
 /// Runs `f`, gathering the transcript events it emits at `level`.
-pub fn collect<T>(level: i64, f: impl FnOnce() -> T) -> (T, Transcript) {
+pub fn collect<T>(level: Option<Level>, f: impl FnOnce() -> T) -> (T, Transcript) {
     INSTALLED.with(|installed| {
         let mut installed = installed.borrow_mut();
         if installed.is_none() {
@@ -310,12 +324,12 @@ mod tests {
     use super::*;
 
     fn text(t: &Transcript, level: i64) -> String {
-        String::from_utf8_lossy(&t.render(level)).into_owned()
+        String::from_utf8_lossy(&t.render(Level::from_number(level).unwrap())).into_owned()
     }
 
     #[test]
     fn levels_filter_entries() {
-        let ((), t) = collect(4, || {
+        let ((), t) = collect(Level::from_number(4), || {
             connection("Connected to 127.0.0.1:25");
             reply("220 ready");
             command("EHLO host\r\n");
@@ -332,7 +346,7 @@ mod tests {
 
     #[test]
     fn records_only_what_its_level_shows() {
-        let ((), t) = collect(2, || {
+        let ((), t) = collect(Level::from_number(2), || {
             connection("Connected");
             data(&vec![b'\n'; 1000]);
             reply("220 ready");
@@ -340,7 +354,7 @@ mod tests {
         });
         assert_eq!(t.entries.len(), 2, "no connection line, no copy of the letter");
         assert!(text(&t, 4).contains("SERVER -> CLIENT: 220 ready"));
-        let ((), off) = collect(0, || {
+        let ((), off) = collect(None, || {
             reply("220 ready");
             data(b"body\r\n");
         });
@@ -350,10 +364,10 @@ mod tests {
     #[test]
     fn only_this_crates_events_and_only_while_collecting() {
         command("MAIL FROM:<nobody@x>"); // no transcript gathered: dropped
-        let ((), t) = collect(4, || {
+        let ((), t) = collect(Level::from_number(4), || {
             tracing::event!(target: "lettre::transport::smtp", tracing::Level::INFO, kind = "command", text = "AUTH PLAIN c2VjcmV0");
             command("RSET");
-            let ((), inner) = collect(1, || command("QUIT"));
+            let ((), inner) = collect(Level::from_number(1), || command("QUIT"));
             assert_eq!(inner.entries.len(), 1);
             reply("250 ok");
         });
@@ -367,7 +381,7 @@ mod tests {
         let mut t = Transcript::default();
         let letter = b"\r\n".repeat(2 * 1024 * 1024); // 4 MB of empty lines
         t.data(&letter);
-        let rendered = t.render(4);
+        let rendered = t.render(Level::Data);
         assert!(rendered.len() <= MAX_LOGGED_DATA + 200, "{}", rendered.len());
         let last = String::from_utf8_lossy(rendered.rsplit(|b| *b == b'\n').nth(1).unwrap()).into_owned();
         assert!(last.ends_with("more bytes of the letter not logged)"), "{last}");
@@ -380,6 +394,6 @@ mod tests {
     fn data_keeps_its_bytes() {
         let mut t = Transcript::default();
         t.data(b"\xcf\xf0\xe8\xe2\xe5\xf2\r\n");
-        assert!(t.render(4).ends_with(b"CLIENT -> SERVER: \xcf\xf0\xe8\xe2\xe5\xf2\n"));
+        assert!(t.render(Level::Data).ends_with(b"CLIENT -> SERVER: \xcf\xf0\xe8\xe2\xe5\xf2\n"));
     }
 }

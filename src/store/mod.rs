@@ -15,6 +15,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::config::account::{Account, AccountDraft};
 use crate::config::settings::Settings;
+use crate::route::outcome::Status;
 use crate::smtp::{AuthKind, Endpoint, Security};
 
 /// Each entry moves the schema one version up; never edit a released one.
@@ -111,6 +112,12 @@ const MIGRATIONS: &[&str] = &[
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// A journal row's status; only [`Status::as_str`] ever wrote one.
+fn stored_status(row: &rusqlite::Row, column: usize) -> rusqlite::Result<Status> {
+    let text: String = row.get(column)?;
+    Status::parse(&text).ok_or_else(|| rusqlite::Error::InvalidColumnType(column, format!("status '{text}'"), rusqlite::types::Type::Text))
+}
+
 /// How long a write waits for another process's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -133,7 +140,7 @@ pub struct JournalEntry {
     pub recipients: String,
     pub subject: String,
     pub message_id: String,
-    pub status: String,
+    pub status: Status,
     pub reply: String,
     pub duration_ms: i64,
 }
@@ -422,7 +429,7 @@ impl Store {
                 cap(&entry.recipients, LONG),
                 cap(&entry.subject, SHORT),
                 cap(&entry.message_id, SHORT),
-                entry.status,
+                entry.status.as_str(),
                 cap(&entry.reply, LONG),
                 entry.duration_ms
             ],
@@ -447,7 +454,7 @@ impl Store {
     pub fn complete_journal(
         &self,
         id: i64,
-        status: &str,
+        status: Status,
         account_id: Option<i64>,
         reply: &str,
         duration_ms: Option<i64>,
@@ -455,7 +462,7 @@ impl Store {
         self.run(
             "UPDATE journal SET status = ?2, account_id = COALESCE(?3, account_id), reply = ?4, duration_ms = COALESCE(?5, duration_ms)
              WHERE id = ?1",
-            params![id, status, account_id, cap(reply, LONG), duration_ms],
+            params![id, status.as_str(), account_id, cap(reply, LONG), duration_ms],
         )?;
         Ok(())
     }
@@ -467,8 +474,8 @@ impl Store {
         Ok(())
     }
 
-    pub fn journal_status(&self, id: i64) -> rusqlite::Result<Option<String>> {
-        self.conn.query_row("SELECT status FROM journal WHERE id = ?1", [id], |r| r.get(0)).optional()
+    pub fn journal_status(&self, id: i64) -> rusqlite::Result<Option<Status>> {
+        self.conn.query_row("SELECT status FROM journal WHERE id = ?1", [id], |r| stored_status(r, 0)).optional()
     }
 
     /// The newest `limit` rows, newest first.
@@ -487,7 +494,7 @@ impl Store {
                 recipients: r.get(5)?,
                 subject: r.get(6)?,
                 message_id: r.get(7)?,
-                status: r.get(8)?,
+                status: stored_status(r, 8)?,
                 reply: r.get(9)?,
                 duration_ms: r.get(10)?,
             })
@@ -656,7 +663,7 @@ mod tests {
     fn journal_newest_first_with_limit() {
         let store = Store::open(&temp_db("journal")).unwrap();
         for i in 0..5 {
-            store.append_journal(&JournalEntry { time: i, status: "sent".into(), subject: format!("s{i}"), ..Default::default() }).unwrap();
+            store.append_journal(&JournalEntry { time: i, status: Status::Sent, subject: format!("s{i}"), ..Default::default() }).unwrap();
         }
         let rows = store.journal(3).unwrap();
         assert_eq!(rows.iter().map(|r| r.subject.as_str()).collect::<Vec<_>>(), ["s4", "s3", "s2"]);

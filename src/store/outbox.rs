@@ -207,6 +207,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::route::outcome::Status;
 
     #[test]
     fn retries_grow_then_stay_hourly() {
@@ -238,13 +239,13 @@ mod tests {
     #[test]
     fn a_letter_is_claimed_by_one_flusher_at_a_time() {
         let store = store("claim");
-        let entry = JournalEntry { status: "sending".into(), ..Default::default() };
+        let entry = JournalEntry { status: Status::Sending, ..Default::default() };
         let (journal_id, id) = store.begin_letter(&entry, &letter(), b"bytes", Some(&claim("sender", 100)), 50).unwrap();
         // the sender's claim holds until 100
         assert_eq!(store.claim_next(&claim("f1", 200), 99, false, 0).unwrap(), None);
         let got = store.claim_next(&claim("f1", 200), 100, true, 0).unwrap().unwrap();
         assert_eq!((got.id, got.message.as_slice(), got.recipients.len()), (id, &b"bytes"[..], 2));
-        assert_eq!(store.journal(1).unwrap()[0].status, "interrupted", "its sender never came back");
+        assert_eq!(store.journal(1).unwrap()[0].status, Status::Interrupted, "its sender never came back");
         assert_eq!(store.journal(1).unwrap()[0].id, journal_id);
         assert_eq!(store.claim_next(&claim("f2", 200), 150, false, 0).unwrap(), None, "claimed by f1");
 
