@@ -30,34 +30,65 @@ final class AccountForm
             Admin::redirect('accounts');
             return null;
         }
-        $values = $stored ?? Actions::NEW_ACCOUNT;
-        $problem = null;
-        $check = null;
-
+        $posted = ['values' => $stored ?? Actions::NEW_ACCOUNT, 'problem' => null, 'check' => null];
         if ($_SERVER['REQUEST_METHOD'] === 'POST' && Admin::mayChange()) {
-            $post = Admin::request($_POST);
-            if (isset($post['cancel'])) {
-                Admin::redirect('accounts');
+            $posted = self::post($id, $posted);
+            if ($posted === null) {
                 return null;
-            }
-            if (isset($post['check']) && $id > 0) {
-                $check = smtp34_account_check($id);
-            } else {
-                $fields = Actions::accountFields($post);
-                [$savedId, $problem] = Actions::saveAccount($fields, $id, $t);
-                if ($savedId !== null) {
-                    match (true) {
-                        isset($post['apply']) => Admin::redirect('account_edit', ['id' => $savedId, 'saved' => 1]),
-                        isset($post['save_and_add']) => Admin::redirect('account_edit', ['saved' => 1]),
-                        default => Admin::redirect('accounts'),
-                    };
-                    return null;
-                }
-                // keep what was typed, never the password
-                $values = array_merge($values, array_diff_key($fields, ['password' => 1]));
             }
         }
 
+        $form = self::form($id);
+        self::accountTab($form, $posted['values']);
+        self::checkTab($form, $stored !== null, $posted['check']);
+        self::logTab($form, $stored !== null ? $id : 0);
+        $form->Buttons(['disabled' => Admin::right() < 'W', 'back_url' => AdminPage::url('accounts')],
+            '<input type="submit" name="save_and_add" value="' . Admin::e($t->get('SAVE_AND_ADD')) . '">');
+
+        $problem = $posted['problem'];
+        return new Screen($t->get($stored ? 'ACCOUNT_EDIT_TITLE' : 'ACCOUNT_ADD_TITLE'), static function () use ($problem, $form, $t): void {
+            if ($problem !== null) {
+                \CAdminMessage::ShowMessage(['MESSAGE' => Admin::site($problem), 'TYPE' => 'ERROR']);
+            } elseif (isset($_GET['saved'])) {
+                \CAdminMessage::ShowNote(Admin::site($t->get('SAVED')));
+            }
+            $form->Show();
+        });
+    }
+
+    /**
+     * What a POST does: cancel, check, or save (then a redirect: null).
+     * A failed save keeps what was typed, never the password.
+     *
+     * @param array{values: array, problem: ?string, check: ?array} $posted
+     * @return array{values: array, problem: ?string, check: ?array}|null
+     */
+    private static function post(int $id, array $posted): ?array
+    {
+        $post = Admin::request($_POST);
+        if (isset($post['cancel'])) {
+            Admin::redirect('accounts');
+            return null;
+        }
+        if (isset($post['check']) && $id > 0) {
+            return ['check' => smtp34_account_check($id)] + $posted;
+        }
+        $fields = Actions::accountFields($post);
+        [$savedId, $problem] = Actions::saveAccount($fields, $id, Admin::t());
+        if ($savedId === null) {
+            return ['values' => array_merge($posted['values'], array_diff_key($fields, ['password' => 1])), 'problem' => $problem] + $posted;
+        }
+        match (true) {
+            isset($post['apply']) => Admin::redirect('account_edit', ['id' => $savedId, 'saved' => 1]),
+            isset($post['save_and_add']) => Admin::redirect('account_edit', ['saved' => 1]),
+            default => Admin::redirect('accounts'),
+        };
+        return null;
+    }
+
+    private static function form(int $id): \CAdminForm
+    {
+        $t = Admin::t();
         $tabs = [
             ['DIV' => 'account', 'TAB' => Admin::site($t->get('ACCOUNT_PARAMS')), 'TITLE' => Admin::site($t->get('ACCOUNT_PARAMS'))],
             ['DIV' => 'check', 'TAB' => Admin::site(Admin::loc('SMTP34_TAB_CHECK')), 'TITLE' => Admin::site(Admin::loc('SMTP34_TAB_CHECK_TITLE'))],
@@ -68,7 +99,13 @@ final class AccountForm
         echo bitrix_sessid_post();
         $form->EndEpilogContent();
         $form->Begin(['FORM_ACTION' => AdminPage::url('account_edit', $id > 0 ? ['id' => $id] : [])]);
+        return $form;
+    }
 
+    /** @param array<string, mixed> $values */
+    private static function accountTab(\CAdminForm $form, array $values): void
+    {
+        $t = Admin::t();
         $form->BeginNextFormTab();
         $label = static fn (string $field) => Admin::site($t->get('FIELD_' . $field));
         $form->AddCheckBoxField('active', $label('active'), false, 'Y', (bool) $values['active']);
@@ -88,36 +125,32 @@ final class AccountForm
         $form->AddCheckBoxField('mailing_first', $label('mailing_first'), false, 'Y', (bool) $values['mailing_first']);
         $form->AddEditField('daily_limit', $label('daily_limit'), false, ['size' => 6], (string) $values['daily_limit']);
         $form->AddViewField('note', '', '<small>' . Admin::e($t->get('FORM_NOTE')) . '<br>' . Admin::e($t->get('FORM_NOTE_ACTIVE')) . '</small>');
+    }
 
+    /** @param ?array{ok: bool, message: string, transcript: string} $check */
+    private static function checkTab(\CAdminForm $form, bool $saved, ?array $check): void
+    {
         $form->BeginNextFormTab();
-        if ($stored === null) {
+        if (!$saved) {
             $form->AddViewField('check_note', '', Admin::e(Admin::loc('SMTP34_CHECK_AFTER_SAVE')));
-        } else {
-            $form->AddViewField('check_run', '', '<input type="submit" name="check" value="' . Admin::e(Admin::loc('SMTP34_CHECK_NOW')) . '">');
-            if ($check !== null) {
-                $form->AddViewField('check_result', Admin::site(Admin::loc('SMTP34_CHECK_RESULT')),
-                    '<b class="' . ($check['ok'] ? 'check-ok' : 'check-failed') . '">' . Admin::e($check['message']) . '</b><pre id="check-transcript">' . Admin::e($check['transcript']) . '</pre>');
-            }
+            return;
         }
+        $form->AddViewField('check_run', '', '<input type="submit" name="check" value="' . Admin::e(Admin::loc('SMTP34_CHECK_NOW')) . '">');
+        if ($check !== null) {
+            $form->AddViewField('check_result', Admin::site(Admin::loc('SMTP34_CHECK_RESULT')),
+                '<b class="' . ($check['ok'] ? 'check-ok' : 'check-failed') . '">' . Admin::e($check['message']) . '</b><pre id="check-transcript">' . Admin::e($check['transcript']) . '</pre>');
+        }
+    }
 
+    /** The account's sending log, its last 20,000 bytes; `$id` 0 before it is saved. */
+    private static function logTab(\CAdminForm $form, int $id): void
+    {
         $form->BeginNextFormTab();
         $log = '';
-        if ($stored !== null && in_array("send_$id.log", array_column(smtp34_log_list(), 'name'), true)) {
+        if ($id > 0 && in_array("send_$id.log", array_column(smtp34_log_list(), 'name'), true)) {
             $log = Html::logText(substr(smtp34_log_read("send_$id.log"), -20000));
         }
         $form->AddViewField('send_log', '', $log === '' ? Admin::e(Admin::loc('SMTP34_NO_LOG'))
-            : '<pre id="account-log">' . Admin::e($log) . '</pre><a href="' . htmlspecialcharsbx(AdminPage::url('logs', ['view' => "send_$id.log"])) . '">' . Admin::e($t->get('LOG_VIEW')) . '</a>');
-
-        $form->Buttons(['disabled' => Admin::right() < 'W', 'back_url' => AdminPage::url('accounts')],
-            '<input type="submit" name="save_and_add" value="' . Admin::e($t->get('SAVE_AND_ADD')) . '">');
-
-        return new Screen($t->get($stored ? 'ACCOUNT_EDIT_TITLE' : 'ACCOUNT_ADD_TITLE'), static function () use ($problem, $form, $t): void {
-            if ($problem !== null) {
-                \CAdminMessage::ShowMessage(['MESSAGE' => Admin::site($problem), 'TYPE' => 'ERROR']);
-            } elseif (isset($_GET['saved'])) {
-                \CAdminMessage::ShowNote(Admin::site($t->get('SAVED')));
-            }
-            $form->Show();
-        });
+            : '<pre id="account-log">' . Admin::e($log) . '</pre><a href="' . htmlspecialcharsbx(AdminPage::url('logs', ['view' => "send_$id.log"])) . '">' . Admin::e(Admin::t()->get('LOG_VIEW')) . '</a>');
     }
 }
