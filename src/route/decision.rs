@@ -20,7 +20,7 @@ pub struct AccountView<'a> {
 
 /// Why PHP's own `mail()` gets the letter, unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Handover {
+pub enum MailReason {
     /// smtp34 is off (`enabled` false).
     Disabled,
     /// No account matches and `fallback` is `mail`.
@@ -30,15 +30,15 @@ pub enum Handover {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     HandToMail {
-        handover: Handover,
+        reason: MailReason,
         why: String,
     },
     /// No account matches and `fallback` is `none`: false, journaled `refused`.
-    Refuse {
+    NoAccount {
         why: String,
     },
     /// Nothing can be sent (no valid recipient): false, journaled `failed`.
-    Reject {
+    NoRecipient {
         why: String,
     },
     /// Try these accounts in this order. `sender` is the account routing
@@ -75,7 +75,7 @@ pub fn decide(
     next_midnight: i64,
 ) -> Decision {
     if !enabled {
-        return Decision::HandToMail { handover: Handover::Disabled, why: "smtp34 is disabled (setting 'enabled')".into() };
+        return Decision::HandToMail { reason: MailReason::Disabled, why: "smtp34 is disabled (setting 'enabled')".into() };
     }
     let matching = match letter.from {
         Some(from) => matching(accounts, from, letter.mailing),
@@ -87,13 +87,13 @@ pub fn decide(
             Some(from) => format!("no active account for {}", from.address),
         };
         return if fallback_to_mail {
-            Decision::HandToMail { handover: Handover::Fallback, why }
+            Decision::HandToMail { reason: MailReason::Fallback, why }
         } else {
-            Decision::Refuse { why: format!("{why} (fallback 'none')") }
+            Decision::NoAccount { why: format!("{why} (fallback 'none')") }
         };
     };
     if letter.recipients == 0 {
-        return Decision::Reject { why: "no valid recipients".into() };
+        return Decision::NoRecipient { why: "no valid recipients".into() };
     }
     let usable = usable(&matching, accounts, letter.recipients, now, next_midnight, true, &[]);
     if usable.candidates.is_empty() {
@@ -195,7 +195,7 @@ mod tests {
     fn disabled_hands_every_letter_to_mail() {
         let f = from("Shop");
         let d = decide(false, false, letter(&f, 1), &[account(1, "Shop")], NOW, MIDNIGHT);
-        assert!(matches!(d, Decision::HandToMail { handover: Handover::Disabled, .. }));
+        assert!(matches!(d, Decision::HandToMail { reason: MailReason::Disabled, .. }));
     }
 
     #[test]
@@ -204,13 +204,13 @@ mod tests {
         let accounts = [account(1, "Shop")];
         assert!(matches!(
             decide(true, true, letter(&f, 1), &accounts, NOW, MIDNIGHT),
-            Decision::HandToMail { handover: Handover::Fallback, .. }
+            Decision::HandToMail { reason: MailReason::Fallback, .. }
         ));
-        let Decision::Refuse { why } = decide(true, false, letter(&f, 1), &accounts, NOW, MIDNIGHT) else { panic!() };
+        let Decision::NoAccount { why } = decide(true, false, letter(&f, 1), &accounts, NOW, MIDNIGHT) else { panic!() };
         assert_eq!(why, "no active account for other@site.ru (fallback 'none')");
         let none = LetterFacts { from: None, mailing: false, recipients: 1 };
         assert!(
-            matches!(decide(true, false, none, &accounts, NOW, MIDNIGHT), Decision::Refuse { why } if why.contains("no readable From"))
+            matches!(decide(true, false, none, &accounts, NOW, MIDNIGHT), Decision::NoAccount { why } if why.contains("no readable From"))
         );
     }
 
@@ -219,7 +219,7 @@ mod tests {
         let f = from("Shop");
         assert_eq!(
             decide(true, true, letter(&f, 0), &[account(1, "Shop")], NOW, MIDNIGHT),
-            Decision::Reject { why: "no valid recipients".into() }
+            Decision::NoRecipient { why: "no valid recipients".into() }
         );
     }
 

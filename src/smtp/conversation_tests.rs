@@ -14,7 +14,7 @@ use lettre::Address;
 
 use super::endpoint::{AuthKind, Endpoint, Security};
 use super::scripted::{Record, Scripted};
-use super::session::{Concern, Delivered, Session, SmtpError};
+use super::session::{Concern, Session, SmtpError, Verdict};
 use super::stream::TlsFailure;
 
 const GREETING: &str = "220 mx.test ESMTP\r\n";
@@ -61,7 +61,7 @@ fn start(scripted: Scripted, server: &Endpoint, password: Option<&str>) -> (Resu
 }
 
 /// Opens over `scripted` (plain, no AUTH) and sends LETTER from a@site.ru to `to`.
-fn send(scripted: Scripted, to: &[&str], reset_first: bool) -> (Result<Delivered, SmtpError>, Rc<RefCell<Record>>, bool) {
+fn send(scripted: Scripted, to: &[&str], reset_first: bool) -> (Result<Verdict, SmtpError>, Rc<RefCell<Record>>, bool) {
     send_message(scripted, to, LETTER, reset_first)
 }
 
@@ -70,7 +70,7 @@ fn send_message(
     to: &[&str],
     message: &[u8],
     reset_first: bool,
-) -> (Result<Delivered, SmtpError>, Rc<RefCell<Record>>, bool) {
+) -> (Result<Verdict, SmtpError>, Rc<RefCell<Record>>, bool) {
     let (session, record) = start(scripted, &plain(), None);
     let mut session = session.expect("the handshake goes through");
     let recipients: Vec<Address> = to.iter().map(|t| address(t)).collect();
@@ -90,7 +90,7 @@ fn writes_after_ehlo(record: &Rc<RefCell<Record>>) -> Vec<usize> {
     record.borrow().writes[1..].to_vec()
 }
 
-fn refused(result: Result<Delivered, SmtpError>) -> SmtpError {
+fn refused(result: Result<Verdict, SmtpError>) -> SmtpError {
     result.expect_err("the letter fails")
 }
 

@@ -166,7 +166,7 @@ pub struct Session<S: Transport = Stream> {
     secrets: Vec<String>,
 }
 
-impl Delivered {
+impl Verdict {
     fn classify(&mut self, recipient: &Address, reply: Reply) {
         match reply.code {
             250 | 251 => self.accepted.push(recipient.clone()),
@@ -185,7 +185,7 @@ struct Envelope {
 
 /// What the server did with one letter, recipient by recipient.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Delivered {
+pub struct Verdict {
     /// The reply to the end of DATA (usually `250 ... queued as ...`);
     /// `None` when no recipient was accepted and no DATA was sent.
     pub reply: Option<String>,
@@ -356,13 +356,13 @@ impl<S: Transport> Session<S> {
     /// MAIL, RCPT for each recipient, DATA. Recipients the server refuses
     /// (for good or for now) are reported and the letter goes to the others.
     /// When it accepts none, no DATA is sent (RSET ends the transaction) and
-    /// `Delivered::reply` is `None`. An `Err` means the whole letter failed:
+    /// `Verdict::reply` is `None`. An `Err` means the whole letter failed:
     /// the server refused MAIL FROM, DATA or the data, or the connection failed.
     /// `reset_first`: the connection sent a letter before (RSET ends
     /// whatever that left open; pipelined, it costs no round trip).
-    pub fn send(&mut self, from: &Address, recipients: &[Address], message: &[u8], reset_first: bool) -> Result<Delivered, SmtpError> {
+    pub fn send(&mut self, from: &Address, recipients: &[Address], message: &[u8], reset_first: bool) -> Result<Verdict, SmtpError> {
         self.mail_accepted = false;
-        let mut delivered = Delivered::default();
+        let mut delivered = Verdict::default();
         let Some(envelope) = self.envelope(from, recipients, message, &mut delivered)? else { return Ok(delivered) };
         let data_reply = if self.pipelining {
             self.send_pipelined(&envelope, message, reset_first, &mut delivered)?
@@ -383,7 +383,7 @@ impl<S: Transport> Session<S> {
         from: &Address,
         recipients: &[Address],
         message: &[u8],
-        delivered: &mut Delivered,
+        delivered: &mut Verdict,
     ) -> Result<Option<Envelope>, SmtpError> {
         // Domains are punycode already; a non-ASCII local part needs SMTPUTF8.
         let smtputf8 = self.info.supports_feature(Extension::SmtpUtfEight);
@@ -423,7 +423,7 @@ impl<S: Transport> Session<S> {
         envelope: &Envelope,
         message: &[u8],
         reset_first: bool,
-        delivered: &mut Delivered,
+        delivered: &mut Verdict,
     ) -> Result<Option<Reply>, SmtpError> {
         let last = if self.chunking { format!("BDAT {} LAST\r\n", message.len()) } else { "DATA\r\n".to_owned() };
         let mut commands: Vec<&str> = Vec::new();
@@ -488,7 +488,7 @@ impl<S: Transport> Session<S> {
 
     /// Each command waits for its reply. The reply to DATA, or `None` when
     /// no recipient was accepted (the transaction is reset).
-    fn send_step_by_step(&mut self, envelope: &Envelope, reset_first: bool, delivered: &mut Delivered) -> Result<Option<Reply>, SmtpError> {
+    fn send_step_by_step(&mut self, envelope: &Envelope, reset_first: bool, delivered: &mut Verdict) -> Result<Option<Reply>, SmtpError> {
         if reset_first {
             let reply = self.command("RSET\r\n")?;
             if reply.code != 250 {
@@ -513,7 +513,7 @@ impl<S: Transport> Session<S> {
     }
 
     /// After the reply to DATA: the message, dot-stuffed, and the server's verdict.
-    fn send_data(&mut self, data_reply: Reply, message: &[u8], mut delivered: Delivered) -> Result<Delivered, SmtpError> {
+    fn send_data(&mut self, data_reply: Reply, message: &[u8], mut delivered: Verdict) -> Result<Verdict, SmtpError> {
         if data_reply.code != 354 {
             return Err(data_reply.letter_error());
         }

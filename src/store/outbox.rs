@@ -184,7 +184,7 @@ impl Store {
         Ok(())
     }
 
-    /// Delivered, refused for good, given up or dropped by an admin.
+    /// The letter was delivered, refused for good, given up or dropped by an admin.
     pub fn remove_from_outbox(&self, id: i64) -> rusqlite::Result<bool> {
         let removed = self.run("DELETE FROM outbox WHERE id = ?1", [id])? == 1;
         self.letter_removed();

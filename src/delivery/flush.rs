@@ -1,0 +1,75 @@
+//! Letters waiting in the outbox: sent again when due (or at once), or
+//! dropped by an admin.
+
+use super::*;
+
+/// `smtp34_outbox_flush()`'s answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlushReport {
+    pub sent: i64,
+    pub failed: i64,
+    pub left: i64,
+}
+
+/// Tries up to `limit` waiting letters: the due ones, or with `now` every
+/// one. Accounts that fail during this flush are not tried again in it, so
+/// a hanging server costs one timeout per flush, not one per letter.
+pub fn flush(rt: &mut Runtime, limit: i64, now_flag: bool) -> Result<FlushReport> {
+    let config = rt.config()?;
+    let (settings, accounts) = (&config.settings, &config.accounts);
+    if settings.journal_days > 0 {
+        rt.store.prune_journal(clock::now_unix() - settings.journal_days * 86_400)?;
+    }
+    let views = AccountUsage::load(rt, &config)?;
+    let token = format!("flush-{}-{}", std::process::id(), random_hex(4));
+    let mut report = FlushReport::default();
+    let mut failed_here: Vec<i64> = Vec::new();
+    let mut after_id = 0;
+    for _ in 0..limit.max(0) {
+        let now = clock::now_unix();
+        // the letter is not read yet: the claim allows for a large one (20 MB), it lapses only if the flusher dies
+        let claim = Claim { token: token.clone(), until: now + lease(settings, accounts.len().min(3), 10, 20 << 20) };
+        let Some(row) = rt.store.claim_next(&claim, now, !now_flag, after_id)? else { break };
+        after_id = row.id;
+        let from = Mailbox { name: row.from_name.clone(), address: row.from_email.clone() };
+        let usable =
+            decision::retry_candidates(&from, row.mailing, row.recipients.len(), &views.views(&config), now, views.midnight, &failed_here);
+        let chosen: Vec<Account> = usable.candidates.iter().filter_map(|id| accounts.iter().find(|a| a.id == *id).cloned()).collect();
+        let mut outcome = Outcome::pending(row.recipients.clone());
+        let envelope_from = row.envelope_from.as_deref().and_then(|a| Address::from_str(a).ok());
+        let message_id = format!("(outbox #{})", row.id);
+        let mut shipment = Outgoing { message: &row.message, envelope_from, message_id: &message_id };
+        if chosen.is_empty() {
+            // nobody can even be tried: wait for the account that can be tried first
+            outcome.notes.extend(usable.skipped);
+            outcome.not_before = Some(usable.until);
+        }
+        try_accounts(rt, settings, &chosen, &mut shipment, &mut outcome);
+        failed_here.extend(outcome.failures.iter().map(|(id, _)| *id));
+        match settle(rt, settings, &row, &outcome, None)? {
+            Settlement::Sent => report.sent += 1,
+            Settlement::Failed | Settlement::GivenUp => report.failed += 1,
+            Settlement::Waiting => {}
+        }
+    }
+    report.left = rt.store.outbox_size()?;
+    Ok(report)
+}
+
+/// `smtp34_outbox_delete()`: an admin drops a waiting letter; its journal
+/// row says so (and becomes `failed` unless part of the letter went out).
+pub fn drop_from_outbox(rt: &mut Runtime, id: i64) -> Result<bool> {
+    let Some(letter) = rt.store.outbox(clock::now_unix())?.into_iter().find(|l| l.id == id) else { return Ok(false) };
+    if !rt.store.remove_from_outbox(id)? {
+        return Ok(false);
+    }
+    if let Some(journal_id) = letter.journal_id {
+        let note = format!("deleted from the outbox by an admin, not sent to {}", letter.recipients.join(", "));
+        if rt.store.journal_status(journal_id)? == Some(Status::Sent) {
+            rt.store.add_journal_note(journal_id, &note)?;
+        } else {
+            rt.store.complete_journal(journal_id, Status::Failed, None, &format!("{note}; last error: {}", letter.last_error), None)?;
+        }
+    }
+    Ok(true)
+}

@@ -1,0 +1,270 @@
+//! The one path a letter takes: arguments → parsed letter → decision
+//! (candidate accounts) → SMTP sessions ([`attempt`]) → journal and outbox
+//! ([`settle`]). Also the outbox [`flush`], which sends waiting letters the
+//! same way, and the account [`check`]. No PHP here: when PHP's own `mail()` must take a letter, the caller
+//! gets a [`MailStep::HandToMail`] and reports back through [`handed_to_mail`],
+//! so no call into PHP ever happens inside this module.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Instant;
+
+use lettre::Address;
+
+use crate::clock;
+use crate::config::account::{Account, AccountDraft};
+use crate::config::settings::{Fallback, Settings};
+use crate::crypto::random_hex;
+use crate::error::{Error, Result};
+use crate::letter::headers::Mailbox;
+use crate::letter::{Letter, MailArgs};
+use crate::logs;
+use crate::route::decision::{self, AccountView, Decision, LetterFacts, MailReason};
+use crate::route::outcome::{Delivery, Outcome, Status};
+use crate::runtime::Runtime;
+use crate::smtp::{AuthKind, Endpoint};
+use crate::smtp::{Session, SmtpError, Transcript};
+use crate::store::outbox::{retry_delay, Claim, OutboxLetter, Retry};
+use crate::store::JournalEntry;
+
+mod attempt;
+mod check;
+mod flush;
+mod settle;
+
+use attempt::{try_accounts, write_log, Outgoing};
+pub use check::{check, CheckOutcome};
+pub use flush::{drop_from_outbox, flush, FlushReport};
+use settle::{settle, Settlement};
+
+/// The outcome of one `custom_mail()` call.
+pub struct MailResult {
+    pub accepted: bool,
+    /// Set when the journal itself could not be written (the caller warns).
+    pub journal_error: Option<String>,
+}
+
+/// Where a `custom_mail()` call stands after the decision.
+pub enum MailStep {
+    Done(MailResult),
+    /// PHP's own `mail()` must get the letter, unchanged; then [`handed_to_mail`].
+    HandToMail(PendingMail),
+}
+
+/// A letter handed to PHP's `mail()`: its journal row is already written.
+pub struct PendingMail {
+    journal_id: std::result::Result<i64, String>,
+    status: Status,
+    why: String,
+    started: Instant,
+}
+
+/// Sends one letter as SPEC §1–§4 say. A store that cannot be read is an
+/// `Err`: the caller then hands the letter to PHP's `mail()` (a broken
+/// database must never stop a site's mail).
+pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
+    let started = Instant::now();
+    let now = clock::now_unix();
+    let letter = Letter::parse(args, &random_hex(16));
+    let config = rt.config()?;
+    let (settings, accounts) = (&config.settings, &config.accounts);
+    let views = AccountUsage::load(rt, &config)?;
+    prune_now_and_then(rt, settings, now);
+    let facts = LetterFacts { from: letter.from.as_ref(), mailing: letter.mailing.is_some(), recipients: letter.recipients.len() };
+    let decision =
+        decision::decide(settings.enabled, settings.fallback == Fallback::Mail, facts, &views.views(&config), now, views.midnight);
+
+    let mut entry = journal_entry(&letter, now);
+    let mut notes = letter_notes(&letter);
+    let refuse = |rt: &mut Runtime, entry: &mut JournalEntry, status: Status, why: String, notes: Vec<String>| {
+        entry.status = status;
+        entry.reply = std::iter::once(why).chain(notes).collect::<Vec<_>>().join("; ");
+        entry.duration_ms = started.elapsed().as_millis() as i64;
+        let journal_error = rt.store.append_journal(entry).err().map(journal_problem);
+        MailStep::Done(MailResult { accepted: false, journal_error })
+    };
+    match decision {
+        Decision::HandToMail { reason, why } => {
+            let status = match reason {
+                MailReason::Disabled => Status::Disabled,
+                MailReason::Fallback => Status::Fallback,
+            };
+            entry.status = status;
+            entry.reply = format!("{why}; handed to PHP mail(), which has not answered");
+            let journal_id = rt.store.append_journal(&entry).map_err(journal_problem);
+            Ok(MailStep::HandToMail(PendingMail { journal_id, status, why, started }))
+        }
+        Decision::NoAccount { why } => Ok(refuse(rt, &mut entry, Status::Refused, why, notes)),
+        Decision::NoRecipient { why } => Ok(refuse(rt, &mut entry, Status::Failed, why, notes)),
+        Decision::Wait { sender, until, why } => {
+            let message = render(&letter, accounts, sender);
+            entry.status = Status::Queued;
+            entry.account_id = Some(sender);
+            notes.insert(0, format!("waiting in the outbox: {why}"));
+            entry.reply = notes.join("; ");
+            let row = OutboxLetter { next_try_at: until, last_error: why, ..outbox_row(&letter, sender) };
+            rt.store.begin_letter(&entry, &row, &message, None, now).map_err(|e| Error::Storage(journal_problem(e)))?;
+            Ok(MailStep::Done(MailResult { accepted: true, journal_error: None }))
+        }
+        Decision::Send { sender, candidates, skipped } => {
+            let message = render(&letter, accounts, sender);
+            entry.status = Status::Sending;
+            entry.account_id = Some(sender);
+            entry.reply = "sending".into();
+            let mut row = outbox_row(&letter, sender);
+            let claim = Claim {
+                token: format!("mail-{}-{}", std::process::id(), random_hex(4)),
+                until: now + lease(settings, candidates.len(), row.recipients.len(), message.len()),
+            };
+            let (journal_id, outbox_id) =
+                rt.store.begin_letter(&entry, &row, &message, Some(&claim), now).map_err(|e| Error::Storage(journal_problem(e)))?;
+            row.id = outbox_id;
+            row.journal_id = Some(journal_id);
+            row.created_at = now;
+            let chosen: Vec<Account> = candidates.iter().filter_map(|id| accounts.iter().find(|a| a.id == *id).cloned()).collect();
+            let mut outcome = Outcome::pending(row.recipients.clone());
+            outcome.notes.extend(skipped);
+            outcome.notes.extend(notes);
+            let mut shipment = Outgoing { message: &message, envelope_from: letter.envelope_from.clone(), message_id: &letter.message_id };
+            try_accounts(rt, settings, &chosen, &mut shipment, &mut outcome);
+            let journal_error = settle(rt, settings, &row, &outcome, Some(started)).err().map(journal_problem);
+            Ok(MailStep::Done(MailResult { accepted: outcome.accepted(), journal_error }))
+        }
+    }
+}
+
+/// Completes the journal row of a letter PHP's `mail()` took: `accepted`
+/// is what it returned, `None` when it never returned (a fatal error).
+pub fn handed_to_mail(rt: &mut Runtime, handed: PendingMail, accepted: Option<bool>) -> MailResult {
+    let id = match handed.journal_id {
+        Ok(id) => id,
+        Err(problem) => return MailResult { accepted: accepted.unwrap_or(false), journal_error: Some(problem) },
+    };
+    let (status, reply) = match accepted {
+        Some(accepted) => (handed.status, format!("{}; PHP mail() returned {accepted}", handed.why)),
+        None => (Status::Interrupted, format!("{}; PHP mail() ended in a fatal error", handed.why)),
+    };
+    let duration = handed.started.elapsed().as_millis() as i64;
+    let journal_error = rt.store.complete_journal(id, status, None, &reply, Some(duration)).err().map(journal_problem);
+    MailResult { accepted: accepted.unwrap_or(false), journal_error }
+}
+
+fn journal_problem(e: rusqlite::Error) -> String {
+    format!("cannot write the journal: {e}")
+}
+
+fn journal_entry(letter: &Letter, now: i64) -> JournalEntry {
+    JournalEntry {
+        time: now,
+        mailing_id: letter.mailing.clone(),
+        from: letter
+            .from
+            .as_ref()
+            .map(|m| if m.name.is_empty() { m.address.clone() } else { format!("{} <{}>", m.name, m.address) })
+            .unwrap_or_default(),
+        recipients: letter.recipients.iter().map(Address::to_string).collect::<Vec<_>>().join(", "),
+        subject: letter.subject.clone(),
+        message_id: letter.message_id.clone(),
+        ..Default::default()
+    }
+}
+
+/// What the parser had to leave out of a letter, for its journal row.
+fn letter_notes(letter: &Letter) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !letter.invalid_recipients.is_empty() {
+        notes.push(format!("not valid addresses, skipped: {}", letter.invalid_recipients.join(", ")));
+    }
+    if letter.dropped_header_lines > 0 {
+        notes.push(format!("{} malformed header line(s) dropped", letter.dropped_header_lines));
+    }
+    notes
+}
+
+/// The bytes that go out, whichever account sends them: the From gets the
+/// sender name of the account routing chose, as SPEC §4 says.
+fn render(letter: &Letter, accounts: &[Account], sender: i64) -> Vec<u8> {
+    let name = accounts.iter().find(|a| a.id == sender).map_or("", |a| a.name.as_str());
+    letter.render(name, &clock::rfc5322(clock::now_unix()))
+}
+
+fn outbox_row(letter: &Letter, sender: i64) -> OutboxLetter {
+    let from = letter.from.clone().unwrap_or_default();
+    OutboxLetter {
+        from_name: from.name,
+        from_email: from.address,
+        mailing: letter.mailing.is_some(),
+        envelope_from: letter.envelope_from.as_ref().map(Address::to_string),
+        recipients: letter.recipients.iter().map(Address::to_string).collect(),
+        subject: letter.subject.clone(),
+        account_id: Some(sender),
+        ..Default::default()
+    }
+}
+
+/// How long a claim holds: long enough for every candidate's whole
+/// conversation at the `timeout` setting, so only a dead sender's lapses.
+fn lease(settings: &Settings, candidates: usize, recipients: usize, bytes: usize) -> i64 {
+    let per_account = crate::smtp::conversation_time(settings.timeout(), recipients, bytes).as_secs() as i64;
+    60 + per_account * candidates.max(1) as i64
+}
+
+/// What the decision needs of the accounts besides their fields.
+struct AccountUsage {
+    used: HashMap<i64, i64>,
+    midnight: i64,
+}
+
+impl AccountUsage {
+    fn load(rt: &Runtime, config: &crate::runtime::Config) -> Result<AccountUsage> {
+        let limited = config.accounts.iter().any(|a| a.daily_limit > 0);
+        Ok(AccountUsage {
+            used: if limited { rt.store.used_today()? } else { HashMap::new() },
+            midnight: if limited { rt.store.next_local_midnight()? } else { i64::MAX },
+        })
+    }
+
+    fn views<'a>(&self, config: &'a crate::runtime::Config) -> Vec<AccountView<'a>> {
+        config
+            .accounts
+            .iter()
+            .map(|a| AccountView {
+                routing: a.routing(),
+                daily_limit: a.daily_limit,
+                used_today: self.used.get(&a.id).copied().unwrap_or(0),
+                backoff_until: config.health.get(&a.id).map_or(0, |h| h.backoff_until),
+            })
+            .collect()
+    }
+}
+
+/// Prunes the journal (`journal_days`) at most every ten minutes per
+/// process: cheap enough to ride along with letters, often enough that the
+/// file never grows much past what the setting keeps.
+fn prune_now_and_then(rt: &Runtime, settings: &Settings, now: i64) {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    if settings.journal_days == 0 || now - LAST.load(Ordering::Relaxed) < 600 {
+        return;
+    }
+    LAST.store(now, Ordering::Relaxed);
+    // a failed prune is retried next time; it must never stop a letter
+    let _ = rt.store.prune_journal(now - settings.journal_days * 86_400);
+}
+
+/// Resolution used by `smtp34_resolve()`: the account custom_mail would use.
+pub fn resolve(rt: &Runtime, from: &[u8], mailing: bool) -> Result<Option<i64>> {
+    let Some(from) = crate::letter::addresses::parse(from, None).mailboxes.into_iter().next() else { return Ok(None) };
+    let accounts = rt.store.accounts()?;
+    let candidates: Vec<crate::route::Candidate> = accounts.iter().map(Account::routing).collect();
+    Ok(crate::route::choose(&candidates, &from.name, &from.address, mailing))
+}
+
+/// The decrypted password of a stored account that authenticates.
+fn stored_password(rt: &mut Runtime, id: i64, server: &Endpoint) -> Result<Option<String>> {
+    if server.auth != AuthKind::Login {
+        return Ok(None);
+    }
+    let Some(sealed) = rt.store.sealed_password(id)? else { return Ok(None) };
+    rt.cipher()?.decrypt(&sealed).map(Some).map_err(Error::Storage)
+}

@@ -1,0 +1,100 @@
+//! After the attempts: the outbox row, the account counts and health, and
+//! the journal row, in one transaction, all read from the letter's outcome.
+
+use super::*;
+
+/// Records where a letter stands after its attempts: the outbox row goes
+/// (delivered, refused, given up) or waits for its next try, and the
+/// journal row says so. `sent_at` is set for a `custom_mail()` call (its
+/// row is completed with its duration); a flush only updates the row.
+pub(super) fn settle(
+    rt: &mut Runtime,
+    settings: &Settings,
+    row: &OutboxLetter,
+    outcome: &Outcome,
+    sent_at: Option<Instant>,
+) -> rusqlite::Result<Settlement> {
+    // one transaction for all a letter's bookkeeping: one commit a letter, not five
+    let tx = rusqlite::Transaction::new_unchecked(&rt.store.conn, rusqlite::TransactionBehavior::Immediate)?;
+    let settled = settle_in(rt, settings, row, outcome, sent_at)?;
+    tx.commit()?;
+    Ok(settled)
+}
+
+pub(super) fn settle_in(
+    rt: &Runtime,
+    settings: &Settings,
+    row: &OutboxLetter,
+    outcome: &Outcome,
+    sent_at: Option<Instant>,
+) -> rusqlite::Result<Settlement> {
+    let now = clock::now_unix();
+    for (account_id, count) in &outcome.counted {
+        rt.store.add_today(*account_id, *count)?;
+    }
+    for delivery in &outcome.deliveries {
+        rt.store.record_success(delivery.account_id, now)?;
+    }
+    let expired = now - row.created_at >= settings.outbox_max_hours * 3600;
+    let settled = if outcome.pending.is_empty() {
+        rt.store.remove_from_outbox(row.id)?;
+        if outcome.deliveries.is_empty() {
+            Settlement::Failed
+        } else {
+            Settlement::Sent
+        }
+    } else if expired && sent_at.is_none() {
+        rt.store.remove_from_outbox(row.id)?;
+        Settlement::GivenUp
+    } else {
+        let attempts = row.attempts + 1;
+        let error = outcome.last_error();
+        let retry = Retry {
+            recipients: &outcome.pending,
+            account_id: outcome.account_id(),
+            error: &error,
+            attempts,
+            next_try_at: outcome.next_try(attempts, now),
+        };
+        rt.store.retry_later(row.id, &retry, now)?;
+        Settlement::Waiting
+    };
+    let Some(journal_id) = row.journal_id else { return Ok(settled) };
+    let reply = outcome.reply();
+    if let Some(started) = sent_at {
+        rt.store.complete_journal(
+            journal_id,
+            outcome.status(),
+            outcome.account_id(),
+            &reply,
+            Some(started.elapsed().as_millis() as i64),
+        )?;
+        return Ok(settled);
+    }
+    // A flush: the row was `queued` (or `interrupted`) when the whole letter
+    // waited, and is completed; a letter that was partly sent keeps `sent`
+    // and is told what became of the rest.
+    let whole_letter_waited = rt.store.journal_status(journal_id)?.is_some_and(|s| s != Status::Sent);
+    let (status, text) = match settled {
+        Settlement::GivenUp if outcome.deliveries.is_empty() => {
+            (Status::Failed, format!("given up after {} h in the outbox: {}", settings.outbox_max_hours, outcome.last_error()))
+        }
+        Settlement::GivenUp => (Status::Sent, format!("from the outbox: {reply}; the rest given up after {} h", settings.outbox_max_hours)),
+        Settlement::Waiting => (outcome.status(), format!("attempt {} from the outbox: {reply}", row.attempts + 1)),
+        Settlement::Sent | Settlement::Failed => (outcome.status(), format!("from the outbox: {reply}")),
+    };
+    if whole_letter_waited {
+        rt.store.complete_journal(journal_id, status, outcome.account_id(), &text, None)?;
+    } else if settled != Settlement::Waiting {
+        rt.store.add_journal_note(journal_id, &text)?;
+    }
+    Ok(settled)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Settlement {
+    Sent,
+    Failed,
+    GivenUp,
+    Waiting,
+}
