@@ -101,8 +101,15 @@ fn key_file_state(path: &std::path::Path) -> String {
     }
 }
 
+/// Module shutdown (a php-fpm worker leaving, a CLI script done): the
+/// sender thread, if this process has one, finishes within `timeout`.
+extern "C" fn shutdown(_ty: i32, _module_number: i32) -> i32 {
+    delivery::background::finish();
+    0
+}
+
 #[php_module]
 #[php(startup = startup)]
 pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
-    php::register(module.name("smtp34").version(VERSION).info_function(module_info))
+    php::register(module.name("smtp34").version(VERSION).info_function(module_info).shutdown_function(shutdown))
 }

@@ -22,9 +22,30 @@ pub struct Settings {
     pub keepalive_seconds: i64,
     /// A kept SMTP connection is closed after this many letters.
     pub letters_per_connection: i64,
+    pub delivery: DeliveryMode,
 }
 
 pub const LOG_PERIODS: [&str; 4] = ["day", "week", "month", "year"];
+
+/// When `custom_mail()` returns (SPEC §4 `delivery`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryMode {
+    /// Once the letter is safe in the outbox; a sender thread delivers it.
+    Background,
+    /// After the server's final reply.
+    Wait,
+}
+
+impl Choice for DeliveryMode {
+    const ALL: &'static [Self] = &[DeliveryMode::Background, DeliveryMode::Wait];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            DeliveryMode::Background => "background",
+            DeliveryMode::Wait => "wait",
+        }
+    }
+}
 
 /// What happens to a letter when no account can take it (SPEC §5 `fallback`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +68,7 @@ impl Choice for Fallback {
 }
 
 /// Every setting name, in the order of the SPEC table.
-pub const KEYS: [&str; 13] = [
+pub const KEYS: [&str; 14] = [
     "enabled",
     "log_enabled",
     "log_level",
@@ -61,6 +82,7 @@ pub const KEYS: [&str; 13] = [
     "journal_days",
     "keepalive_seconds",
     "letters_per_connection",
+    "delivery",
 ];
 
 impl Default for Settings {
@@ -79,6 +101,7 @@ impl Default for Settings {
             journal_days: 30,
             keepalive_seconds: 30,
             letters_per_connection: 100,
+            delivery: DeliveryMode::Background,
         }
     }
 }
@@ -125,6 +148,7 @@ impl Settings {
             "journal_days" => self.journal_days = value.to_int_in(key, 0..=3650)?,
             "keepalive_seconds" => self.keepalive_seconds = value.to_int_in(key, 0..=3600)?,
             "letters_per_connection" => self.letters_per_connection = value.to_int_in(key, 1..=100_000)?,
+            "delivery" => self.delivery = value.to_enum(key)?,
             _ => return Err(FieldError::new(key, "is not a setting")),
         }
         Ok(())
@@ -145,6 +169,7 @@ impl Settings {
             "journal_days" => Value::Int(self.journal_days),
             "keepalive_seconds" => Value::Int(self.keepalive_seconds),
             "letters_per_connection" => Value::Int(self.letters_per_connection),
+            "delivery" => Value::Bytes(self.delivery.as_str().as_bytes().to_vec()),
             _ => Value::Null,
         }
     }
@@ -174,7 +199,7 @@ mod tests {
         let got: Vec<String> = KEYS.iter().map(|k| format!("{k}={}", s.stored(k))).collect();
         assert_eq!(
             got.join(" "),
-            "enabled=0 log_enabled=1 log_level=2 log_period=day log_max_mb=10 timeout=10 check_sends_test=0 test_recipient= fallback=mail outbox_max_hours=48 journal_days=30 keepalive_seconds=30 letters_per_connection=100"
+            "enabled=0 log_enabled=1 log_level=2 log_period=day log_max_mb=10 timeout=10 check_sends_test=0 test_recipient= fallback=mail outbox_max_hours=48 journal_days=30 keepalive_seconds=30 letters_per_connection=100 delivery=background"
         );
     }
 

@@ -156,14 +156,14 @@ pub(super) fn keep_or_close(
     max_letters: u32,
     result: &std::result::Result<crate::smtp::Verdict, SmtpError>,
 ) {
-    let healthy = match result {
-        Ok(_) => true,
-        Err(e) => e.concern == crate::smtp::Concern::Letter,
-    };
-    if healthy && letters < max_letters {
-        rt.pool.put(account.id, account.revision, session, letters);
-    } else {
-        session.quit();
+    match result {
+        Ok(_) if letters < max_letters => rt.pool.put(account.id, account.revision, session, letters),
+        Err(e) if e.concern == crate::smtp::Concern::Letter && letters < max_letters => {
+            rt.pool.put(account.id, account.revision, session, letters)
+        }
+        // silent or gone: waiting for its answer to QUIT would cost another timeout
+        Err(e) if e.code.is_none() => session.quit_without_waiting(),
+        _ => session.quit(),
     }
 }
 

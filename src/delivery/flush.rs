@@ -9,6 +9,8 @@ pub struct FlushReport {
     pub sent: i64,
     pub failed: i64,
     pub left: i64,
+    /// Letters claimed and tried (some may wait again).
+    pub tried: i64,
 }
 
 /// Tries up to `limit` waiting letters: the due ones, or with `now` every
@@ -16,16 +18,29 @@ pub struct FlushReport {
 /// a hanging server costs one timeout per flush, not one per letter.
 pub fn flush(rt: &mut Runtime, limit: i64, now_flag: bool) -> Result<FlushReport> {
     let config = rt.config()?;
-    let (settings, accounts) = (&config.settings, &config.accounts);
-    if settings.journal_days > 0 {
-        rt.store.prune_journal(clock::now_unix() - settings.journal_days * 86_400)?;
+    if config.settings.journal_days > 0 {
+        rt.store.prune_journal(clock::now_unix() - config.settings.journal_days * 86_400)?;
     }
-    let views = AccountUsage::load(rt, &config)?;
     let token = format!("flush-{}-{}", std::process::id(), random_hex(4));
+    flush_with(rt, limit, now_flag, &token)
+}
+
+/// The sender thread's pass: the due letters, claimed under `token`.
+pub(super) fn flush_as(rt: &mut Runtime, limit: i64, token: &str) -> Result<FlushReport> {
+    flush_with(rt, limit, false, token)
+}
+
+fn flush_with(rt: &mut Runtime, limit: i64, now_flag: bool, token: &str) -> Result<FlushReport> {
+    let token = token.to_owned();
     let mut report = FlushReport::default();
     let mut failed_here: Vec<i64> = Vec::new();
     let mut after_id = 0;
     for _ in 0..limit.max(0) {
+        // read again for each letter (one query while nothing changed): an
+        // account saved while this flush runs is used for the letters after
+        let config = rt.config()?;
+        let (settings, accounts) = (&config.settings, &config.accounts);
+        let views = AccountUsage::load(rt, &config)?;
         let now = clock::now_unix();
         // the letter is not read yet: the claim allows for a large one (20 MB), it lapses only if the flusher dies
         let claim = Claim { token: token.clone(), until: now + lease(settings, accounts.len().min(3), 10, 20 << 20) };
@@ -44,6 +59,7 @@ pub fn flush(rt: &mut Runtime, limit: i64, now_flag: bool) -> Result<FlushReport
             outcome.notes.extend(usable.skipped);
             outcome.not_before = Some(usable.until);
         }
+        report.tried += 1;
         try_accounts(rt, settings, &chosen, &mut shipment, &mut outcome);
         failed_here.extend(outcome.failures.iter().map(|(id, _)| *id));
         match settle(rt, settings, &row, &outcome, None)? {

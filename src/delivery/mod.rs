@@ -13,7 +13,7 @@ use lettre::Address;
 
 use crate::clock;
 use crate::config::account::{Account, AccountDraft};
-use crate::config::settings::{Fallback, Settings};
+use crate::config::settings::{DeliveryMode, Fallback, Settings};
 use crate::crypto::random_hex;
 use crate::error::{Error, Result};
 use crate::letter::headers::Mailbox;
@@ -28,6 +28,7 @@ use crate::store::outbox::{retry_delay, Claim, OutboxLetter, Retry};
 use crate::store::JournalEntry;
 
 mod attempt;
+pub mod background;
 mod check;
 mod flush;
 mod settle;
@@ -97,14 +98,16 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
         Decision::NoAccount { why } => Ok(refuse(rt, &mut entry, Status::Refused, why, notes)),
         Decision::NoRecipient { why } => Ok(refuse(rt, &mut entry, Status::Failed, why, notes)),
         Decision::Wait { sender, until, why } => {
-            let message = render(&letter, accounts, sender);
-            entry.status = Status::Queued;
-            entry.account_id = Some(sender);
             notes.insert(0, format!("waiting in the outbox: {why}"));
-            entry.reply = notes.join("; ");
             let row = OutboxLetter { next_try_at: until, last_error: why, ..outbox_row(&letter, sender) };
-            rt.store.begin_letter(&entry, &row, &message, None, now).map_err(|e| Error::Storage(journal_problem(e)))?;
-            Ok(MailStep::Done(MailResult { accepted: true, journal_error: None }))
+            queue(rt, &mut entry, &row, &render(&letter, accounts, sender), notes, now)
+        }
+        Decision::Send { sender, skipped, .. } if settings.delivery == DeliveryMode::Background => {
+            notes.splice(0..0, std::iter::once("queued: this process's sender thread delivers it".to_owned()).chain(skipped));
+            let row = OutboxLetter { next_try_at: now, ..outbox_row(&letter, sender) };
+            let queued = queue(rt, &mut entry, &row, &render(&letter, accounts, sender), notes, now)?;
+            background::wake(&rt.paths, settings.timeout());
+            Ok(queued)
         }
         Decision::Send { sender, candidates, skipped } => {
             let message = render(&letter, accounts, sender);
@@ -123,14 +126,23 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
             row.created_at = now;
             let chosen: Vec<Account> = candidates.iter().filter_map(|id| accounts.iter().find(|a| a.id == *id).cloned()).collect();
             let mut outcome = Outcome::pending(row.recipients.clone());
-            outcome.notes.extend(skipped);
-            outcome.notes.extend(notes);
+            outcome.notes.extend(skipped.into_iter().chain(notes));
             let mut shipment = Outgoing { message: &message, envelope_from: letter.envelope_from.clone(), message_id: &letter.message_id };
             try_accounts(rt, settings, &chosen, &mut shipment, &mut outcome);
             let journal_error = settle(rt, settings, &row, &outcome, Some(started)).err().map(journal_problem);
             Ok(MailStep::Done(MailResult { accepted: outcome.accepted(), journal_error }))
         }
     }
+}
+
+/// A letter that waits in the outbox, with its journal row `queued`:
+/// `custom_mail()` has done its part and returns true.
+fn queue(rt: &Runtime, entry: &mut JournalEntry, row: &OutboxLetter, message: &[u8], notes: Vec<String>, now: i64) -> Result<MailStep> {
+    entry.status = Status::Queued;
+    entry.account_id = row.account_id;
+    entry.reply = notes.join("; ");
+    rt.store.begin_letter(entry, row, message, None, now).map_err(|e| Error::Storage(journal_problem(e)))?;
+    Ok(MailStep::Done(MailResult { accepted: true, journal_error: None }))
 }
 
 /// Completes the journal row of a letter PHP's `mail()` took: `accepted`

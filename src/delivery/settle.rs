@@ -81,6 +81,8 @@ pub(super) fn settle_in(
         }
         Settlement::GivenUp => (Status::Sent, format!("from the outbox: {reply}; the rest given up after {} h", settings.outbox_max_hours)),
         Settlement::Waiting => (outcome.status(), format!("attempt {} from the outbox: {reply}", row.attempts + 1)),
+        // the first try of a letter queued for the sender thread reads as a page hit's would
+        Settlement::Sent | Settlement::Failed if row.attempts == 0 => (outcome.status(), reply),
         Settlement::Sent | Settlement::Failed => (outcome.status(), format!("from the outbox: {reply}")),
     };
     if whole_letter_waited {

@@ -220,7 +220,8 @@ mod tests {
 
     #[test]
     fn a_refusal_of_the_letter_fails_it() {
-        let refusal = SmtpError { concern: Concern::Letter, transient: false, code: Some(554), message: "554 5.7.1 spam".into() };
+        let refusal =
+            SmtpError { concern: Concern::Letter, transient: false, code: Some(554), message: "554 5.7.1 spam".into(), timed_out: false };
         let outcome = Outcome { refusal: Some(refusal), refused: vec![("a@x".into(), "554 5.7.1 spam".into())], ..Default::default() };
         assert_eq!((outcome.status(), outcome.accepted()), (Status::Failed, false));
         assert!(outcome.reply().starts_with("554 5.7.1 spam"));
@@ -240,7 +241,8 @@ mod tests {
     fn only_account_trouble_and_whole_letter_deferrals_rest_an_account() {
         assert!(SmtpError::network("x").rests_account());
         assert!(SmtpError::account_setup("535").rests_account());
-        assert!(SmtpError { concern: Concern::Letter, transient: true, code: Some(451), message: String::new() }.rests_account());
+        assert!(SmtpError { concern: Concern::Letter, transient: true, code: Some(451), message: String::new(), timed_out: false }
+            .rests_account());
         assert!(!SmtpError::letter("no SMTPUTF8").rests_account());
     }
 }

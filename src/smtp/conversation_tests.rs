@@ -261,6 +261,7 @@ fn a_server_that_closes_mid_data_fails_the_attempt_after_mail_was_accepted() {
     let error = refused(result);
     assert!(error.message.contains("closed the connection"), "{error}");
     assert_eq!((error.concern, error.transient), (Concern::Account, true));
+    assert!(error.is_connection_lost() && !error.timed_out);
     assert!(mail_accepted, "the letter may have been delivered: not simply sent again");
     assert!(after_ehlo(&record).ends_with("body\r\n.\r\n"));
 }
@@ -389,6 +390,7 @@ fn a_silent_server_costs_one_timeout() {
     let error = Session::start(scripted, &plain(), None, timeout, None).err().unwrap();
     let took = started.elapsed();
     assert!(error.message.contains("timed out"), "{error}");
+    assert!(error.timed_out && !error.is_connection_lost(), "a frozen server is not worth a fresh connection");
     assert!(took >= timeout && took < Duration::from_secs(1), "{took:?}");
 }
 

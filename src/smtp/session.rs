@@ -43,32 +43,40 @@ pub struct SmtpError {
     pub transient: bool,
     pub code: Option<u16>,
     pub message: String,
+    /// The server said nothing within `timeout`: it may be frozen, so a
+    /// fresh connection to it would likely wait as long again.
+    pub timed_out: bool,
 }
 
 impl SmtpError {
     /// The network failed us (connect, timeout, connection lost): transient, the account's.
     pub fn network(message: impl Into<String>) -> Self {
-        Self { concern: Concern::Account, transient: true, code: None, message: message.into() }
+        Self { concern: Concern::Account, transient: true, code: None, message: message.into(), timed_out: false }
+    }
+
+    /// The server said nothing for `timeout` (transient, the account's).
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Self { timed_out: true, ..Self::network(message) }
     }
 
     /// The account cannot work as configured (no STARTTLS offered, no password, bad certificate).
     pub fn account_setup(message: impl Into<String>) -> Self {
-        Self { concern: Concern::Account, transient: false, code: None, message: message.into() }
+        Self { concern: Concern::Account, transient: false, code: None, message: message.into(), timed_out: false }
     }
 
     /// A TLS handshake that failed: timed out or cut (transient), or refused (the account's setup).
     pub fn tls(failure: stream::TlsFailure) -> Self {
-        Self { concern: Concern::Account, transient: failure.transient, code: None, message: failure.message }
+        Self { concern: Concern::Account, transient: failure.transient, code: None, message: failure.message, timed_out: false }
     }
 
     /// This letter cannot be sent as it is, whatever the server says.
     pub fn letter(message: impl Into<String>) -> Self {
-        Self { concern: Concern::Letter, transient: false, code: None, message: message.into() }
+        Self { concern: Concern::Letter, transient: false, code: None, message: message.into(), timed_out: false }
     }
 
     /// A server reply that refuses: 4xx is transient, 5xx permanent.
     fn refusal(concern: Concern, reply: &Reply) -> Self {
-        Self { concern, transient: reply.code < 500, code: Some(reply.code), message: reply.text.clone() }
+        Self { concern, transient: reply.code < 500, code: Some(reply.code), message: reply.text.clone(), timed_out: false }
     }
 
     /// A 5xx refusal of the letter itself: retrying it anywhere will not help.
@@ -82,10 +90,10 @@ impl SmtpError {
     }
 
     /// The connection is gone, not refused: the network failed or the server
-    /// said 421 (closing). On a kept connection found so before MAIL FROM was
+    /// said 421 (closing); not a timeout (SPEC §4: a frozen server costs one). On a kept connection found so before MAIL FROM was
     /// accepted, the server has nothing of the letter: a new connection sends it.
     pub fn is_connection_lost(&self) -> bool {
-        self.concern == Concern::Account && (self.code.is_none() || self.code == Some(421))
+        self.concern == Concern::Account && !self.timed_out && (self.code.is_none() || self.code == Some(421))
     }
 
     /// The account's own problem (connecting, TLS, greeting, EHLO, AUTH), or
@@ -605,7 +613,7 @@ impl<S: Transport> Session<S> {
         let Some(until) = until else { return Ok(self.timeout) };
         let left = until.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(SmtpError::network(if Some(until) == self.deadline {
+            return Err(SmtpError::timeout(if Some(until) == self.deadline {
                 format!(
                     "timed out: the conversation with {} took longer than allowed (timeout {}s a reply)",
                     self.host,
@@ -621,7 +629,7 @@ impl<S: Transport> Session<S> {
     fn io_error(host: &str, timeout: Duration, doing: &str, e: std::io::Error) -> SmtpError {
         use std::io::ErrorKind::{TimedOut, WouldBlock};
         if matches!(e.kind(), WouldBlock | TimedOut) {
-            SmtpError::network(format!("timed out after {}s {doing} {host}", timeout.as_secs()))
+            SmtpError::timeout(format!("timed out after {}s {doing} {host}", timeout.as_secs()))
         } else {
             SmtpError::network(format!("connection to {host} failed while {doing} it: {e}"))
         }

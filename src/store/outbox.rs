@@ -184,6 +184,12 @@ impl Store {
         Ok(())
     }
 
+    /// Frees every letter claimed under `token` (a sender cut off at shutdown):
+    /// due again at once, for the next flush.
+    pub fn release_claims(&self, token: &str) -> rusqlite::Result<usize> {
+        self.run("UPDATE outbox SET claimed_by = NULL, claim_until = 0 WHERE claimed_by = ?1", [token])
+    }
+
     /// The letter was delivered, refused for good, given up or dropped by an admin.
     pub fn remove_from_outbox(&self, id: i64) -> rusqlite::Result<bool> {
         let removed = self.run("DELETE FROM outbox WHERE id = ?1", [id])? == 1;

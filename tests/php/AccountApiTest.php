@@ -183,11 +183,11 @@ final class AccountApiTest extends Smtp34TestCase
     public function testSettingsDefaultsChangesAndValidation(): void
     {
         $all = smtp34_settings();
-        $this->assertSame(['enabled', 'log_enabled', 'log_level', 'log_period', 'log_max_mb', 'timeout', 'check_sends_test', 'test_recipient', 'fallback', 'outbox_max_hours', 'journal_days', 'keepalive_seconds', 'letters_per_connection'], array_keys($all));
+        $this->assertSame(['enabled', 'log_enabled', 'log_level', 'log_period', 'log_max_mb', 'timeout', 'check_sends_test', 'test_recipient', 'fallback', 'outbox_max_hours', 'journal_days', 'keepalive_seconds', 'letters_per_connection', 'delivery'], array_keys($all));
         $changed = smtp34_settings(['log_level' => '4', 'fallback' => 'none']);
         $this->assertSame(4, $changed['log_level']);
         $this->assertSame('none', $changed['fallback']);
-        foreach ([['log_level' => 5], ['fallback' => 'drop'], ['timeout' => 0], ['log_period' => 'hour'], ['nope' => 1], ['test_recipient' => 'x@']] as $bad) {
+        foreach ([['log_level' => 5], ['fallback' => 'drop'], ['delivery' => 'later'], ['timeout' => 0], ['log_period' => 'hour'], ['nope' => 1], ['test_recipient' => 'x@']] as $bad) {
             try {
                 smtp34_settings($bad + ['enabled' => false]);
                 $this->fail('accepted ' . json_encode($bad));

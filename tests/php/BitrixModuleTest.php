@@ -422,14 +422,18 @@ final class BitrixModuleTest extends Smtp34TestCase
 
         $out = $this->page('admin/smtp34_journal.php');
         $this->assertSame(array_map('strval', array_column(array_slice($journal, 0, 20), 'id')), self::rows($out));
-        $this->assertSame([(string) $journal[0]['id']], self::rows($this->page('admin/smtp34_journal.php', ['set_filter' => 'Y', 'find_status' => 'failed'])));
+        // every failed letter in the journal, this test's refusal first (earlier tests may have left others)
+        $failed = array_column(array_filter(smtp34_journal(1000), static fn ($r) => $r['status'] === 'failed'), 'id');
+        $this->assertSame((string) $journal[0]['id'], (string) $failed[0]);
+        $this->assertSame(array_map('strval', array_slice($failed, 0, 20)), self::rows($this->page('admin/smtp34_journal.php', ['set_filter' => 'Y', 'find_status' => 'failed'])));
         $this->assertSame([(string) $journal[26 - 7]['id']], self::rows($this->page('admin/smtp34_journal.php', ['set_filter' => 'Y', 'find_text' => 'buyer7@'])));
         $this->assertSame([], self::rows($this->page('admin/smtp34_journal.php', ['set_filter' => 'Y', 'find_account' => 'none'])));
         $this->assertCount(20, self::rows($this->page('admin/smtp34_journal.php', ['set_filter' => 'Y', 'find_account' => (string) $id, 'find_date_from' => date('Y-m-d')])));
         $this->assertCount(20, self::rows($this->page('admin/smtp34_journal.php', ['set_filter' => 'Y', 'find_status' => 'failed', 'del_filter' => 'Y'])), 'del_filter drops the filter');
         $this->assertStringContainsString('<select name="find_status" id="find_status">', $out);
-        $this->assertSame([(string) $journal[0]['id']], self::rows($this->page('admin/smtp34_journal.php', ['set_filter' => 'Y', 'find_status' => 'failed'])));
-        $this->assertSame([(string) $journal[0]['id']], self::rows($this->page('admin/smtp34_journal.php')), 'the filter is kept for the next visit, as Bitrix keeps it');
+        $failedRows = array_map('strval', array_slice($failed, 0, 20));
+        $this->assertSame($failedRows, self::rows($this->page('admin/smtp34_journal.php', ['set_filter' => 'Y', 'find_status' => 'failed'])));
+        $this->assertSame($failedRows, self::rows($this->page('admin/smtp34_journal.php')), 'the filter is kept for the next visit, as Bitrix keeps it');
         $this->assertStringContainsString('>Отправлено</span>', $out, 'statuses in words');
         $this->assertStringContainsString('<option value="failed">Не отправлено</option>', $out);
     }

@@ -214,7 +214,9 @@ final class CliTest extends Smtp34TestCase
         $id = $this->addAccount($slow);
         $busy = $this->server();
         $this->assertSame(0, $this->cli('account', 'add', 'name=Новости', 'email=news@site.ru', 'host=127.0.0.1', "port=$busy->port", 'auth=none')['code']);
-        $this->cli('settings', 'enabled=1');
+        // wait: a background worker journals so many letters that the CLI's look at the latest
+        // 1000 rows misses the test letter's (the journal filter of SPEC §6 is not built yet)
+        $this->cli('settings', 'enabled=1', 'delivery=wait');
 
         // another worker journals letters all the while the test letter waits for its 250
         $stop = tempnam(sys_get_temp_dir(), 'smtp34-stop-');

@@ -35,6 +35,7 @@ final class FpmTest extends Smtp34TestCase
         $this->script('enable', 'smtp34_account_save(["email" => "shop@site.ru", "host" => "127.0.0.1", "port" => (int) $_GET["port"],'
             . ' "login" => "shop", "password" => "s3cret-pass"], false); smtp34_settings(["enabled" => true]);'
             . ' preg_match("/^Uid:\\s+(\\d+)/m", file_get_contents("/proc/self/status"), $m); echo "enabled by ", $m[1], "\n";');
+        $this->script('last', '$row = smtp34_journal(1)[0]; echo $row["status"], " | ", $row["reply"], "\n";');
         $this->script('where', 'echo ini_get("smtp34.db") === "" ? "empty ini, " : "ini set, ", sys_get_temp_dir(), "\n";');
 
         $this->port = self::freePort();
@@ -125,8 +126,14 @@ final class FpmTest extends Smtp34TestCase
 
         $server = $this->authServer();
         $this->assertSame("enabled by 65534\n", $this->request('enable', ['port' => $server->port]));
+        // delivery = background: the page returns once the letter is in the outbox,
+        // and the worker's own sender thread (started there, as nobody) delivers it
         $answer = $this->request('send', ['to' => 'second@mail.ru']);
-        $this->assertStringStartsWith("bool(true)\nsent | 250 2.0.0 Ok", $answer);
+        $this->assertStringStartsWith("bool(true)\nqueued | queued: this process's sender thread delivers it", $answer);
+        for ($i = 0; $i < 100 && !str_starts_with($this->request('last'), 'sent'); $i++) {
+            usleep(50_000);
+        }
+        $this->assertStringStartsWith('sent | 250 2.0.0 Ok', $this->request('last'));
         $letter = $server->only();
         $this->assertSame(['second@mail.ru'], $letter['meta']['rcpt_tos']);
         $this->assertSame('shop', $letter['meta']['login'], 'the password was sealed and opened by the workers');

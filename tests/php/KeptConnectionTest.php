@@ -36,6 +36,26 @@ final class KeptConnectionTest extends Smtp34TestCase
             array_map(static fn ($l) => $l['meta']['rcpt_tos'][0], $server->received()));
     }
 
+    public function testAFrozenServerCostsOneTimeoutNotTwo(): void
+    {
+        $server = $this->authServer();
+        $this->account($server, [], false);
+        smtp34_settings(['timeout' => 1]);
+        $this->assertTrue(custom_mail('u0@mail.ru', 'first', "b\n", 'From: shop@site.ru'), 'a connection is kept');
+        $pid = (int) trim((string) shell_exec('pgrep -f ' . escapeshellarg("smtp_server.py --spool $server->spool")));
+        posix_kill($pid, SIGSTOP);
+        try {
+            $started = microtime(true);
+            $this->assertTrue(custom_mail('u1@mail.ru', 'second', "b\n", 'From: shop@site.ru'), 'it waits in the outbox');
+            $took = microtime(true) - $started;
+        } finally {
+            posix_kill($pid, SIGCONT);
+        }
+        $this->assertLessThan(1.8, $took, 'the kept connection timed out: no fresh connection to the same frozen server');
+        $this->assertSame('queued', $this->lastJournal()['status']);
+        $this->assertStringContainsString('timed out after 1s', $this->lastJournal()['reply']);
+    }
+
     public function testLettersPerConnectionAndKeepaliveSecondsAreHonoured(): void
     {
         $capped = $this->authServer();

@@ -214,7 +214,7 @@ final class LogTest extends Smtp34TestCase
     {
         $server = $this->authServer();
         $code = sprintf(<<<'PHP'
-            smtp34_settings(['enabled' => true]);
+            smtp34_settings(['enabled' => true, 'delivery' => 'wait']);
             smtp34_account_save(['email' => 'shop@site.ru', 'host' => '127.0.0.1', 'port' => %d, 'login' => 'shop', 'password' => 's3cret-pass'], false);
             var_dump(custom_mail('u@mail.ru', 's', "b\n", 'From: shop@site.ru'));
             echo smtp34_journal(1)[0]['reply'], "\n";
@@ -285,7 +285,7 @@ final class LogTest extends Smtp34TestCase
         $ini = ChildPhp::freshIni();
         $server = $this->authServer();
         $code = self::saveAccountCode($server) . sprintf(<<<'PHP'
-            smtp34_settings(['enabled' => true, 'log_level' => 4]);
+            smtp34_settings(['enabled' => true, 'log_level' => 4, 'delivery' => 'wait']);
             var_dump(custom_mail('u@mail.ru', 's', "reset link\n", 'From: shop@site.ru'));
             $modes = [];
             foreach ([ini_get('smtp34.db'), ini_get('smtp34.db') . '-wal', ini_get('smtp34.db') . '-shm', ini_get('smtp34.key_file'), ini_get('smtp34.log_dir') . '/send_1.log', ini_get('smtp34.log_dir')] as $file) {

@@ -13,7 +13,8 @@ final class MemoryTest extends Smtp34TestCase
     {
         $server = $this->server();
         $code = sprintf(<<<'PHP'
-            smtp34_settings(['enabled' => true, 'log_level' => max(1, %2$d), 'log_enabled' => %2$d > 0]);
+            // the sending path's memory, measured around custom_mail(): it waits for the server
+            smtp34_settings(['enabled' => true, 'log_level' => max(1, %2$d), 'log_enabled' => %2$d > 0, 'delivery' => 'wait']);
             smtp34_account_save(['email' => 'shop@site.ru', 'host' => '127.0.0.1', 'port' => %1$d, 'auth' => 'none'], false);
             $hwm = static function (): int {
                 preg_match('/^VmHWM:\s+(\d+) kB/m', file_get_contents('/proc/self/status'), $m);

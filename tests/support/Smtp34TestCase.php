@@ -9,7 +9,7 @@ abstract class Smtp34TestCase extends TestCase
     protected const DEFAULTS = [
         'enabled' => true, 'log_enabled' => true, 'log_level' => 2, 'log_period' => 'day', 'log_max_mb' => 10,
         'timeout' => 5, 'check_sends_test' => false, 'test_recipient' => '', 'fallback' => 'mail', 'outbox_max_hours' => 48,
-        'journal_days' => 30, 'keepalive_seconds' => 30, 'letters_per_connection' => 100,
+        'journal_days' => 30, 'keepalive_seconds' => 30, 'letters_per_connection' => 100, 'delivery' => 'wait',
     ];
 
     /** @var list<SmtpServer> */

@@ -1,0 +1,142 @@
+<?php
+declare(strict_types=1);
+
+/**
+ * delivery = background (SPEC §4): custom_mail() returns once the letter is
+ * in the outbox; the process's sender thread delivers it. Against real
+ * servers: a slow one, a frozen one (SIGSTOP), one that refuses after
+ * true, and CLI processes that end with letters in flight.
+ */
+final class BackgroundTest extends Smtp34TestCase
+{
+    protected function setUp(): void
+    {
+        parent::setUp();
+        smtp34_settings(['delivery' => 'background']);
+    }
+
+    /** The journal row of the last letter once it is no longer `queued`, waiting at most `$seconds`. */
+    private function settled(float $seconds = 10): array
+    {
+        $until = microtime(true) + $seconds;
+        do {
+            $row = $this->lastJournal();
+            if ($row['status'] !== 'queued') {
+                return $row;
+            }
+            usleep(20_000);
+        } while (microtime(true) < $until);
+        $this->fail('still queued after ' . $seconds . ' s: ' . json_encode($row));
+    }
+
+    /** Waits until the sender thread has tried every letter once and holds none. */
+    private function idle(float $seconds = 10): void
+    {
+        $untried = static fn ($l) => $l['sending'] || ($l['attempts'] === 0 && $l['last_error'] === '');
+        $until = microtime(true) + $seconds;
+        while (array_filter(smtp34_outbox_list(), $untried) !== [] && microtime(true) < $until) {
+            usleep(20_000);
+        }
+    }
+
+    public function testAPageReturnsBeforeTheServerAnswersAndTheLetterIsSentAfter(): void
+    {
+        $server = $this->authServer(['slow-data' => '1.5']);
+        $this->account($server);
+        $started = microtime(true);
+        $this->assertTrue(custom_mail('buyer@mail.ru', 'Заказ', "b\n", 'From: shop@site.ru'));
+        $took = microtime(true) - $started;
+        $this->assertLessThan(0.2, $took, 'the page does not wait for the server');
+        $this->assertSame('queued', $this->lastJournal()['status']);
+
+        $row = $this->settled();
+        $this->assertSame('sent', $row['status'], $row['reply']);
+        $this->assertStringStartsWith('250 ', $row['reply']);
+        $this->assertSame(['buyer@mail.ru'], $server->only()['meta']['rcpt_tos']);
+        $this->assertSame([], smtp34_outbox_list());
+    }
+
+    public function testAFrozenServerNeverHoldsAPageAndEveryLetterGoesWhenItWakes(): void
+    {
+        $server = $this->authServer();
+        $this->account($server);
+        smtp34_settings(['timeout' => 1]);
+        $pid = (int) trim((string) shell_exec('pgrep -f ' . escapeshellarg("smtp_server.py --spool $server->spool")));
+        $this->assertGreaterThan(0, $pid);
+        posix_kill($pid, SIGSTOP);
+        try {
+            $slowest = 0.0;
+            for ($i = 0; $i < 5; $i++) {
+                $started = microtime(true);
+                $this->assertTrue(custom_mail("buyer$i@mail.ru", "Заказ $i", "b\n", 'From: shop@site.ru'));
+                $slowest = max($slowest, microtime(true) - $started);
+            }
+            $this->assertLessThan(0.2, $slowest, 'no page waits for a frozen server');
+            $this->idle();
+        } finally {
+            posix_kill($pid, SIGCONT);
+        }
+        $this->assertCount(5, smtp34_outbox_list(), 'all five wait in the outbox');
+        $report = smtp34_outbox_flush(100, true);
+        $this->assertSame([5, 0, 0], [$report['sent'], $report['failed'], $report['left']]);
+        $received = array_merge(...array_map(static fn ($l) => $l['meta']['rcpt_tos'], $server->received()));
+        sort($received);
+        $this->assertSame(['buyer0@mail.ru', 'buyer1@mail.ru', 'buyer2@mail.ru', 'buyer3@mail.ru', 'buyer4@mail.ru'], $received, 'each once');
+    }
+
+    public function testARefusalAfterTrueIsJournaledFailedLikeABounce(): void
+    {
+        $server = $this->authServer(['reject-rcpt' => 'nobody']);
+        $this->account($server);
+        $this->assertTrue(custom_mail('nobody@mail.ru', 'Заказ', "b\n", 'From: shop@site.ru'), 'true: the letter is in the outbox');
+        $row = $this->settled();
+        $this->assertSame('failed', $row['status']);
+        $this->assertStringContainsString('550', $row['reply']);
+        $this->assertSame([], smtp34_outbox_list());
+    }
+
+    public function testACliScriptThatEndsWithLettersInFlightLosesNothing(): void
+    {
+        $server = $this->authServer();
+        $ini = ChildPhp::freshIni();
+        $result = ChildPhp::run(self::saveAccountCode($server) . <<<'PHP'
+            smtp34_settings(['enabled' => true]);
+            $slowest = 0;
+            for ($i = 0; $i < 20; $i++) {
+                $started = hrtime(true);
+                custom_mail("reader$i@mail.ru", "Новости $i", "b\n", 'From: shop@site.ru');
+                $slowest = max($slowest, hrtime(true) - $started);
+            }
+            echo json_encode(['queued' => count(smtp34_outbox_list()), 'slowest_ms' => $slowest / 1e6]);
+            PHP, $ini);
+        $this->assertSame(0, $result['code'], $result['stderr']);
+        $this->assertLessThan(50, json_decode($result['stdout'], true)['slowest_ms'], $result['stdout']);
+        // the process ended only after its sender thread delivered everything
+        $this->assertCount(20, $server->received());
+        $after = ChildPhp::run('echo json_encode([count(smtp34_outbox_list()), array_count_values(array_column(smtp34_journal(50), "status"))]);', $ini);
+        $this->assertSame('[0,{"sent":20}]', $after['stdout'], $after['stderr']);
+    }
+
+    public function testAThreadCutOffAtShutdownLeavesItsLettersToTheNextFlush(): void
+    {
+        // the server takes 3 s to accept a letter; the process may wait 1 s at its end
+        $server = $this->authServer(['slow-data' => '3']);
+        $ini = ChildPhp::freshIni();
+        $result = ChildPhp::run(self::saveAccountCode($server) . <<<'PHP'
+            smtp34_settings(['enabled' => true, 'timeout' => 1]);
+            var_dump(custom_mail('buyer@mail.ru', 'Заказ', "b\n", 'From: shop@site.ru'));
+            $GLOBALS['ended_at'] = microtime(true);
+            PHP, $ini);
+        $this->assertSame("bool(true)\n", $result['stdout'], $result['stderr']);
+        $this->assertLessThan(2.5, $result['seconds'], 'the end of the process waited one timeout, not the server');
+
+        // released, not claimed by a dead thread: the next flush sends it at once
+        $flush = ChildPhp::run('smtp34_settings(["timeout" => 10]); echo json_encode(smtp34_outbox_flush(10, false)), "|", smtp34_journal(1)[0]["status"];', $ini);
+        $this->assertSame(0, $flush['code'], $flush['stderr']);
+        [$report, $status] = explode('|', $flush['stdout']);
+        $this->assertSame(1, json_decode($report, true)['sent'], $flush['stdout']);
+        $this->assertSame('sent', $status);
+        // the cut-off attempt may have reached the server too: its fate was unknown, so it went again
+        $this->assertContains(count($server->received()), [1, 2]);
+    }
+}
