@@ -75,6 +75,10 @@ CONF
     cat > "$work/send.php" <<'PHP'
 <?php
 $sent = custom_mail('fpm@example.test', 'through php-fpm', "Hello from php-fpm.\n", 'From: shop@smtp34-demo.ru');
+// delivery = background: the worker's sender thread delivers it after the page returned
+for ($i = 0; $i < 200 && smtp34_journal(1)[0]['status'] === 'queued'; $i++) {
+    usleep(50000);
+}
 echo $sent ? 'sent ' : 'FAILED ', smtp34_journal(1)[0]['status'], ' as ', posix_getpwuid(posix_geteuid())['name'];
 PHP
     chmod 644 "$work/send.php"

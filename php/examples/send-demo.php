@@ -42,8 +42,13 @@ $body = "Здравствуйте!\n\nВаш заказ №1024 принят и 
 
 $to = '=?UTF-8?B?' . base64_encode('Покупатель') . '?= <buyer@example.ru>';
 $accepted = custom_mail($to, $subject, $body, $headers, '-fbounce@smtp34-demo.ru', new stdClass());
-echo "== custom_mail() returned ", var_export($accepted, true), "\n\n";
+$row = smtp34_journal(1)[0];
+echo "== custom_mail() returned ", var_export($accepted, true), " (journal: {$row['status']}, {$row['reply']})\n\n";
 
+// delivery = background: the page is done; this process's sender thread delivers the letter
+for ($i = 0; $i < 300 && smtp34_journal(1)[0]['status'] === 'queued'; $i++) {
+    usleep(50_000);
+}
 echo "== journal row:\n";
 foreach (smtp34_journal(1)[0] as $key => $value) {
     printf("  %-12s %s\n", $key, var_export($value, true));
@@ -57,4 +62,4 @@ if ($last) {
     echo file_get_contents($last), "\n";
     echo "envelope: ", file_get_contents(substr($last, 0, -4) . '.json'), "\n";
 }
-exit($accepted ? 0 : 1);
+exit($accepted && smtp34_journal(1)[0]['status'] === 'sent' ? 0 : 1);
