@@ -2,7 +2,7 @@
 // One sender's mailing step, timed: N Bitrix-style letters into one SMTP
 // server, the way each library is used for a mailing. Prints letters/second.
 //
-//   php bench/mailing.php <smtp34|phpmailer|phpmailer-each|symfony> <port> <letters>
+//   php bench/mailing.php <smtp34|smtp34-background|phpmailer|phpmailer-each|symfony> <port> <letters>
 //
 // smtp34 needs the extension loaded (bench/run does it) and sends through
 // custom_mail() with the default settings (logs on, level 2).
@@ -35,8 +35,11 @@ function smtp34_bench_headers(string $fromName, string $from, int $i): string
 $started = microtime(true);
 switch ($sender) {
     case 'smtp34':
+    case 'smtp34-background':
+        $background = $sender === 'smtp34-background';
         $dir = sys_get_temp_dir() . '/smtp34-bench-' . getmypid();
-        smtp34_settings(['enabled' => true]);
+        // wait: each custom_mail() returns after the server's reply; background: timed until the last letter is delivered
+        smtp34_settings(['enabled' => true, 'delivery' => $background ? 'background' : 'wait']);
         smtp34_account_save(['name' => $fromName, 'email' => $from, 'host' => '127.0.0.1', 'port' => $port, 'auth' => 'none'], false);
         $started = microtime(true);
         for ($i = 0; $i < $count; $i++) {
@@ -44,6 +47,9 @@ switch ($sender) {
                 fwrite(STDERR, "letter $i failed: " . smtp34_journal(1)[0]['reply'] . "\n");
                 exit(1);
             }
+        }
+        for ($waited = 0; $background && smtp34_outbox_list() !== [] && $waited < 12000; $waited++) {
+            usleep(10_000);
         }
         $seconds = microtime(true) - $started;
         // queued letters would make a fast but false figure: every one must have been sent

@@ -38,6 +38,19 @@ final class FpmTest extends Smtp34TestCase
         $this->script('last', '$row = smtp34_journal(1)[0]; echo $row["status"], " | ", $row["reply"], "\n";');
         $this->script('where', 'echo ini_get("smtp34.db") === "" ? "empty ini, " : "ini set, ", sys_get_temp_dir(), "\n";');
 
+        $this->script('flush', 'echo json_encode(smtp34_outbox_flush(100, true));');
+        $this->script('journal', 'echo json_encode(smtp34_journal((int) $_GET["n"]));');
+        $this->startFpm([]);
+    }
+
+    /** php-fpm with the test's pool, plus `$extra` lines (pm.max_requests = 5, say). */
+    private function startFpm(array $extra): void
+    {
+        if (is_resource($this->fpm)) {
+            proc_terminate($this->fpm, 15);
+            proc_close($this->fpm);
+        }
+        $extraLines = implode("\n", $extra);
         $this->port = self::freePort();
         $conf = "$this->dir/fpm.conf";
         file_put_contents($conf, <<<INI
@@ -54,6 +67,7 @@ final class FpmTest extends Smtp34TestCase
             catch_workers_output = yes
             env[TMPDIR] = $this->dir/tmp
             php_admin_value[sendmail_path] = $this->dir/sendmail.sh
+            $extraLines
             INI);
         $command = ['/usr/sbin/php-fpm8.2', '-n', '-y', $conf, '-d', 'extension=' . ChildPhp::extension(),
             '-d', 'smtp34.db=', '-d', 'smtp34.key_file=', '-d', 'smtp34.log_dir='];
@@ -140,5 +154,67 @@ final class FpmTest extends Smtp34TestCase
         $this->assertCount(1, glob("$this->dir/mail/*.eml"), 'mail() got nothing more');
         $this->assertSame(65534, fileowner("$data/smtp34.key"));
         $this->assertSame('0600', substr(sprintf('%o', fileperms("$data/smtp34.key")), -4));
+    }
+
+    /** Enables smtp34 through a worker with an account for `$server`; the data directory's database. */
+    private function enable(SmtpServer $server): string
+    {
+        $this->assertSame("enabled by 65534\n", $this->request('enable', ['port' => $server->port]));
+        return "$this->dir/tmp/smtp34-65534/smtp34.db";
+    }
+
+    /** The recipients `$server` received, each as often as it came. */
+    private static function recipients(SmtpServer $server): array
+    {
+        $all = array_merge(...array_map(static fn ($l) => $l['meta']['rcpt_tos'], $server->received()));
+        sort($all);
+        return $all;
+    }
+
+    public function testWorkersRecycledEveryFiveRequestsLoseNoLetter(): void
+    {
+        $this->startFpm(['pm.max_requests = 5']);
+        $server = $this->authServer();
+        $this->enable($server);
+        $expected = [];
+        for ($i = 0; $i < 30; $i++) {
+            $started = microtime(true);
+            $this->assertStringStartsWith("bool(true)\nqueued", $this->request('send', ['to' => "reader$i@mail.ru"]));
+            $this->assertLessThan(1.0, microtime(true) - $started, 'a page never waits for the server');
+            $expected[] = "reader$i@mail.ru";
+        }
+        sort($expected);
+        for ($i = 0; $i < 200 && count($server->received()) < 30; $i++) {
+            usleep(50_000);
+        }
+        $this->assertSame($expected, self::recipients($server), 'each letter once, though six workers came and went');
+        $statuses = array_count_values(array_column(json_decode($this->request('journal', ['n' => 30]), true), 'status'));
+        $this->assertSame(['sent' => 30], $statuses);
+    }
+
+    public function testAWorkerKilledWhileItsThreadSendsLosesNothing(): void
+    {
+        $server = $this->authServer(['slow-data' => '1']);
+        $db = $this->enable($server);
+        for ($i = 0; $i < 3; $i++) {
+            $this->assertStringStartsWith("bool(true)\nqueued", $this->request('send', ['to' => "buyer$i@mail.ru"]));
+        }
+        usleep(300_000); // a sender thread is inside a letter's DATA now
+        exec('pkill -9 -P ' . (int) file_get_contents("$this->dir/fpm.pid")); // this pool's workers, not the master
+        usleep(300_000);
+
+        // what the dead thread held is still claimed; as if its lease had lapsed, the next flush sends it
+        // (as the workers' user: a root-owned -shm would lock them out)
+        $expire = sprintf('(new PDO(%s))->exec("UPDATE outbox SET claim_until = 0");', var_export("sqlite:$db", true));
+        exec('runuser -u nobody -- ' . escapeshellarg(PHP_BINARY) . ' -r ' . escapeshellarg($expire) . ' 2>&1', $out, $code);
+        $this->assertSame(0, $code, implode("\n", $out));
+        $flushed = json_decode($this->request('flush'), true);
+        $this->assertSame(0, $flushed['left'], json_encode($flushed));
+        for ($i = 0; $i < 100 && count(array_unique(self::recipients($server))) < 3; $i++) {
+            usleep(50_000);
+        }
+        $got = self::recipients($server);
+        $this->assertSame(['buyer0@mail.ru', 'buyer1@mail.ru', 'buyer2@mail.ru'], array_values(array_unique($got)), 'none lost');
+        $this->assertLessThanOrEqual(4, count($got), 'only the letter whose fate was unknown may come twice');
     }
 }
