@@ -11,9 +11,52 @@ namespace Smtp34\Admin;
  */
 final class Actions
 {
+    /**
+     * The account form, the same on every host: each field in order (the
+     * API's names), as [kind, required, size, choices (value => label key)].
+     * The password is write-only: its box is always empty.
+     */
+    public const ACCOUNT_FORM = [
+        'active' => ['checkbox', false, 0, []],
+        'name' => ['text', false, 40, []],
+        'email' => ['text', true, 40, []],
+        'host' => ['text', true, 40, []],
+        'port' => ['number', true, 6, []],
+        'security' => ['select', true, 0, ['none' => 'SECURITY_none', 'ssl' => 'SECURITY_ssl', 'starttls' => 'SECURITY_starttls']],
+        'verify_tls' => ['checkbox', false, 0, []],
+        'auth' => ['select', true, 0, ['none' => 'AUTH_none', 'login' => 'AUTH_login']],
+        'login' => ['text', false, 40, []],
+        'password' => ['password', false, 40, []],
+        'mailing_first' => ['checkbox', false, 0, []],
+        'daily_limit' => ['number', false, 6, []],
+    ];
     /** Account fields as the forms carry them (the API's names). */
     public const ACCOUNT_FIELDS = ['active', 'name', 'email', 'host', 'port', 'security', 'auth', 'login', 'password', 'mailing_first', 'verify_tls', 'daily_limit'];
     public const BOOLEAN_FIELDS = ['active', 'mailing_first', 'verify_tls'];
+
+    /**
+     * The account form posted with Save, Apply or Save and add: the account
+     * saved after its check, or why not and what to show again (what was
+     * typed, an unticked box unticked, never the password).
+     *
+     * @return array{0: ?int, 1: ?string, 2: array<string, mixed>} saved id, problem, values to show
+     */
+    public static function submitAccount(array $post, int $id, array $values, I18n $t): array
+    {
+        $fields = self::accountFields($post);
+        [$savedId, $problem] = self::saveAccount($fields, $id, $t);
+        $values = array_merge($values, array_diff_key($fields, ['password' => 1]));
+        foreach (self::BOOLEAN_FIELDS as $flag) {
+            $values[$flag] = ($post[$flag] ?? 'N') === 'Y';
+        }
+        return [$savedId, $problem, $values];
+    }
+
+    /** A choice field's options as the admin reads them. */
+    public static function choices(string $field, I18n $t): array
+    {
+        return array_map(static fn ($label) => $t->get($label), self::ACCOUNT_FORM[$field][3]);
+    }
     public const ACCOUNT_ACTIONS = ['activate', 'deactivate', 'delete'];
     /** What the form shows for an account not saved yet. */
     public const NEW_ACCOUNT = ['active' => true, 'name' => '', 'email' => '', 'host' => '', 'port' => 465, 'security' => 'ssl', 'auth' => 'login', 'login' => '',

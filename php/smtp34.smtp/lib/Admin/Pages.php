@@ -67,6 +67,27 @@ final class Pages
         return '<div class="smtp34-note">' . Html::e($text) . '</div>';
     }
 
+    /** The header cells of a column model of {@see Lists}: every column (this page has no column chooser). */
+    private function headerCells(array $columns): string
+    {
+        $html = '';
+        foreach ($columns as [$label]) {
+            $html .= '<th>' . $this->t($label) . '</th>';
+        }
+        return $html;
+    }
+
+    /** A row's cells from the model's values, each with the model's class; `$open` links one to the row's page. */
+    private function valueCells(array $columns, array $values, ?string $open = null, string $url = ''): string
+    {
+        $html = '';
+        foreach ($columns as $id => [, $kind, , $class]) {
+            $cell = Lists::cell($kind, $values[$id], $this->t);
+            $html .= '<td class="' . $class . '">' . ($id === $open ? '<a href="' . Html::e($url) . '">' . $cell . '</a>' : $cell) . '</td>';
+        }
+        return $html;
+    }
+
     // ---- SMTP accounts list ----
 
     public function accounts(Request $request): Response
@@ -90,32 +111,21 @@ final class Pages
         if ($accounts === []) {
             return new Response($this->t->get('ACCOUNTS_TITLE'), $html . '<p>' . $this->t('NO_ACCOUNTS') . '</p>');
         }
-        $html .= $this->form('accounts', [], 'accounts-form') . '<table class="smtp34-table" id="accounts"><thead><tr><th></th>';
-        foreach (['COL_ID', 'COL_ACTIVE', 'COL_NAME', 'COL_EMAIL', 'COL_SERVER', 'COL_PORT', 'COL_SECURITY', 'COL_AUTH', 'COL_STATE', 'COL_TODAY', 'COL_ACTIONS'] as $col) {
-            $html .= '<th>' . $this->t($col) . '</th>';
-        }
-        $html .= '</tr></thead><tbody>';
-        $yesNo = fn (bool $b) => $this->t($b ? 'YES' : 'NO');
+        $html .= $this->form('accounts', [], 'accounts-form') . '<table class="smtp34-table" id="accounts"><thead><tr><th></th>'
+            . $this->headerCells(Lists::ACCOUNTS) . '<th>' . $this->t('COL_ACTIONS') . '</th></tr></thead><tbody>';
         foreach ($accounts as $a) {
-            $html .= '<tr data-id="' . $a['id'] . '">'
-                . '<td><input type="checkbox" name="ids[]" value="' . $a['id'] . '"></td>'
-                . '<td>' . $a['id'] . '</td>'
-                . '<td class="active">' . $yesNo($a['active']) . '</td>'
-                . '<td class="name">' . Html::e($a['name']) . '</td>'
-                . '<td class="email">' . Html::e($a['email']) . '</td>'
-                . '<td>' . Html::e($a['host']) . '</td>'
-                . '<td>' . $a['port'] . '</td>'
-                . '<td>' . $yesNo($a['security'] !== 'none') . ' <small>(' . Html::e($a['security']) . ')</small></td>'
-                . '<td>' . $yesNo($a['auth'] !== 'none') . '</td>'
-                . '<td class="state">' . Health::html($a, $this->t) . '</td>'
-                . '<td class="today">' . $a['sent_today'] . ($a['daily_limit'] > 0 ? ' / ' . $a['daily_limit'] : '') . '</td>'
-                . '<td><a class="edit" href="' . Html::e($this->url('account_edit', ['id' => $a['id']])) . '">' . $this->t('EDIT') . '</a> '
-                . '<button type="submit" name="row" class="toggle" value="' . ($a['active'] ? 'deactivate' : 'activate') . ':' . $a['id'] . '">' . $this->t($a['active'] ? 'DEACTIVATE' : 'ACTIVATE') . '</button> '
-                . '<button type="submit" name="row" class="delete" value="delete:' . $a['id'] . '">' . $this->t('DELETE') . '</button></td>'
-                . '</tr>';
+            $edit = $this->url('account_edit', ['id' => $a['id']]);
+            $buttons = '';
+            foreach (Lists::accountActions($a) as $action => $label) {
+                $class = $action === 'delete' ? 'delete' : 'toggle';
+                $buttons .= ' <button type="submit" name="row" class="' . $class . '" value="' . $action . ':' . $a['id'] . '">' . $this->t($label) . '</button>';
+            }
+            $html .= '<tr data-id="' . $a['id'] . '"><td><input type="checkbox" name="ids[]" value="' . $a['id'] . '"></td>'
+                . $this->valueCells(Lists::ACCOUNTS, Lists::accountValues($a), 'ID', $edit)
+                . '<td><a class="edit" href="' . Html::e($edit) . '">' . $this->t('EDIT') . '</a>' . $buttons . '</td></tr>';
         }
         $html .= '</tbody></table><p>' . $this->t('FOR_SELECTED') . ': '
-            . Html::select('action', ['' => '—', 'activate' => $this->t->get('ACTIVATE'), 'deactivate' => $this->t->get('DEACTIVATE'), 'delete' => $this->t->get('DELETE')], '', 'group-action')
+            . Html::select('action', ['' => '—'] + array_map(fn ($label) => $this->t->get($label), Lists::ACCOUNT_GROUP_ACTIONS), '', 'group-action')
             . ' <button type="submit" id="apply-group">' . $this->t('APPLY_ACTION') . '</button></p></form>';
         return new Response($this->t->get('ACCOUNTS_TITLE'), $html);
     }
@@ -137,8 +147,7 @@ final class Pages
             if ($button === 'cancel') {
                 return Response::redirect($this->url('accounts'));
             }
-            $fields = Actions::accountFields($request->post);
-            [$savedId, $problem] = Actions::saveAccount($fields, $id, $this->t);
+            [$savedId, $problem, $values] = Actions::submitAccount($request->post, $id, $values, $this->t);
             if ($savedId !== null) {
                 return Response::redirect(match ($button) {
                     'apply' => $this->url('account_edit', ['id' => $savedId, 'saved' => 1]),
@@ -147,11 +156,6 @@ final class Pages
                 });
             }
             $message = self::error($problem);
-            // keep what was typed, never the password
-            $values = array_merge($values, array_diff_key($fields, ['password' => 1]));
-            foreach (Actions::BOOLEAN_FIELDS as $flag) {
-                $values[$flag] = ($request->post[$flag] ?? 'N') === 'Y';
-            }
         } elseif (isset($request->query['saved'])) {
             $message = self::note($this->t->get('SAVED'));
         }
@@ -160,22 +164,18 @@ final class Pages
         $html = $message . '<p><a href="' . Html::e($this->url('accounts')) . '">' . $this->t('ACCOUNTS_TITLE') . '</a></p>'
             . $this->form('account_edit', $id > 0 ? ['id' => $id] : [], 'account-form')
             . '<h2>' . $this->t('ACCOUNT_PARAMS') . '</h2><table class="smtp34-form">';
-        $row = fn (string $field, string $input, string $hint = '') => '<tr><td><label for="' . $field . '">' . $this->t('FIELD_' . $field) . ':</label></td><td>' . $input
-            . ($hint !== '' ? '<br><small>' . Html::e($hint) . '</small>' : '') . '</td></tr>';
-        $text = fn (string $field, string $type = 'text') => '<input type="' . $type . '" name="' . $field . '" id="' . $field . '" value="' . Html::e((string) ($values[$field] ?? '')) . '" size="40">';
-        $html .= $row('active', Html::checkbox('active', (bool) $values['active']))
-            . $row('name', $text('name'))
-            . $row('email', $text('email'))
-            . $row('host', $text('host'))
-            . $row('port', $text('port', 'number'))
-            . $row('security', Html::select('security', ['none' => $this->t->get('SECURITY_none'), 'ssl' => $this->t->get('SECURITY_ssl'), 'starttls' => $this->t->get('SECURITY_starttls')], (string) $values['security']))
-            . $row('verify_tls', Html::checkbox('verify_tls', (bool) $values['verify_tls']))
-            . $row('auth', Html::select('auth', ['none' => $this->t->get('AUTH_none'), 'login' => $this->t->get('AUTH_login')], (string) $values['auth']))
-            . $row('login', $text('login'))
-            . $row('password', '<input type="password" name="password" id="password" value="" autocomplete="new-password" size="40">', !empty($values['has_password']) ? $this->t->get('PASSWORD_KEEP') : '')
-            . $row('mailing_first', Html::checkbox('mailing_first', (bool) $values['mailing_first']))
-            . $row('daily_limit', $text('daily_limit', 'number'))
-            . '</table><p class="smtp34-buttons">'
+        foreach (Actions::ACCOUNT_FORM as $field => [$kind, , $size]) {
+            $value = $values[$field] ?? '';
+            $input = match ($kind) {
+                'checkbox' => Html::checkbox($field, (bool) $value),
+                'select' => Html::select($field, Actions::choices($field, $this->t), (string) $value),
+                'password' => '<input type="password" name="password" id="password" value="" autocomplete="new-password" size="' . $size . '">',
+                default => '<input type="' . $kind . '" name="' . $field . '" id="' . $field . '" value="' . Html::e((string) $value) . '" size="' . $size . '">',
+            };
+            $hint = $kind === 'password' && !empty($values['has_password']) ? '<br><small>' . $this->t('PASSWORD_KEEP') . '</small>' : '';
+            $html .= '<tr><td><label for="' . $field . '">' . $this->t('FIELD_' . $field) . ':</label></td><td>' . $input . $hint . '</td></tr>';
+        }
+        $html .= '</table><p class="smtp34-buttons">'
             . '<button type="submit" name="save" value="Y" id="save">' . $this->t('SAVE') . '</button> '
             . '<button type="submit" name="apply" value="Y" id="apply">' . $this->t('APPLY') . '</button> '
             . '<button type="submit" name="cancel" value="Y" id="cancel" formnovalidate>' . $this->t('CANCEL') . '</button> '
@@ -236,16 +236,12 @@ final class Pages
             return new Response($this->t->get('LOGS_TITLE'), '<p>' . $this->t('NO_LOGS') . '</p>');
         }
         $accounts = array_column(smtp34_account_list(), null, 'id');
-        $html = '<table class="smtp34-table" id="logs"><thead><tr>';
-        foreach (['LOG_ACCOUNT', 'LOG_KIND', 'LOG_FILE', 'LOG_MODIFIED', 'LOG_SIZE', 'COL_ACTIONS'] as $col) {
-            $html .= '<th>' . $this->t($col) . '</th>';
-        }
-        $html .= '</tr></thead><tbody>';
+        $html = '<table class="smtp34-table" id="logs"><thead><tr>' . $this->headerCells(Lists::LOGS) . '<th>' . $this->t('COL_ACTIONS') . '</th></tr></thead><tbody>';
         foreach ($logs as $log) {
-            $who = Journal::logOwner($log, $accounts[$log['account_id']] ?? null, $this->t);
-            $html .= '<tr data-name="' . Html::e($log['name']) . '"><td>' . Html::e($who) . '</td><td>' . $this->t('KIND_' . $log['kind']) . '</td>'
-                . '<td>' . Html::e($log['name']) . '</td><td>' . Html::date($log['modified']) . '</td><td>' . Html::bytes($log['size']) . '</td>'
-                . '<td><a class="view" href="' . Html::e($this->url('logs', ['view' => $log['name']])) . '">' . $this->t('LOG_VIEW') . '</a> '
+            $view = $this->url('logs', ['view' => $log['name']]);
+            $html .= '<tr data-name="' . Html::e($log['name']) . '">'
+                . $this->valueCells(Lists::LOGS, Lists::logValues($log, $accounts[$log['account_id']] ?? null, $this->t), 'NAME', $view)
+                . '<td><a class="view" href="' . Html::e($view) . '">' . $this->t('LOG_VIEW') . '</a> '
                 . $this->form('logs') . Html::hidden('name', $log['name'])
                 . '<button type="submit" class="delete">' . $this->t('DELETE') . '</button></form></td></tr>';
         }
@@ -287,18 +283,9 @@ final class Pages
         if ($letters === []) {
             return new Response($this->t->get('OUTBOX_TITLE'), $html . '<p>' . $this->t('NO_OUTBOX') . '</p></form>');
         }
-        $html .= '<table class="smtp34-table" id="outbox"><thead><tr>';
-        foreach (['O_id', 'O_created', 'O_account', 'O_from', 'O_recipients', 'O_subject', 'O_size', 'O_attempts', 'O_next_try', 'O_last_error', 'COL_ACTIONS'] as $col) {
-            $html .= '<th>' . $this->t($col) . '</th>';
-        }
-        $html .= '</tr></thead><tbody>';
+        $html .= '<table class="smtp34-table" id="outbox"><thead><tr>' . $this->headerCells(Lists::OUTBOX) . '<th>' . $this->t('COL_ACTIONS') . '</th></tr></thead><tbody>';
         foreach ($letters as $l) {
-            $next = $l['sending'] ? $this->t('O_SENDING_NOW') : Html::date($l['next_try_at']);
-            $html .= '<tr data-id="' . $l['id'] . '"><td>' . $l['id'] . '</td><td>' . Html::date($l['created_at']) . '</td>'
-                . '<td>' . Html::e($l['account_id'] ?? '—') . '</td><td>' . Html::e($l['from']) . '</td>'
-                . '<td class="recipients">' . Html::e($l['recipients']) . '</td><td>' . Html::e($l['subject']) . '</td>'
-                . '<td>' . Html::bytes($l['size']) . '</td><td class="attempts">' . $l['attempts'] . '</td><td>' . $next . '</td>'
-                . '<td class="last-error">' . Html::e($l['last_error']) . '</td>'
+            $html .= '<tr data-id="' . $l['id'] . '">' . $this->valueCells(Lists::OUTBOX, Lists::outboxValues($l))
                 . '<td><button type="submit" name="row" class="delete" value="delete:' . $l['id'] . '">' . $this->t('DELETE') . '</button></td></tr>';
         }
         return new Response($this->t->get('OUTBOX_TITLE'), $html . '</tbody></table></form>');
@@ -315,16 +302,10 @@ final class Pages
         if ($found['total'] === 0) {
             return new Response($this->t->get('JOURNAL_TITLE'), $html . '<p id="journal-empty">' . $this->t($window === [] ? 'NO_JOURNAL' : 'J_NOTHING_FOUND') . '</p>');
         }
-        $html .= '<p id="journal-count">' . Html::e(sprintf($this->t->get('J_FOUND'), $found['total'])) . '</p><table class="smtp34-table" id="journal"><thead><tr>';
-        foreach (['J_time', 'J_status', 'J_account', 'J_mailing', 'J_from', 'J_recipients', 'J_subject', 'J_message_id', 'J_reply', 'J_duration'] as $col) {
-            $html .= '<th>' . $this->t($col) . '</th>';
-        }
-        $html .= '</tr></thead><tbody>';
+        $html .= '<p id="journal-count">' . Html::e(sprintf($this->t->get('J_FOUND'), $found['total'])) . '</p><table class="smtp34-table" id="journal"><thead><tr>'
+            . $this->headerCells(Lists::JOURNAL) . '</tr></thead><tbody>';
         foreach ($found['rows'] as $row) {
-            $html .= '<tr class="status-' . Html::e($row['status']) . '" data-id="' . $row['id'] . '"><td>' . Html::date($row['time']) . '</td><td class="status">' . Html::e($row['status']) . '</td>'
-                . '<td>' . Html::e($row['account_id'] ?? '—') . '</td><td>' . Html::e($row['mailing_id'] ?? '') . '</td>'
-                . '<td>' . Html::e($row['from']) . '</td><td class="recipients">' . Html::e($row['recipients']) . '</td><td class="subject">' . Html::e($row['subject']) . '</td>'
-                . '<td>' . Html::e($row['message_id']) . '</td><td class="reply">' . Html::e($row['reply']) . '</td><td>' . $row['duration_ms'] . '</td></tr>';
+            $html .= '<tr class="status-' . Html::e($row['status']) . '" data-id="' . $row['id'] . '">' . $this->valueCells(Lists::JOURNAL, Lists::journalValues($row)) . '</tr>';
         }
         return new Response($this->t->get('JOURNAL_TITLE'), $html . '</tbody></table>' . $this->pager($found, array_filter($filter, static fn ($v) => $v !== '')));
     }

@@ -73,10 +73,9 @@ final class AccountForm
         if (isset($post['check']) && $id > 0) {
             return ['check' => smtp34_account_check($id)] + $posted;
         }
-        $fields = Actions::accountFields($post);
-        [$savedId, $problem] = Actions::saveAccount($fields, $id, Admin::t());
+        [$savedId, $problem, $values] = Actions::submitAccount($post, $id, $posted['values'], Admin::t());
         if ($savedId === null) {
-            return ['values' => array_merge($posted['values'], array_diff_key($fields, ['password' => 1])), 'problem' => $problem] + $posted;
+            return ['values' => $values, 'problem' => $problem] + $posted;
         }
         match (true) {
             isset($post['apply']) => Admin::redirect('account_edit', ['id' => $savedId, 'saved' => 1]),
@@ -107,24 +106,28 @@ final class AccountForm
     {
         $t = Admin::t();
         $form->BeginNextFormTab();
-        $label = static fn (string $field) => Admin::site($t->get('FIELD_' . $field));
-        $form->AddCheckBoxField('active', $label('active'), false, 'Y', (bool) $values['active']);
-        $form->AddEditField('name', $label('name'), false, ['size' => 40], Admin::site((string) $values['name']));
-        $form->AddEditField('email', $label('email'), true, ['size' => 40], Admin::site((string) $values['email']));
-        $form->AddEditField('host', $label('host'), true, ['size' => 40], Admin::site((string) $values['host']));
-        $form->AddEditField('port', $label('port'), true, ['size' => 6], (string) $values['port']);
-        $form->AddDropDownField('security', $label('security'), true, array_map([Admin::class, 'site'], ['none' => $t->get('SECURITY_none'), 'ssl' => $t->get('SECURITY_ssl'), 'starttls' => $t->get('SECURITY_starttls')]), $values['security']);
-        $form->AddCheckBoxField('verify_tls', $label('verify_tls'), false, 'Y', (bool) $values['verify_tls']);
-        $form->AddDropDownField('auth', $label('auth'), true, array_map([Admin::class, 'site'], ['none' => $t->get('AUTH_none'), 'login' => $t->get('AUTH_login')]), $values['auth']);
-        $form->AddEditField('login', $label('login'), false, ['size' => 40], Admin::site((string) $values['login']));
-        $form->BeginCustomField('password', $label('password'));
+        foreach (Actions::ACCOUNT_FORM as $field => [$kind, $required, $size]) {
+            $label = Admin::site($t->get('FIELD_' . $field));
+            $value = $values[$field] ?? '';
+            match ($kind) {
+                'checkbox' => $form->AddCheckBoxField($field, $label, $required, 'Y', (bool) $value),
+                'select' => $form->AddDropDownField($field, $label, $required, array_map([Admin::class, 'site'], Actions::choices($field, $t)), $value),
+                'password' => self::passwordField($form, $label, !empty($values['has_password'])),
+                default => $form->AddEditField($field, $label, $required, ['size' => $size], Admin::site((string) $value)),
+            };
+        }
+        $form->AddViewField('note', '', '<small>' . Admin::e($t->get('FORM_NOTE')) . '<br>' . Admin::e($t->get('FORM_NOTE_ACTIVE')) . '</small>');
+    }
+
+    /** The password box: always empty (write-only), with a note when one is stored. */
+    private static function passwordField(\CAdminForm $form, string $label, bool $stored): void
+    {
+        $t = Admin::t();
+        $form->BeginCustomField('password', $label);
         echo '<tr id="tr_password"><td class="adm-detail-content-cell-l">' . Admin::e($t->get('FIELD_password')) . '</td><td class="adm-detail-content-cell-r">'
             . '<input type="password" name="password" value="" autocomplete="new-password" size="40">'
-            . (!empty($values['has_password']) ? '<br><small>' . Admin::e($t->get('PASSWORD_KEEP')) . '</small>' : '') . '</td></tr>';
+            . ($stored ? '<br><small>' . Admin::e($t->get('PASSWORD_KEEP')) . '</small>' : '') . '</td></tr>';
         $form->EndCustomField('password');
-        $form->AddCheckBoxField('mailing_first', $label('mailing_first'), false, 'Y', (bool) $values['mailing_first']);
-        $form->AddEditField('daily_limit', $label('daily_limit'), false, ['size' => 6], (string) $values['daily_limit']);
-        $form->AddViewField('note', '', '<small>' . Admin::e($t->get('FORM_NOTE')) . '<br>' . Admin::e($t->get('FORM_NOTE_ACTIVE')) . '</small>');
     }
 
     /** @param ?array{ok: bool, message: string, transcript: string} $check */

@@ -5,8 +5,8 @@ namespace Smtp34\Bitrix\Ui;
 
 use Bitrix\Main\Localization\Loc;
 use Smtp34\Admin\Actions;
-use Smtp34\Admin\Health;
 use Smtp34\Admin\Html;
+use Smtp34\Admin\Lists;
 use Smtp34\Bitrix\AdminPage;
 
 Loc::loadMessages(__FILE__);
@@ -15,8 +15,6 @@ Loc::loadMessages(__FILE__);
 final class AccountList
 {
     public const TABLE_ID = 'tbl_smtp34_accounts';
-    private const SORTS = ['ID' => 'id', 'ACTIVE' => 'active', 'NAME' => 'name', 'EMAIL' => 'email', 'HOST' => 'host', 'SENT_TODAY' => 'sent_today', 'FAILURES' => 'failures'];
-
     /** The page to show, or null when the request was answered already (login form, redirect). */
     public static function prepare(): ?Screen
     {
@@ -36,48 +34,27 @@ final class AccountList
             Actions::accounts((string) $list->GetAction(), $ids);
         }
 
-        $list->AddHeaders([
-            ['id' => 'ID', 'content' => $t->get('COL_ID'), 'sort' => 'id', 'default' => true],
-            ['id' => 'ACTIVE', 'content' => Admin::e($t->get('COL_ACTIVE')), 'sort' => 'active', 'default' => true],
-            ['id' => 'NAME', 'content' => Admin::e($t->get('COL_NAME')), 'sort' => 'name', 'default' => true],
-            ['id' => 'EMAIL', 'content' => Admin::e($t->get('COL_EMAIL')), 'sort' => 'email', 'default' => true],
-            ['id' => 'HOST', 'content' => Admin::e($t->get('COL_SERVER')), 'sort' => 'host', 'default' => true],
-            ['id' => 'PORT', 'content' => Admin::e($t->get('COL_PORT')), 'default' => true],
-            ['id' => 'SECURITY', 'content' => Admin::e($t->get('COL_SECURITY')), 'default' => true],
-            ['id' => 'AUTH', 'content' => Admin::e($t->get('COL_AUTH')), 'default' => true],
-            ['id' => 'STATE', 'content' => Admin::e($t->get('COL_STATE')), 'sort' => 'failures', 'default' => true],
-            ['id' => 'SENT_TODAY', 'content' => Admin::e($t->get('COL_TODAY')), 'sort' => 'sent_today', 'default' => true],
-        ]);
+        Admin::headers($list, Lists::ACCOUNTS);
         $canWrite = Admin::right() >= 'W';
-        $result = Admin::paged(Admin::sorted(self::filtered($filter), $sort, self::SORTS), $list, $t->get('ACCOUNTS_TITLE'));
-        $yesNo = static fn (bool $b) => Admin::e($t->get($b ? 'YES' : 'NO'));
+        $result = Admin::paged(Admin::sorted(self::filtered($filter), $sort, Admin::sorts(Lists::ACCOUNTS)), $list, $t->get('ACCOUNTS_TITLE'));
         while ($a = $result->NavNext(false)) {
             $edit = AdminPage::url('account_edit', ['id' => $a['id']]);
-            $row = Admin::row($list, $a['id'], $a, [
-                'ID' => '<a href="' . htmlspecialcharsbx($edit) . '">' . $a['id'] . '</a>',
-                'ACTIVE' => $yesNo($a['active']),
-                'NAME' => Admin::e($a['name']),
-                'EMAIL' => Admin::e($a['email']),
-                'HOST' => Admin::e($a['host']),
-                'PORT' => (string) $a['port'],
-                'SECURITY' => $yesNo($a['security'] !== 'none') . ' (' . Admin::e($a['security']) . ')',
-                'AUTH' => $yesNo($a['auth'] !== 'none'),
-                'STATE' => Admin::site(Health::html($a, $t)),
-                'SENT_TODAY' => $a['sent_today'] . ($a['daily_limit'] > 0 ? ' / ' . $a['daily_limit'] : ''),
-            ], $edit, $t->get('EDIT'));
+            $row = Admin::row($list, $a['id'], $a, Admin::cells(Lists::ACCOUNTS, Lists::accountValues($a), 'ID', $edit), $edit, $t->get('EDIT'));
             $actions = [['ICON' => 'edit', 'DEFAULT' => true, 'TEXT' => Admin::e($t->get('EDIT')), 'ACTION' => $list->ActionRedirect($edit)]];
-            if ($canWrite) {
-                $toggle = $a['active'] ? 'deactivate' : 'activate';
-                $actions[] = ['ICON' => $toggle, 'TEXT' => Admin::e($t->get(strtoupper($toggle))), 'ACTION' => $list->ActionDoGroup($a['id'], $toggle)];
-                $actions[] = ['SEPARATOR' => true];
-                $actions[] = ['ICON' => 'delete', 'TEXT' => Admin::e($t->get('DELETE')),
-                    'ACTION' => "if(confirm('" . \CUtil::JSEscape(Admin::site(Admin::loc('SMTP34_ACCOUNT_DELETE_CONFIRM'))) . "')) " . $list->ActionDoGroup($a['id'], 'delete')];
+            foreach ($canWrite ? Lists::accountActions($a) : [] as $action => $label) {
+                if ($action === 'delete') {
+                    $actions[] = ['SEPARATOR' => true];
+                    $actions[] = ['ICON' => 'delete', 'TEXT' => Admin::e($t->get($label)),
+                        'ACTION' => "if(confirm('" . \CUtil::JSEscape(Admin::site(Admin::loc('SMTP34_ACCOUNT_DELETE_CONFIRM'))) . "')) " . $list->ActionDoGroup($a['id'], 'delete')];
+                } else {
+                    $actions[] = ['ICON' => $action, 'TEXT' => Admin::e($t->get($label)), 'ACTION' => $list->ActionDoGroup($a['id'], $action)];
+                }
             }
             $row->AddActions($actions);
         }
         $list->AddFooter([['title' => Admin::e($t->get('ACCOUNTS_TITLE')), 'value' => (string) $result->SelectedRowsCount()]]);
         if ($canWrite) {
-            $list->AddGroupActionTable(['activate' => Admin::site($t->get('ACTIVATE')), 'deactivate' => Admin::site($t->get('DEACTIVATE')), 'delete' => Admin::site($t->get('DELETE'))]);
+            $list->AddGroupActionTable(array_map(static fn ($label) => Admin::site($t->get($label)), Lists::ACCOUNT_GROUP_ACTIONS));
             $list->AddAdminContextMenu([['TEXT' => Admin::e($t->get('ADD_ACCOUNT')), 'LINK' => AdminPage::url('account_edit'), 'ICON' => 'btn_new']], false);
         }
         $list->CheckListMode();

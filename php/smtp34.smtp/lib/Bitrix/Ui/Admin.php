@@ -3,7 +3,10 @@ declare(strict_types=1);
 
 namespace Smtp34\Bitrix\Ui;
 
+use Smtp34\Admin\Html;
 use Smtp34\Admin\I18n;
+use Smtp34\Admin\Journal;
+use Smtp34\Admin\Lists;
 use Smtp34\Bitrix\AdminPage;
 use Smtp34\Bitrix\SiteWarnings;
 
@@ -136,6 +139,51 @@ final class Admin
             $row->AddViewField($column, (string) $html);
         }
         return $row;
+    }
+
+    /**
+     * The list's headers from a column model of {@see Lists} (label, sort key, shown by default).
+     *
+     * @param array<string, array{0: string, 1: string, 2: ?string, 3: string, 4: bool}> $columns
+     */
+    public static function headers(\CAdminList $list, array $columns): void
+    {
+        $t = self::t();
+        $headers = [];
+        foreach ($columns as $id => [$label, , $sort, , $shown]) {
+            $headers[] = ['id' => $id, 'content' => self::e($t->get($label)), 'default' => $shown] + ($sort !== null ? ['sort' => $sort] : []);
+        }
+        $list->AddHeaders($headers);
+    }
+
+    /** How {@see sorted()} finds a sortable column's row key: the model's sort keys. */
+    public static function sorts(array $columns): array
+    {
+        $sorts = [];
+        foreach ($columns as [, , $sort]) {
+            if ($sort !== null) {
+                $sorts[strtoupper($sort)] = $sort;
+            }
+        }
+        return $sorts;
+    }
+
+    /**
+     * A row's cells from the model's values, in the site's charset: each as
+     * {@see Lists::cell()} renders it, a journal status in words, and the
+     * `$open` column linked to the row's own page.
+     */
+    public static function cells(array $columns, array $values, ?string $open = null, string $url = ''): array
+    {
+        $t = self::t();
+        $cells = [];
+        foreach ($columns as $id => [, $kind]) {
+            $html = $kind === 'status'
+                ? '<span class="smtp34-status status-' . Html::e($values[$id]) . '" title="' . Html::e($values[$id]) . '">' . Html::e(Journal::statusWord($values[$id], $t)) . '</span>'
+                : Lists::cell($kind, $values[$id], $t);
+            $cells[$id] = self::site($id === $open ? '<a href="' . Html::e($url) . '">' . $html . '</a>' : $html);
+        }
+        return $cells;
     }
 
     /** A page of `$rows` with Bitrix's navigation under the list. */

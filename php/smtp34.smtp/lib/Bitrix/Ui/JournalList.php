@@ -5,6 +5,7 @@ namespace Smtp34\Bitrix\Ui;
 
 use Smtp34\Admin\Html;
 use Smtp34\Admin\Journal;
+use Smtp34\Admin\Lists;
 
 
 /** The mail journal as a Bitrix list: the shared filter (status, account, dates, text) and Bitrix's pages. */
@@ -20,7 +21,8 @@ final class JournalList
             return null;
         }
         $t = Admin::t();
-        $list = new \CAdminList(self::TABLE_ID, new \CAdminSorting(self::TABLE_ID, 'ID', 'desc'));
+        $sort = new \CAdminSorting(self::TABLE_ID, 'ID', 'desc');
+        $list = new \CAdminList(self::TABLE_ID, $sort);
         $asked = Admin::request($list->InitFilter(array_keys(self::FILTER)));
         $query = [];
         foreach (self::FILTER as $field => $key) {
@@ -29,21 +31,10 @@ final class JournalList
         $filter = Journal::filterFrom($query);
         $window = Journal::window();
 
-        $headers = [];
-        foreach (['ID' => 'COL_ID', 'TIME' => 'J_time', 'STATUS' => 'J_status', 'ACCOUNT_ID' => 'J_account', 'MAILING_ID' => 'J_mailing', 'FROM' => 'J_from',
-            'RECIPIENTS' => 'J_recipients', 'SUBJECT' => 'J_subject', 'MESSAGE_ID' => 'J_message_id', 'REPLY' => 'J_reply', 'DURATION_MS' => 'J_duration'] as $id => $code) {
-            $headers[] = ['id' => $id, 'content' => Admin::e($t->get($code)), 'default' => $id !== 'MESSAGE_ID'];
-        }
-        $list->AddHeaders($headers);
-        $result = Admin::paged(Journal::filter($window, $filter), $list, $t->get('JOURNAL_TITLE'));
+        Admin::headers($list, Lists::JOURNAL);
+        $result = Admin::paged(Admin::sorted(Journal::filter($window, $filter), $sort, Admin::sorts(Lists::JOURNAL)), $list, $t->get('JOURNAL_TITLE'));
         while ($r = $result->NavNext(false)) {
-            $cells = ['ID' => (string) $r['id'], 'TIME' => Html::date($r['time']),
-                'STATUS' => '<span class="smtp34-status status-' . Admin::e($r['status']) . '" title="' . Admin::e($r['status']) . '">' . Admin::e(Journal::statusWord($r['status'], $t)) . '</span>',
-                'DURATION_MS' => (string) $r['duration_ms']];
-            foreach (['ACCOUNT_ID' => 'account_id', 'MAILING_ID' => 'mailing_id', 'FROM' => 'from', 'RECIPIENTS' => 'recipients', 'SUBJECT' => 'subject', 'MESSAGE_ID' => 'message_id', 'REPLY' => 'reply'] as $id => $key) {
-                $cells[$id] = Admin::e($r[$key] ?? '');
-            }
-            Admin::row($list, $r['id'], $r, $cells);
+            Admin::row($list, $r['id'], $r, Admin::cells(Lists::JOURNAL, Lists::journalValues($r)));
         }
         $list->CheckListMode();
 

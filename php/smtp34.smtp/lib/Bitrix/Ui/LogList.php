@@ -5,7 +5,7 @@ namespace Smtp34\Bitrix\Ui;
 
 use Smtp34\Admin\Actions;
 use Smtp34\Admin\Html;
-use Smtp34\Admin\Journal;
+use Smtp34\Admin\Lists;
 use Smtp34\Bitrix\AdminPage;
 
 
@@ -24,31 +24,20 @@ final class LogList
         if (is_string($_GET['view'] ?? null)) {
             return self::view($_GET['view']);
         }
-        $list = new \CAdminList(self::TABLE_ID, new \CAdminSorting(self::TABLE_ID, 'MODIFIED', 'desc'));
+        $sort = new \CAdminSorting(self::TABLE_ID, 'MODIFIED', 'desc');
+        $list = new \CAdminList(self::TABLE_ID, $sort);
         $names = Admin::right() >= 'W' ? $list->GroupAction() : false;
         if ($names !== false && $list->GetAction() === 'delete') {
             Actions::deleteLogs($names === [''] ? array_column(smtp34_log_list(), 'name') : $names);
         }
-        $list->AddHeaders([
-            ['id' => 'ACCOUNT', 'content' => Admin::e($t->get('LOG_ACCOUNT')), 'default' => true],
-            ['id' => 'KIND', 'content' => Admin::e($t->get('LOG_KIND')), 'default' => true],
-            ['id' => 'NAME', 'content' => Admin::e($t->get('LOG_FILE')), 'default' => true],
-            ['id' => 'MODIFIED', 'content' => Admin::e($t->get('LOG_MODIFIED')), 'default' => true],
-            ['id' => 'SIZE', 'content' => Admin::e($t->get('LOG_SIZE')), 'default' => true],
-        ]);
+        Admin::headers($list, Lists::LOGS);
         $accounts = array_column(smtp34_account_list(), null, 'id');
         $canWrite = Admin::right() >= 'W';
-        $result = Admin::paged(smtp34_log_list(), $list, $t->get('LOGS_TITLE'));
+        $result = Admin::paged(Admin::sorted(smtp34_log_list(), $sort, Admin::sorts(Lists::LOGS)), $list, $t->get('LOGS_TITLE'));
         while ($log = $result->NavNext(false)) {
-            $who = Journal::logOwner($log, $accounts[$log['account_id']] ?? null, $t);
             $view = AdminPage::url('logs', ['view' => $log['name']]);
-            $row = Admin::row($list, $log['name'], $log, [
-                'ACCOUNT' => Admin::e($who),
-                'KIND' => Admin::e($t->get('KIND_' . $log['kind'])),
-                'NAME' => '<a href="' . htmlspecialcharsbx($view) . '">' . Admin::e($log['name']) . '</a>',
-                'MODIFIED' => Html::date($log['modified']),
-                'SIZE' => Html::bytes($log['size']),
-            ], $view, $t->get('LOG_VIEW'));
+            $values = Lists::logValues($log, $accounts[$log['account_id']] ?? null, $t);
+            $row = Admin::row($list, $log['name'], $log, Admin::cells(Lists::LOGS, $values, 'NAME', $view), $view, $t->get('LOG_VIEW'));
             $actions = [['ICON' => 'view', 'DEFAULT' => true, 'TEXT' => Admin::e($t->get('LOG_VIEW')), 'ACTION' => $list->ActionRedirect($view)]];
             if ($canWrite) {
                 $actions[] = ['ICON' => 'delete', 'TEXT' => Admin::e($t->get('DELETE')), 'ACTION' => $list->ActionDoGroup($log['name'], 'delete')];
@@ -56,7 +45,7 @@ final class LogList
             $row->AddActions($actions);
         }
         if ($canWrite) {
-            $list->AddGroupActionTable(['delete' => Admin::site($t->get('DELETE'))]);
+            $list->AddGroupActionTable(array_map(static fn ($label) => Admin::site($t->get($label)), Lists::LOG_GROUP_ACTIONS));
         }
         $list->CheckListMode();
         return new Screen($t->get('LOGS_TITLE'), static function () use ($list): void {
