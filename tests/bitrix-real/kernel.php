@@ -15,6 +15,13 @@ const MODULE = 'smtp34.smtp';
 $say = static function ($value): void {
     echo json_encode($value, JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES), "\n";
 };
+// delivery = background: the last letter's journal row once this process's sender thread has settled it
+$delivered = static function (): ?array {
+    for ($i = 0; $i < 200 && (smtp34_journal(1)[0]['status'] ?? '') === 'queued'; $i++) {
+        usleep(50000);
+    }
+    return smtp34_journal(1)[0] ?? null;
+};
 
 switch ($argv[1] ?? '') {
     case 'user':    // user LOGIN PASSWORD RIGHT: a user in a group of its own that has RIGHT (D, R, W) on the module
@@ -66,13 +73,13 @@ switch ($argv[1] ?? '') {
                 'EMAIL_TO' => '#TO#', 'SUBJECT' => '#SUBJECT#', 'BODY_TYPE' => 'text', 'MESSAGE' => "#TEXT#\n"]);
         }
         $result = CEvent::SendImmediate($type, 's1', ['FROM' => $from, 'TO' => $to, 'SUBJECT' => $subject, 'TEXT' => 'Письмо из Битрикса']);
-        $say(['result' => $result, 'journal' => smtp34_journal(1)[0] ?? null]);
+        $say(['result' => $result, 'journal' => $delivered()]);
         break;
     case 'mail-send':   // mail-send FROM TO SUBJECT: \Bitrix\Main\Mail\Mail::send
         [, , $from, $to, $subject] = $argv;
         $ok = \Bitrix\Main\Mail\Mail::send(['TO' => $to, 'SUBJECT' => $subject, 'BODY' => 'Mail::send из Битрикса',
             'HEADER' => ['From' => $from], 'CHARSET' => 'UTF-8', 'CONTENT_TYPE' => 'text']);
-        $say(['result' => $ok, 'journal' => smtp34_journal(1)[0] ?? null]);
+        $say(['result' => $ok, 'journal' => $delivered()]);
         break;
     case 'api':     // api FUNCTION [JSON args]: one smtp34 call, for checks the pages do not show
         $say(($argv[2])(...json_decode($argv[3] ?? '[]', true)));
