@@ -19,8 +19,8 @@ use crate::error::{Error, Result};
 use crate::letter::headers::Mailbox;
 use crate::letter::{Letter, MailArgs};
 use crate::logs;
-use crate::route::decision::{self, AccountView, Decision, LetterFacts, MailReason};
-use crate::route::outcome::{Delivery, Outcome, Status};
+use crate::route::decision::{self, AccountView, Decision, LetterFacts};
+use crate::route::outcome::{Delivery, Handling, Outcome, Status};
 use crate::runtime::Runtime;
 use crate::smtp::{AuthKind, Endpoint};
 use crate::smtp::{Session, SmtpError, Transcript};
@@ -77,72 +77,89 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
 
     let mut entry = journal_entry(&letter, now);
     let mut notes = letter_notes(&letter);
-    let refuse = |rt: &mut Runtime, entry: &mut JournalEntry, status: Status, why: String, notes: Vec<String>| {
-        entry.status = status;
-        entry.reply = std::iter::once(why).chain(notes).collect::<Vec<_>>().join("; ");
-        entry.duration_ms = started.elapsed().as_millis() as i64;
-        let journal_error = rt.store.append_journal(entry).err().map(journal_problem);
-        MailStep::Done(MailResult { accepted: false, journal_error })
-    };
-    match decision {
-        Decision::HandToMail { reason, why } => {
-            let status = match reason {
-                MailReason::Disabled => Status::Disabled,
-                MailReason::Fallback => Status::Fallback,
-            };
-            entry.status = status;
-            entry.reply = format!("{why}; handed to PHP mail(), which has not answered");
-            let journal_id = rt.store.append_journal(&entry).map_err(journal_problem);
-            Ok(MailStep::HandToMail(PendingMail { journal_id, status, why, started }))
-        }
-        Decision::NoAccount { why } => Ok(refuse(rt, &mut entry, Status::Refused, why, notes)),
-        Decision::NoRecipient { why } => Ok(refuse(rt, &mut entry, Status::Failed, why, notes)),
+    let (handling, why, queued) = match decision {
+        Decision::HandToMail { reason, why } => (Handling::ToMail(reason), why, None),
+        Decision::NoAccount { why } => (Handling::Refused, why, None),
+        Decision::NoRecipient { why } => (Handling::Unsendable, why, None),
         Decision::Wait { sender, until, why } => {
-            notes.insert(0, format!("waiting in the outbox: {why}"));
-            let row = OutboxLetter { next_try_at: until, last_error: why, ..outbox_row(&letter, sender) };
-            queue(rt, &mut entry, &row, &render(&letter, accounts, sender), notes, now)
+            let row = OutboxLetter { next_try_at: until, last_error: why.clone(), ..outbox_row(&letter, sender) };
+            (Handling::Queued, format!("waiting in the outbox: {why}"), Some((row, render(&letter, accounts, sender))))
         }
         Decision::Send { sender, skipped, .. } if settings.delivery == DeliveryMode::Background => {
-            notes.splice(0..0, std::iter::once("queued: this process's sender thread delivers it".to_owned()).chain(skipped));
+            notes.splice(0..0, skipped);
             let row = OutboxLetter { next_try_at: now, ..outbox_row(&letter, sender) };
-            let queued = queue(rt, &mut entry, &row, &render(&letter, accounts, sender), notes, now)?;
-            background::wake(&rt.paths, settings.timeout());
-            Ok(queued)
+            (
+                Handling::Queued,
+                "queued: this process's sender thread delivers it".to_owned(),
+                Some((row, render(&letter, accounts, sender))),
+            )
         }
         Decision::Send { sender, candidates, skipped } => {
-            let message = render(&letter, accounts, sender);
-            entry.status = Status::Sending;
-            entry.account_id = Some(sender);
-            entry.reply = "sending".into();
-            let mut row = outbox_row(&letter, sender);
-            let claim = Claim {
-                token: format!("mail-{}-{}", std::process::id(), random_hex(4)),
-                until: now + lease(settings, candidates.len(), row.recipients.len(), message.len()),
-            };
-            let (journal_id, outbox_id) =
-                rt.store.begin_letter(&entry, &row, &message, Some(&claim), now).map_err(|e| Error::Storage(journal_problem(e)))?;
-            row.id = outbox_id;
-            row.journal_id = Some(journal_id);
-            row.created_at = now;
-            let chosen: Vec<Account> = candidates.iter().filter_map(|id| accounts.iter().find(|a| a.id == *id).cloned()).collect();
-            let mut outcome = Outcome::pending(row.recipients.clone());
-            outcome.notes.extend(skipped.into_iter().chain(notes));
-            let mut shipment = Outgoing { message: &message, envelope_from: letter.envelope_from.clone(), message_id: &letter.message_id };
-            try_accounts(rt, settings, &chosen, &mut shipment, &mut outcome);
-            let journal_error = settle(rt, settings, &row, &outcome, Some(started)).err().map(journal_problem);
-            Ok(MailStep::Done(MailResult { accepted: outcome.accepted(), journal_error }))
+            notes.splice(0..0, skipped);
+            let sending = Sending { letter: &letter, sender, candidates, notes, started, now };
+            return send_now(rt, settings, accounts, entry, sending);
+        }
+    };
+    entry.status = handling.status();
+    match (handling, queued) {
+        (Handling::ToMail(_), _) => {
+            entry.reply = format!("{why}; handed to PHP mail(), which has not answered");
+            let journal_id = rt.store.append_journal(&entry).map_err(journal_problem);
+            Ok(MailStep::HandToMail(PendingMail { journal_id, status: entry.status, why, started }))
+        }
+        (_, Some((row, message))) => {
+            entry.account_id = row.account_id;
+            entry.reply = std::iter::once(why).chain(notes).collect::<Vec<_>>().join("; ");
+            rt.store.begin_letter(&entry, &row, &message, None, now).map_err(|e| Error::Storage(journal_problem(e)))?;
+            if row.next_try_at <= now && settings.delivery == DeliveryMode::Background {
+                background::wake(&rt.paths, settings.timeout());
+            }
+            Ok(MailStep::Done(MailResult { accepted: handling.accepted() == Some(true), journal_error: None }))
+        }
+        (_, None) => {
+            entry.reply = std::iter::once(why).chain(notes).collect::<Vec<_>>().join("; ");
+            entry.duration_ms = started.elapsed().as_millis() as i64;
+            let journal_error = rt.store.append_journal(&entry).err().map(journal_problem);
+            Ok(MailStep::Done(MailResult { accepted: handling.accepted() == Some(true), journal_error }))
         }
     }
 }
 
-/// A letter that waits in the outbox, with its journal row `queued`:
-/// `custom_mail()` has done its part and returns true.
-fn queue(rt: &Runtime, entry: &mut JournalEntry, row: &OutboxLetter, message: &[u8], notes: Vec<String>, now: i64) -> Result<MailStep> {
-    entry.status = Status::Queued;
-    entry.account_id = row.account_id;
-    entry.reply = notes.join("; ");
-    rt.store.begin_letter(entry, row, message, None, now).map_err(|e| Error::Storage(journal_problem(e)))?;
-    Ok(MailStep::Done(MailResult { accepted: true, journal_error: None }))
+/// A letter sent now (`delivery = wait`): what routing chose, and since when.
+struct Sending<'a> {
+    letter: &'a Letter,
+    sender: i64,
+    candidates: Vec<i64>,
+    notes: Vec<String>,
+    started: Instant,
+    now: i64,
+}
+
+/// Writes the letter and its `sending` row before the first word to a
+/// server, tries the candidates, and settles all from the [`Outcome`].
+fn send_now(rt: &mut Runtime, settings: &Settings, accounts: &[Account], mut entry: JournalEntry, sending: Sending) -> Result<MailStep> {
+    let Sending { letter, sender, candidates, notes, started, now } = sending;
+    let message = render(letter, accounts, sender);
+    entry.status = Status::Sending;
+    entry.account_id = Some(sender);
+    entry.reply = "sending".into();
+    let mut row = outbox_row(letter, sender);
+    let claim = Claim {
+        token: format!("mail-{}-{}", std::process::id(), random_hex(4)),
+        until: now + lease(settings, candidates.len(), row.recipients.len(), message.len()),
+    };
+    let (journal_id, outbox_id) =
+        rt.store.begin_letter(&entry, &row, &message, Some(&claim), now).map_err(|e| Error::Storage(journal_problem(e)))?;
+    row.id = outbox_id;
+    row.journal_id = Some(journal_id);
+    row.created_at = now;
+    let chosen: Vec<Account> = candidates.iter().filter_map(|id| accounts.iter().find(|a| a.id == *id).cloned()).collect();
+    let mut outcome = Outcome::pending(row.recipients.clone());
+    outcome.notes.extend(notes);
+    let mut shipment = Outgoing { message: &message, envelope_from: letter.envelope_from.clone(), message_id: &letter.message_id };
+    try_accounts(rt, settings, &chosen, &mut shipment, &mut outcome);
+    let journal_error = settle(rt, settings, &row, &outcome, Some(started)).err().map(journal_problem);
+    Ok(MailStep::Done(MailResult { accepted: outcome.accepted(), journal_error }))
 }
 
 /// Completes the journal row of a letter PHP's `mail()` took: `accepted`

@@ -2,6 +2,7 @@
 //! reply, the outbox's next step and `custom_mail()`'s return value are all
 //! read from it, never assembled separately.
 
+use crate::route::decision::MailReason;
 use crate::smtp::SmtpError;
 
 /// A journal row's status (SPEC §6).
@@ -48,6 +49,42 @@ impl Status {
             Status::Refused => "refused",
             Status::Disabled => "disabled",
             Status::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// What became of a letter no server is asked about in this call, as one
+/// value: the journal's status and what `custom_mail()` returns are read
+/// from it (a letter sent now has an [`Outcome`] instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handling {
+    /// PHP's own `mail()` takes it: smtp34 is off, or no account and `fallback = mail`.
+    ToMail(MailReason),
+    /// No account matches and `fallback = none`.
+    Refused,
+    /// No valid recipient: nothing can be sent.
+    Unsendable,
+    /// Safe in the outbox: the sender thread or a flush delivers it.
+    Queued,
+}
+
+impl Handling {
+    pub fn status(self) -> Status {
+        match self {
+            Handling::ToMail(MailReason::Disabled) => Status::Disabled,
+            Handling::ToMail(MailReason::Fallback) => Status::Fallback,
+            Handling::Refused => Status::Refused,
+            Handling::Unsendable => Status::Failed,
+            Handling::Queued => Status::Queued,
+        }
+    }
+
+    /// What `custom_mail()` returns; `None` when PHP's `mail()` answers for it.
+    pub fn accepted(self) -> Option<bool> {
+        match self {
+            Handling::ToMail(_) => None,
+            Handling::Refused | Handling::Unsendable => Some(false),
+            Handling::Queued => Some(true),
         }
     }
 }
@@ -176,6 +213,20 @@ mod tests {
 
     fn delivery(id: i64, to: &[&str]) -> Delivery {
         Delivery { account_id: id, recipients: to.iter().map(|s| s.to_string()).collect(), reply: "250 queued as X".into() }
+    }
+
+    #[test]
+    fn each_handling_has_its_status_and_return_value() {
+        let cases = [
+            (Handling::ToMail(MailReason::Disabled), Status::Disabled, None),
+            (Handling::ToMail(MailReason::Fallback), Status::Fallback, None),
+            (Handling::Refused, Status::Refused, Some(false)),
+            (Handling::Unsendable, Status::Failed, Some(false)),
+            (Handling::Queued, Status::Queued, Some(true)),
+        ];
+        for (handling, status, accepted) in cases {
+            assert_eq!((handling.status(), handling.accepted()), (status, accepted), "{handling:?}");
+        }
     }
 
     #[test]

@@ -143,7 +143,8 @@ final class FpmTest extends Smtp34TestCase
         // delivery = background: the page returns once the letter is in the outbox,
         // and the worker's own sender thread (started there, as nobody) delivers it
         $answer = $this->request('send', ['to' => 'second@mail.ru']);
-        $this->assertStringStartsWith("bool(true)\nqueued | queued: this process's sender thread delivers it", $answer);
+        // (its thread may even have delivered it by the time the page reads the row)
+        $this->assertMatchesRegularExpression("/^bool\\(true\\)\n(queued \\| queued: this process's sender thread delivers it|sent \\| 250 )/", $answer);
         for ($i = 0; $i < 100 && !str_starts_with($this->request('last'), 'sent'); $i++) {
             usleep(50_000);
         }
@@ -179,7 +180,7 @@ final class FpmTest extends Smtp34TestCase
         $expected = [];
         for ($i = 0; $i < 30; $i++) {
             $started = microtime(true);
-            $this->assertStringStartsWith("bool(true)\nqueued", $this->request('send', ['to' => "reader$i@mail.ru"]));
+            $this->assertMatchesRegularExpression('/^bool\(true\)\n(queued|sent) \| /', $this->request('send', ['to' => "reader$i@mail.ru"]));
             $this->assertLessThan(1.0, microtime(true) - $started, 'a page never waits for the server');
             $expected[] = "reader$i@mail.ru";
         }
@@ -197,7 +198,7 @@ final class FpmTest extends Smtp34TestCase
         $server = $this->authServer(['slow-data' => '1']);
         $db = $this->enable($server);
         for ($i = 0; $i < 3; $i++) {
-            $this->assertStringStartsWith("bool(true)\nqueued", $this->request('send', ['to' => "buyer$i@mail.ru"]));
+            $this->assertMatchesRegularExpression('/^bool\(true\)\n(queued|sent) \| /', $this->request('send', ['to' => "buyer$i@mail.ru"]));
         }
         usleep(300_000); // a sender thread is inside a letter's DATA now
         exec('pkill -9 -P ' . (int) file_get_contents("$this->dir/fpm.pid")); // this pool's workers, not the master
