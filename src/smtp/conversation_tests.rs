@@ -14,7 +14,7 @@ use lettre::Address;
 
 use super::endpoint::{AuthKind, Endpoint, Security};
 use super::scripted::{Record, Scripted};
-use super::session::{Concern, Session, SmtpError, Verdict};
+use super::session::{Concern, Sent, Session, SmtpError, Verdict, WindowLetter};
 use super::stream::TlsFailure;
 
 const GREETING: &str = "220 mx.test ESMTP\r\n";
@@ -417,4 +417,111 @@ fn an_eight_bit_letter_says_8bitmime_when_offered() {
     let (result, record, _) = send_message(script(&[], &replies), &["b@mail.ru"], message, false);
     assert!(result.is_ok(), "sent anyway, as mail() and sendmail do");
     assert!(after_ehlo(&record).starts_with("MAIL FROM:<a@site.ru>\r\n"));
+}
+
+/// Opens over `scripted` and sends a window of letters from a@site.ru, one recipient each.
+fn window(scripted: Scripted, to: &[&str], reset_first: bool) -> (Vec<Sent>, Rc<RefCell<Record>>) {
+    let (session, record) = start(scripted, &plain(), None);
+    let mut session = session.expect("the handshake goes through");
+    let from = address("a@site.ru");
+    let recipients: Vec<Vec<Address>> = to.iter().map(|t| vec![address(t)]).collect();
+    let letters: Vec<WindowLetter> = recipients.iter().map(|r| WindowLetter { from: &from, recipients: r, message: LETTER }).collect();
+    (session.send_window(&letters, reset_first), record)
+}
+
+fn replies(sent: &[Sent]) -> Vec<Result<String, (u16, bool)>> {
+    sent.iter()
+        .map(|s| match &s.result {
+            Ok(verdict) => Ok(verdict.reply.clone().unwrap_or_default()),
+            Err(e) => Err((e.code.unwrap_or(0), s.mail_accepted)),
+        })
+        .collect()
+}
+
+const BODY: &str = "Subject: x\r\n\r\nbody\r\n.\r\n";
+
+#[test]
+fn a_pipelined_window_sends_the_next_letters_commands_behind_each_end_of_data() {
+    let scripted = script(
+        &["PIPELINING"],
+        &[
+            "250 ok\r\n250 ok\r\n354 go\r\n",
+            "250 queued 1\r\n250 ok\r\n250 ok\r\n354 go\r\n",
+            "250 queued 2\r\n250 ok\r\n250 ok\r\n354 go\r\n",
+            "250 queued 3\r\n",
+        ],
+    );
+    let (sent, record) = window(scripted, &["b@mail.ru", "c@mail.ru", "d@mail.ru"], false);
+    assert_eq!(replies(&sent), vec![Ok("250 queued 1".into()), Ok("250 queued 2".into()), Ok("250 queued 3".into())]);
+    let commands = |to: &str| format!("MAIL FROM:<a@site.ru>\r\nRCPT TO:<{to}>\r\nDATA\r\n");
+    assert_eq!(
+        after_ehlo(&record),
+        [commands("b@mail.ru"), BODY.into(), commands("c@mail.ru"), BODY.into(), commands("d@mail.ru"), BODY.into()].concat()
+    );
+    assert_eq!(writes_after_ehlo(&record).len(), 4, "one write to start, then one per letter: one round trip a letter");
+}
+
+#[test]
+fn a_refused_letter_in_a_window_ends_its_transaction_and_the_next_starts_with_rset() {
+    let scripted = script(
+        &["PIPELINING"],
+        &[
+            "250 ok\r\n250 ok\r\n354 go\r\n",
+            "250 queued 1\r\n550 5.7.1 sender refused\r\n250 ok\r\n354 go\r\n",
+            "250 nothing\r\n",
+            "250 reset\r\n250 ok\r\n250 ok\r\n354 go\r\n",
+            "250 queued 3\r\n",
+        ],
+    );
+    let (sent, record) = window(scripted, &["b@mail.ru", "c@mail.ru", "d@mail.ru"], false);
+    assert_eq!(replies(&sent), vec![Ok("250 queued 1".into()), Err((550, false)), Ok("250 queued 3".into())]);
+    let said = after_ehlo(&record);
+    assert!(said.contains("RCPT TO:<c@mail.ru>\r\nDATA\r\n.\r\nRSET\r\nMAIL FROM:<a@site.ru>\r\nRCPT TO:<d@mail.ru>"), "{said}");
+}
+
+#[test]
+fn a_connection_lost_after_a_letters_data_leaves_it_unknown_and_the_rest_unsent() {
+    let scripted = script(&["PIPELINING"], &["250 ok\r\n250 ok\r\n354 go\r\n", "250 queued 1\r\n250 ok\r\n250 ok\r\n354 go\r\n"]);
+    let (sent, _) = window(scripted, &["b@mail.ru", "c@mail.ru", "d@mail.ru"], false);
+    assert_eq!(replies(&sent), vec![Ok("250 queued 1".into()), Err((0, true)), Err((0, false))]);
+    assert!(sent[2].result.as_ref().unwrap_err().message.starts_with("not sent: the connection broke"));
+}
+
+#[test]
+fn a_421_to_the_next_letters_mail_sends_nothing_more() {
+    let scripted = script(&["PIPELINING"], &["250 ok\r\n250 ok\r\n354 go\r\n", "250 queued 1\r\n421 4.4.2 closing\r\n"]);
+    let (sent, _) = window(scripted, &["b@mail.ru", "c@mail.ru", "d@mail.ru"], false);
+    assert_eq!(replies(&sent), vec![Ok("250 queued 1".into()), Err((0, false)), Err((0, false))], "nothing of letter 2 was accepted");
+}
+
+#[test]
+fn a_window_with_chunking_is_one_write_a_letter_and_resets_only_after_a_failure() {
+    let scripted = script(
+        &["PIPELINING", "CHUNKING"],
+        &[
+            "250 ok\r\n250 ok\r\n250 queued 1\r\n",
+            "250 ok\r\n550 no such user\r\n554 no valid recipients\r\n",
+            "250 reset\r\n250 ok\r\n250 ok\r\n250 queued 3\r\n",
+        ],
+    );
+    let (sent, record) = window(scripted, &["b@mail.ru", "nobody@mail.ru", "d@mail.ru"], false);
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[0].result.as_ref().unwrap().reply.as_deref(), Some("250 queued 1"));
+    assert_eq!(sent[1].result.as_ref().unwrap().refused.len(), 1, "its one recipient refused");
+    assert_eq!(sent[2].result.as_ref().unwrap().reply.as_deref(), Some("250 queued 3"));
+    assert_eq!(writes_after_ehlo(&record).len(), 3);
+    assert_eq!(after_ehlo(&record).matches("RSET").count(), 1, "only before the letter after the refused one");
+}
+
+#[test]
+fn without_pipelining_a_window_goes_letter_by_letter() {
+    let letter = ["250 ok\r\n", "250 ok\r\n", "354 go\r\n"];
+    let mut all: Vec<&str> = Vec::new();
+    for end in ["250 queued 1\r\n", "250 queued 2\r\n"] {
+        all.extend(letter);
+        all.push(end);
+    }
+    let (sent, record) = window(script(&[], &all), &["b@mail.ru", "c@mail.ru"], false);
+    assert_eq!(replies(&sent), vec![Ok("250 queued 1".into()), Ok("250 queued 2".into())]);
+    assert!(!after_ehlo(&record).contains("RSET"));
 }

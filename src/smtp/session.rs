@@ -184,6 +184,23 @@ impl Verdict {
     }
 }
 
+/// One letter of a window ([`Session::send_window`]).
+#[derive(Debug, Clone, Copy)]
+pub struct WindowLetter<'a> {
+    pub from: &'a Address,
+    pub recipients: &'a [Address],
+    pub message: &'a [u8],
+}
+
+/// What became of one letter of a window: its verdict or why it failed,
+/// and whether the server had accepted its MAIL FROM (then a broken
+/// connection leaves its fate unknown: it is not simply sent again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub result: Result<Verdict, SmtpError>,
+    pub mail_accepted: bool,
+}
+
 /// A letter's MAIL FROM and RCPT TO commands, and the recipients they name.
 struct Envelope {
     mail: String,
@@ -383,6 +400,139 @@ impl<S: Transport> Session<S> {
         }
     }
 
+    /// Sends `letters` one after another on this connection. With
+    /// PIPELINING (and no CHUNKING) the next letter's MAIL, RCPT and DATA
+    /// leave in the same write as this letter's end of data (RFC 2920), so
+    /// a letter costs one round trip, not two; with CHUNKING each letter is
+    /// one round trip already; without PIPELINING they go one at a time.
+    /// One [`Sent`] per letter, in order. When the connection breaks, the
+    /// letter it broke on says whether the server may have it
+    /// (`mail_accepted`), and the letters after it are not sent.
+    pub fn send_window(&mut self, letters: &[WindowLetter], reset_first: bool) -> Vec<Sent> {
+        if !self.pipelining || self.chunking {
+            return self.send_one_by_one(letters, reset_first);
+        }
+        let mut sent: Vec<Sent> = Vec::with_capacity(letters.len());
+        let mut reset = reset_first;
+        // the letter whose commands already left behind the previous one's data
+        let mut ahead: Option<(Envelope, Verdict)> = None;
+        for (at, letter) in letters.iter().enumerate() {
+            self.mail_accepted = false;
+            let had_reset = ahead.is_none() && reset;
+            let (envelope, mut verdict) = match ahead.take() {
+                Some(prepared) => prepared,
+                None => match self.prepare(letter) {
+                    Err(result) => {
+                        sent.push(Sent { result, mail_accepted: false });
+                        continue;
+                    }
+                    Ok((envelope, verdict)) => {
+                        let batch = self.command_batch(&envelope, letter.message.len(), had_reset);
+                        if let Err(e) = self.write(&batch) {
+                            return Self::broken(sent, e, false, letters.len());
+                        }
+                        (envelope, verdict)
+                    }
+                },
+            };
+            let data_reply = match self.read_pipelined(&envelope, had_reset, &mut verdict) {
+                Ok(Some(reply)) => reply,
+                Ok(None) => {
+                    sent.push(Sent { result: Ok(verdict), mail_accepted: self.mail_accepted });
+                    reset = true;
+                    continue;
+                }
+                Err(e) if e.concern == Concern::Letter => {
+                    sent.push(Sent { result: Err(e), mail_accepted: self.mail_accepted });
+                    reset = true;
+                    continue;
+                }
+                Err(e) => return Self::broken(sent, e, self.mail_accepted, letters.len()),
+            };
+            if data_reply.code != 354 {
+                sent.push(Sent { result: Err(data_reply.letter_error()), mail_accepted: self.mail_accepted });
+                reset = true;
+                continue;
+            }
+            // this letter's end of data, and right behind it the next letter's commands
+            let next = letters.get(at + 1).and_then(|l| self.prepare(l).ok());
+            let behind = next.as_ref().map(|(envelope, _)| self.command_batch(envelope, 0, false)).unwrap_or_default();
+            transcript::data(letter.message);
+            let written = if letter.message.len() <= BODY_PIECE {
+                let mut bytes = dot_stuff(letter.message);
+                bytes.extend_from_slice(&behind);
+                self.write(&bytes)
+            } else {
+                dot_stuff_into(letter.message, BODY_PIECE, |piece| self.write(piece)).and_then(|()| self.write(&behind))
+            };
+            let reply = match written.and_then(|()| self.read_reply()) {
+                Ok(reply) => reply,
+                Err(e) => return Self::broken(sent, e, true, letters.len()),
+            };
+            if reply.code == 250 {
+                verdict.reply = Some(reply.text);
+                sent.push(Sent { result: Ok(verdict), mail_accepted: true });
+            } else {
+                sent.push(Sent { result: Err(reply.letter_error()), mail_accepted: true });
+            }
+            // the end of data closed the transaction, whatever its reply
+            reset = false;
+            ahead = next;
+        }
+        sent
+    }
+
+    /// Without PIPELINING, or with CHUNKING (one round trip a letter
+    /// already): each letter by [`Session::send`], stopping when the
+    /// connection breaks.
+    fn send_one_by_one(&mut self, letters: &[WindowLetter], reset_first: bool) -> Vec<Sent> {
+        let mut sent: Vec<Sent> = Vec::with_capacity(letters.len());
+        let mut reset = reset_first;
+        for letter in letters {
+            let result = self.send(letter.from, letter.recipients, letter.message, reset);
+            reset = !matches!(&result, Ok(verdict) if verdict.reply.is_some());
+            let broke = match &result {
+                Err(e) if e.concern == Concern::Account => Some(e.clone()),
+                _ => None,
+            };
+            sent.push(Sent { result, mail_accepted: self.mail_accepted });
+            if let Some(error) = broke {
+                Self::not_sent(&mut sent, &error, letters.len());
+                break;
+            }
+        }
+        sent
+    }
+
+    /// The letter's envelope and what is already known of it (recipients
+    /// this server cannot take); `Err` holds the letter's result when it
+    /// cannot be sent here at all.
+    fn prepare(&self, letter: &WindowLetter) -> Result<(Envelope, Verdict), Result<Verdict, SmtpError>> {
+        let mut verdict = Verdict::default();
+        match self.envelope(letter.from, letter.recipients, letter.message, &mut verdict) {
+            Ok(Some(envelope)) => Ok((envelope, verdict)),
+            Ok(None) => Err(Ok(verdict)),
+            Err(e) => Err(Err(e)),
+        }
+    }
+
+    /// The connection broke on letter `sent.len()` (after its MAIL was
+    /// accepted, or not): that letter fails with `error`, and every letter
+    /// after it is not sent.
+    fn broken(mut sent: Vec<Sent>, error: SmtpError, mail_accepted: bool, letters: usize) -> Vec<Sent> {
+        sent.push(Sent { result: Err(error.clone()), mail_accepted });
+        Self::not_sent(&mut sent, &error, letters);
+        sent
+    }
+
+    /// The letters after a broken connection's: not sent, free to go elsewhere.
+    fn not_sent(sent: &mut Vec<Sent>, error: &SmtpError, letters: usize) {
+        while sent.len() < letters {
+            let not_sent = SmtpError::network(format!("not sent: the connection broke before its turn ({})", error.message));
+            sent.push(Sent { result: Err(not_sent), mail_accepted: false });
+        }
+    }
+
     /// MAIL FROM and RCPT TO as they will be said; recipients this server
     /// cannot take (a non-ASCII local part without SMTPUTF8) are refused in
     /// `delivered` and left out. `None` when no recipient is left.
@@ -433,19 +583,7 @@ impl<S: Transport> Session<S> {
         reset_first: bool,
         delivered: &mut Verdict,
     ) -> Result<Option<Reply>, SmtpError> {
-        let last = if self.chunking { format!("BDAT {} LAST\r\n", message.len()) } else { "DATA\r\n".to_owned() };
-        let mut commands: Vec<&str> = Vec::new();
-        if reset_first {
-            commands.push("RSET\r\n");
-        }
-        commands.push(&envelope.mail);
-        commands.extend(envelope.rcpts.iter().map(String::as_str));
-        commands.push(&last);
-        let mut batch: Vec<u8> = Vec::new();
-        for command in &commands {
-            transcript::command(command);
-            batch.extend_from_slice(command.as_bytes());
-        }
+        let mut batch = self.command_batch(envelope, message.len(), reset_first);
         if self.chunking {
             transcript::data(message);
         }
@@ -458,6 +596,31 @@ impl<S: Transport> Session<S> {
             }
             self.write(&batch)?;
         }
+        self.read_pipelined(envelope, reset_first, delivered)
+    }
+
+    /// RSET (when asked), MAIL, every RCPT and DATA (or `BDAT <size> LAST`
+    /// with CHUNKING) as one batch of bytes, each said in the transcript.
+    fn command_batch(&self, envelope: &Envelope, size: usize, reset_first: bool) -> Vec<u8> {
+        let last = if self.chunking { format!("BDAT {size} LAST\r\n") } else { "DATA\r\n".to_owned() };
+        let mut commands: Vec<&str> = Vec::new();
+        if reset_first {
+            commands.push("RSET\r\n");
+        }
+        commands.push(&envelope.mail);
+        commands.extend(envelope.rcpts.iter().map(String::as_str));
+        commands.push(&last);
+        let mut batch: Vec<u8> = Vec::new();
+        for command in &commands {
+            transcript::command(command);
+            batch.extend_from_slice(command.as_bytes());
+        }
+        batch
+    }
+
+    /// The replies to a pipelined batch, in order: the letter done here
+    /// (`None`: BDAT, or nothing to send), or the reply to DATA.
+    fn read_pipelined(&mut self, envelope: &Envelope, reset_first: bool, delivered: &mut Verdict) -> Result<Option<Reply>, SmtpError> {
         if reset_first {
             let reply = self.read_reply()?;
             if reply.code != 250 {
