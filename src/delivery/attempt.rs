@@ -43,34 +43,48 @@ pub(super) fn try_accounts(rt: &mut Runtime, settings: &Settings, accounts: &[Ac
         }
         let (result, log_problem) = attempt(rt, settings, account, shipment, &recipients);
         outcome.notes.extend(log_problem);
-        let sent = result.as_ref().map_or(0, |d| d.accepted.len() as i64);
-        // a limited account reserved `count`; an unlimited one only counts what it sent
-        let adjust = if account.daily_limit > 0 { sent - count } else { sent };
-        outcome.counted.push((account.id, adjust));
-        match result {
-            Ok(delivered) => {
-                if let Some(reply) = delivered.reply {
-                    outcome.deliveries.push(Delivery {
-                        account_id: account.id,
-                        recipients: delivered.accepted.iter().map(Address::to_string).collect(),
-                        reply,
-                    });
-                }
-                outcome.refused.extend(delivered.refused.into_iter().map(|(a, why)| (a.to_string(), why)));
-                outcome.deferred = delivered.deferred.iter().map(|(a, why)| (a.to_string(), why.clone())).collect();
-                outcome.pending = delivered.deferred.into_iter().map(|(a, _)| a.to_string()).collect();
+        record(rt, account, outcome, result, count, now);
+    }
+}
+
+/// What one account did with the letter's pending recipients (`count` of
+/// them were reserved against its daily limit), into the letter's outcome
+/// and the account's health.
+pub(super) fn record(
+    rt: &Runtime,
+    account: &Account,
+    outcome: &mut Outcome,
+    result: std::result::Result<crate::smtp::Verdict, SmtpError>,
+    count: i64,
+    now: i64,
+) {
+    let sent = result.as_ref().map_or(0, |d| d.accepted.len() as i64);
+    // a limited account reserved `count`; an unlimited one only counts what it sent
+    let adjust = if account.daily_limit > 0 { sent - count } else { sent };
+    outcome.counted.push((account.id, adjust));
+    match result {
+        Ok(delivered) => {
+            if let Some(reply) = delivered.reply {
+                outcome.deliveries.push(Delivery {
+                    account_id: account.id,
+                    recipients: delivered.accepted.iter().map(Address::to_string).collect(),
+                    reply,
+                });
             }
-            Err(error) if error.is_final() => {
-                let pending = std::mem::take(&mut outcome.pending);
-                outcome.refused.extend(pending.into_iter().map(|r| (r, error.message.clone())));
-                outcome.refusal = Some(error);
+            outcome.refused.extend(delivered.refused.into_iter().map(|(a, why)| (a.to_string(), why)));
+            outcome.deferred = delivered.deferred.iter().map(|(a, why)| (a.to_string(), why.clone())).collect();
+            outcome.pending = delivered.deferred.into_iter().map(|(a, _)| a.to_string()).collect();
+        }
+        Err(error) if error.is_final() => {
+            let pending = std::mem::take(&mut outcome.pending);
+            outcome.refused.extend(pending.into_iter().map(|r| (r, error.message.clone())));
+            outcome.refusal = Some(error);
+        }
+        Err(error) => {
+            if error.rests_account() {
+                let _ = rt.store.record_failure(account.id, &error.message, now);
             }
-            Err(error) => {
-                if error.rests_account() {
-                    let _ = rt.store.record_failure(account.id, &error.message, now);
-                }
-                outcome.failures.push((account.id, error));
-            }
+            outcome.failures.push((account.id, error));
         }
     }
 }

@@ -25,9 +25,10 @@ pub fn flush(rt: &mut Runtime, limit: i64, now_flag: bool) -> Result<FlushReport
     flush_with(rt, limit, now_flag, &token)
 }
 
-/// The sender thread's pass: the due letters, claimed under `token`.
+/// The sender thread's pass: the due letters, claimed under `token`, a
+/// window at a time (see [`super::window`]).
 pub(super) fn flush_as(rt: &mut Runtime, limit: i64, token: &str) -> Result<FlushReport> {
-    flush_with(rt, limit, false, token)
+    super::window::flush_windows(rt, limit, token)
 }
 
 fn flush_with(rt: &mut Runtime, limit: i64, now_flag: bool, token: &str) -> Result<FlushReport> {

@@ -32,6 +32,7 @@ pub mod background;
 mod check;
 mod flush;
 mod settle;
+mod window;
 
 use attempt::{try_accounts, write_log, Outgoing};
 pub use check::{check, CheckOutcome};

@@ -139,4 +139,28 @@ final class BackgroundTest extends Smtp34TestCase
         // the cut-off attempt may have reached the server too: its fate was unknown, so it went again
         $this->assertContains(count($server->received()), [1, 2]);
     }
+
+    public function testTheSenderThreadSendsLettersInWindowsOverOneConnection(): void
+    {
+        $server = $this->authServer(['pipelining' => true]);
+        $ini = ChildPhp::freshIni();
+        $result = ChildPhp::run(self::saveAccountCode($server) . <<<'PHP'
+            smtp34_settings(['enabled' => true]);
+            for ($i = 0; $i < 40; $i++) {
+                custom_mail("reader$i@mail.ru", "Новости $i", "b\n", 'From: shop@site.ru');
+            }
+            PHP, $ini);
+        $this->assertSame(0, $result['code'], $result['stderr']);
+        $received = $server->received();
+        $recipients = array_map(static fn ($l) => $l['meta']['rcpt_tos'][0], $received);
+        sort($recipients);
+        $expected = array_map(static fn ($i) => "reader$i@mail.ru", range(0, 39));
+        sort($expected);
+        $this->assertSame($expected, $recipients, 'each letter once');
+        $this->assertCount(1, array_unique(array_map(static fn ($l) => $l['meta']['connection'], $received)), 'over one connection');
+        preg_match_all('/send (\d+) letters in one window: (\d+) sent/', (string) file_get_contents($ini['smtp34.log_dir'] . '/send_1.log'), $windows);
+        $this->assertSame(40, array_sum($windows[2]), 'every letter went in a window');
+        $this->assertGreaterThan(1, max(array_map('intval', $windows[1])), 'letters queued meanwhile went together');
+    }
 }
+

@@ -1,0 +1,176 @@
+//! The sender thread's passes over the outbox: the due letters whose first
+//! candidate is the same account go over its connection one behind another
+//! ([`Session::send_window`]: one round trip a letter with PIPELINING); a
+//! letter the window does not finish (refused for now, a broken
+//! connection, never its turn) goes on to its other candidates the
+//! one-letter way; then each is settled as a flush settles it.
+
+use super::attempt::{keep_or_close, record};
+use super::*;
+use crate::smtp::{Sent, WindowLetter};
+
+/// Letters claimed, and sent over one connection, at a time.
+const WINDOW: usize = 16;
+
+/// One claimed letter: where it may go, and what came of it so far.
+struct Planned {
+    row: OutboxLetter,
+    candidates: Vec<Account>,
+    outcome: Outcome,
+    /// The first candidate took it in the window (whatever the result).
+    windowed: bool,
+}
+
+/// Up to `limit` due letters, claimed under `token`, a window at a time.
+pub(super) fn flush_windows(rt: &mut Runtime, limit: i64, token: &str) -> Result<FlushReport> {
+    let mut report = FlushReport::default();
+    let mut failed_here: Vec<i64> = Vec::new();
+    let mut after_id = 0;
+    while report.tried < limit {
+        let config = rt.config()?;
+        let (settings, accounts) = (&config.settings, &config.accounts);
+        let views = AccountUsage::load(rt, &config)?;
+        let now = clock::now_unix();
+        // a whole window may be ahead of the last letter: its claim allows for that
+        let claim = Claim { token: token.to_owned(), until: now + lease(settings, accounts.len().min(3), 10 * WINDOW, 20 << 20) };
+        let mut plans: Vec<Planned> = Vec::new();
+        while plans.len() < WINDOW && report.tried + (plans.len() as i64) < limit {
+            let Some(row) = rt.store.claim_next(&claim, now, true, after_id)? else { break };
+            after_id = row.id;
+            let from = Mailbox { name: row.from_name.clone(), address: row.from_email.clone() };
+            let usable = decision::retry_candidates(
+                &from,
+                row.mailing,
+                row.recipients.len(),
+                &views.views(&config),
+                now,
+                views.midnight,
+                &failed_here,
+            );
+            let candidates: Vec<Account> =
+                usable.candidates.iter().filter_map(|id| accounts.iter().find(|a| a.id == *id).cloned()).collect();
+            let mut outcome = Outcome::pending(row.recipients.clone());
+            if candidates.is_empty() {
+                // nobody can even be tried: wait for the account that can be tried first
+                outcome.notes.extend(usable.skipped);
+                outcome.not_before = Some(usable.until);
+            }
+            plans.push(Planned { row, candidates, outcome, windowed: false });
+        }
+        if plans.is_empty() {
+            break;
+        }
+        report.tried += plans.len() as i64;
+        if let Some(account) = plans.iter().find_map(|p| p.candidates.first().cloned()) {
+            send_together(rt, settings, &account, &mut plans);
+            if plans.iter().any(|p| p.windowed && p.outcome.failures.iter().any(|(id, _)| *id == account.id)) {
+                failed_here.push(account.id);
+            }
+        }
+        for plan in &mut plans {
+            let rest = if plan.windowed { &plan.candidates[1..] } else { &plan.candidates[..] };
+            let envelope_from = plan.row.envelope_from.as_deref().and_then(|a| Address::from_str(a).ok());
+            let message_id = format!("(outbox #{})", plan.row.id);
+            let mut shipment = Outgoing { message: &plan.row.message, envelope_from, message_id: &message_id };
+            let rest: Vec<Account> = rest.iter().filter(|a| !failed_here.contains(&a.id)).cloned().collect();
+            try_accounts(rt, settings, &rest, &mut shipment, &mut plan.outcome);
+            failed_here.extend(plan.outcome.failures.iter().map(|(id, _)| *id));
+            match settle(rt, settings, &plan.row, &plan.outcome, None)? {
+                Settlement::Sent => report.sent += 1,
+                Settlement::Failed | Settlement::GivenUp => report.failed += 1,
+                Settlement::Waiting => {}
+            }
+        }
+    }
+    report.left = rt.store.outbox_size()?;
+    Ok(report)
+}
+
+/// The letters whose first candidate is `account`, within its daily limit,
+/// as one window over its connection; each result goes into its outcome.
+fn send_together(rt: &mut Runtime, settings: &Settings, account: &Account, plans: &mut [Planned]) {
+    let now = clock::now_unix();
+    let mut chosen: Vec<usize> = Vec::new();
+    for (at, plan) in plans.iter().enumerate() {
+        let first = plan.candidates.first().is_some_and(|a| a.id == account.id);
+        if first && rt.store.reserve_today(account.id, plan.row.recipients.len() as i64, account.daily_limit).unwrap_or(false) {
+            chosen.push(at);
+        }
+    }
+    if chosen.is_empty() {
+        return;
+    }
+    let envelope_from = |row: &OutboxLetter| row.envelope_from.as_deref().and_then(|a| Address::from_str(a).ok());
+    let Ok(own) = account.email.parse::<Address>() else { return };
+    let froms: Vec<Address> = chosen.iter().map(|at| envelope_from(&plans[*at].row).unwrap_or_else(|| own.clone())).collect();
+    let recipients: Vec<Vec<Address>> =
+        chosen.iter().map(|at| plans[*at].row.recipients.iter().filter_map(|r| Address::from_str(r).ok()).collect()).collect();
+    let letters: Vec<WindowLetter> = chosen
+        .iter()
+        .enumerate()
+        .map(|(i, at)| WindowLetter { from: &froms[i], recipients: &recipients[i], message: &plans[*at].row.message })
+        .collect();
+    let (sent, log_problem) = attempt_window(rt, settings, account, &letters);
+    for (i, (at, sent)) in chosen.iter().zip(sent).enumerate() {
+        let plan = &mut plans[*at];
+        plan.windowed = true;
+        plan.outcome.notes.extend(log_problem.clone());
+        record(rt, account, &mut plan.outcome, sent.result, recipients[i].len() as i64, now);
+    }
+}
+
+/// One conversation carrying a window of letters, and its transcript logged.
+fn attempt_window(rt: &mut Runtime, settings: &Settings, account: &Account, letters: &[WindowLetter]) -> (Vec<Sent>, Option<String>) {
+    let started = Instant::now();
+    let level = settings.log_enabled.then_some(settings.log_level);
+    let (sent, transcript) = crate::smtp::transcript::collect(level, || converse_window(rt, settings, account, letters));
+    let delivered = sent.iter().filter(|s| matches!(&s.result, Ok(v) if v.reply.is_some())).count();
+    let title = format!("send {} letters in one window: {delivered} sent in {} ms", letters.len(), started.elapsed().as_millis());
+    let target = logs::Target { kind: logs::Kind::Send, account_id: account.id, revision: account.revision };
+    (sent, write_log(rt, settings, target, &title, &transcript).err())
+}
+
+/// The window over the account's kept connection, or a new one when there
+/// is none or it turns out dead before the server took anything.
+fn converse_window(rt: &mut Runtime, settings: &Settings, account: &Account, letters: &[WindowLetter]) -> Vec<Sent> {
+    let time: std::time::Duration =
+        letters.iter().map(|l| crate::smtp::conversation_time(settings.timeout(), l.recipients.len(), l.message.len())).sum();
+    let deadline = Instant::now() + time;
+    let keepalive = std::time::Duration::from_secs(settings.keepalive_seconds.max(0) as u64);
+    let max_letters = settings.letters_per_connection.max(1) as u32;
+    let kept = match rt.pool.take(account.id, account.revision, keepalive, max_letters) {
+        Some((session, _)) if session.timeout() != settings.timeout() => {
+            session.quit_without_waiting();
+            None
+        }
+        kept => kept,
+    };
+    if let Some((mut session, used)) = kept {
+        session.set_deadline(Some(deadline));
+        let sent = session.send_window(letters, true);
+        let dead = matches!(sent.first(), Some(Sent { result: Err(e), mail_accepted: false }) if e.is_connection_lost());
+        if !dead {
+            keep_or_close(
+                rt,
+                account,
+                session,
+                used + letters.len() as u32,
+                max_letters,
+                &sent.last().map_or(Ok(Default::default()), |s| s.result.clone()),
+            );
+            return sent;
+        }
+        crate::smtp::transcript::note("the kept connection was closed by the server; opening a new one");
+    }
+    let opened = stored_password(rt, account.id, &account.server)
+        .map_err(|e| SmtpError::account_setup(e.to_string()))
+        .and_then(|password| Session::open(&account.server, password.as_deref(), settings.timeout(), Some(deadline)));
+    let mut session = match opened {
+        Ok(session) => session,
+        Err(e) => return letters.iter().map(|_| Sent { result: Err(e.clone()), mail_accepted: false }).collect(),
+    };
+    let sent = session.send_window(letters, false);
+    let most = if settings.keepalive_seconds > 0 { max_letters } else { 0 };
+    keep_or_close(rt, account, session, letters.len() as u32, most, &sent.last().map_or(Ok(Default::default()), |s| s.result.clone()));
+    sent
+}
