@@ -125,19 +125,8 @@ pub(super) fn converse(
         None => account.email.parse().map_err(|_| SmtpError::account_setup(format!("account email '{}' is not valid", account.email)))?,
     };
     let deadline = Instant::now() + crate::smtp::conversation_time(settings.timeout(), recipients.len(), shipment.message.len());
-    let keepalive = std::time::Duration::from_secs(settings.keepalive_seconds.max(0) as u64);
     let max_letters = settings.letters_per_connection.max(1) as u32;
-
-    let kept = rt.pool.take(account.id, account.revision, keepalive, max_letters);
-    // a connection opened under another `timeout` setting is replaced, not reused
-    let kept = match kept {
-        Some((session, _)) if session.timeout() != settings.timeout() => {
-            session.quit_without_waiting();
-            None
-        }
-        kept => kept,
-    };
-    if let Some((mut session, letters)) = kept {
+    if let Some((mut session, letters)) = kept_session(rt, settings, account) {
         session.set_deadline(Some(deadline));
         let result = session.send(&envelope_from, recipients, shipment.message, true);
         // Found dead before MAIL FROM was accepted (write failed, EOF, 421):
@@ -157,6 +146,21 @@ pub(super) fn converse(
     let result = session.send(&envelope_from, recipients, shipment.message, false);
     keep_or_close(rt, account, session, 1, if settings.keepalive_seconds > 0 { max_letters } else { 0 }, &result);
     result
+}
+
+/// The account's kept connection when it may still be used: same account
+/// revision, idle less than `keepalive_seconds`, letters to spare, and
+/// opened under the `timeout` setting in force (else it is closed).
+pub(super) fn kept_session(rt: &mut Runtime, settings: &Settings, account: &Account) -> Option<(Session, u32)> {
+    let keepalive = std::time::Duration::from_secs(settings.keepalive_seconds.max(0) as u64);
+    let max_letters = settings.letters_per_connection.max(1) as u32;
+    match rt.pool.take(account.id, account.revision, keepalive, max_letters) {
+        Some((session, _)) if session.timeout() != settings.timeout() => {
+            session.quit_without_waiting();
+            None
+        }
+        kept => kept,
+    }
 }
 
 /// After a letter: the connection is kept for the next one when it is

@@ -5,7 +5,7 @@
 //! connection, never its turn) goes on to its other candidates the
 //! one-letter way; then each is settled as a flush settles it.
 
-use super::attempt::{keep_or_close, record};
+use super::attempt::{keep_or_close, kept_session, record};
 use super::*;
 use crate::smtp::{Sent, WindowLetter};
 
@@ -136,16 +136,8 @@ fn converse_window(rt: &mut Runtime, settings: &Settings, account: &Account, let
     let time: std::time::Duration =
         letters.iter().map(|l| crate::smtp::conversation_time(settings.timeout(), l.recipients.len(), l.message.len())).sum();
     let deadline = Instant::now() + time;
-    let keepalive = std::time::Duration::from_secs(settings.keepalive_seconds.max(0) as u64);
     let max_letters = settings.letters_per_connection.max(1) as u32;
-    let kept = match rt.pool.take(account.id, account.revision, keepalive, max_letters) {
-        Some((session, _)) if session.timeout() != settings.timeout() => {
-            session.quit_without_waiting();
-            None
-        }
-        kept => kept,
-    };
-    if let Some((mut session, used)) = kept {
+    if let Some((mut session, used)) = kept_session(rt, settings, account) {
         session.set_deadline(Some(deadline));
         let sent = session.send_window(letters, true);
         let dead = matches!(sent.first(), Some(Sent { result: Err(e), mail_accepted: false }) if e.is_connection_lost());
