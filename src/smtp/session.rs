@@ -184,6 +184,11 @@ impl Verdict {
     }
 }
 
+/// A letter of a chunked window once written: its envelope, what is known
+/// of it and whether RSET went first, waiting for its replies; or, for a
+/// letter this server cannot take, its result already.
+type Written = Result<(Envelope, Verdict, bool), Result<Verdict, SmtpError>>;
+
 /// One letter of a window ([`Session::send_window`]).
 #[derive(Debug, Clone, Copy)]
 pub struct WindowLetter<'a> {
@@ -403,14 +408,18 @@ impl<S: Transport> Session<S> {
     /// Sends `letters` one after another on this connection. With
     /// PIPELINING (and no CHUNKING) the next letter's MAIL, RCPT and DATA
     /// leave in the same write as this letter's end of data (RFC 2920), so
-    /// a letter costs one round trip, not two; with CHUNKING each letter is
-    /// one round trip already; without PIPELINING they go one at a time.
+    /// a letter costs one round trip, not two; with CHUNKING too, the whole
+    /// window goes before any reply is read; without PIPELINING the letters
+    /// go one at a time.
     /// One [`Sent`] per letter, in order. When the connection breaks, the
     /// letter it broke on says whether the server may have it
     /// (`mail_accepted`), and the letters after it are not sent.
     pub fn send_window(&mut self, letters: &[WindowLetter], reset_first: bool) -> Vec<Sent> {
-        if !self.pipelining || self.chunking {
+        if !self.pipelining {
             return self.send_one_by_one(letters, reset_first);
+        }
+        if self.chunking {
+            return self.send_chunked_window(letters, reset_first);
         }
         let mut sent: Vec<Sent> = Vec::with_capacity(letters.len());
         let mut reset = reset_first;
@@ -482,9 +491,78 @@ impl<S: Transport> Session<S> {
         sent
     }
 
-    /// Without PIPELINING, or with CHUNKING (one round trip a letter
-    /// already): each letter by [`Session::send`], stopping when the
-    /// connection breaks.
+    /// With PIPELINING and CHUNKING: every letter's commands and bytes
+    /// (`BDAT <size> LAST`) go out before any reply is read, so a whole
+    /// window costs about one round trip. Each letter after the first
+    /// starts with RSET: how the one before it ends is not known yet. When
+    /// the connection breaks, the letters whose bytes went out may have
+    /// been taken: their fate is unknown (`mail_accepted`).
+    fn send_chunked_window(&mut self, letters: &[WindowLetter], reset_first: bool) -> Vec<Sent> {
+        let mut prepared: Vec<Written> = Vec::with_capacity(letters.len());
+        let mut reset = reset_first;
+        for letter in letters {
+            let ready = self.prepare(letter).map(|(envelope, verdict)| (envelope, verdict, reset));
+            if let Ok((envelope, _, had_reset)) = &ready {
+                let batch = self.command_batch(envelope, letter.message.len(), *had_reset);
+                transcript::data(letter.message);
+                if let Err(e) = self.write(&batch).and_then(|()| self.write(letter.message)) {
+                    return Self::broken_after(prepared, e, letters.len());
+                }
+                reset = true;
+            }
+            prepared.push(ready);
+        }
+        let mut sent: Vec<Sent> = Vec::with_capacity(letters.len());
+        let mut ready = prepared.into_iter();
+        while let Some(letter) = ready.next() {
+            let (envelope, mut verdict, had_reset) = match letter {
+                Ok(prepared) => prepared,
+                Err(result) => {
+                    sent.push(Sent { result, mail_accepted: false });
+                    continue;
+                }
+            };
+            self.mail_accepted = false;
+            match self.read_pipelined(&envelope, had_reset, &mut verdict) {
+                Ok(_) => sent.push(Sent { result: Ok(verdict), mail_accepted: self.mail_accepted }),
+                Err(e) if e.concern == Concern::Letter => sent.push(Sent { result: Err(e), mail_accepted: self.mail_accepted }),
+                Err(e) => {
+                    // this letter and every one written after it: taken or not, nobody knows
+                    sent.push(Sent { result: Err(e.clone()), mail_accepted: true });
+                    for rest in ready.by_ref() {
+                        let result = match rest {
+                            Ok(_) => Err(SmtpError::network(format!("its fate is unknown: the connection broke ({})", e.message))),
+                            Err(result) => result,
+                        };
+                        sent.push(Sent { result, mail_accepted: true });
+                    }
+                }
+            }
+        }
+        sent
+    }
+
+    /// A chunked window whose writing failed: the letters written before
+    /// may have been taken (their replies were never read), the one being
+    /// written failed, the rest were not sent.
+    fn broken_after(prepared: Vec<Written>, error: SmtpError, letters: usize) -> Vec<Sent> {
+        let mut sent: Vec<Sent> = prepared
+            .into_iter()
+            .map(|ready| match ready {
+                Ok(_) => Sent {
+                    result: Err(SmtpError::network(format!("its fate is unknown: the connection broke ({})", error.message))),
+                    mail_accepted: true,
+                },
+                Err(result) => Sent { result, mail_accepted: false },
+            })
+            .collect();
+        sent.push(Sent { result: Err(error.clone()), mail_accepted: false });
+        Self::not_sent(&mut sent, &error, letters);
+        sent
+    }
+
+    /// Without PIPELINING: each letter by [`Session::send`], stopping when
+    /// the connection breaks.
     fn send_one_by_one(&mut self, letters: &[WindowLetter], reset_first: bool) -> Vec<Sent> {
         let mut sent: Vec<Sent> = Vec::with_capacity(letters.len());
         let mut reset = reset_first;

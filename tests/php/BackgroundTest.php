@@ -140,9 +140,10 @@ final class BackgroundTest extends Smtp34TestCase
         $this->assertContains(count($server->received()), [1, 2]);
     }
 
-    public function testTheSenderThreadSendsLettersInWindowsOverOneConnection(): void
+    /** @dataProvider windowServers */
+    public function testTheSenderThreadSendsLettersInWindowsOverOneConnection(array $options): void
     {
-        $server = $this->authServer(['pipelining' => true]);
+        $server = $this->authServer($options);
         $ini = ChildPhp::freshIni();
         $result = ChildPhp::run(self::saveAccountCode($server) . <<<'PHP'
             smtp34_settings(['enabled' => true]);
@@ -162,5 +163,9 @@ final class BackgroundTest extends Smtp34TestCase
         $this->assertSame(40, array_sum($windows[2]), 'every letter went in a window');
         $this->assertGreaterThan(1, max(array_map('intval', $windows[1])), 'letters queued meanwhile went together');
     }
-}
 
+    public static function windowServers(): array
+    {
+        return ['PIPELINING' => [['pipelining' => true]], 'PIPELINING and CHUNKING' => [['pipelining' => true, 'chunking' => true]]];
+    }
+}
