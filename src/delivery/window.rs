@@ -6,6 +6,7 @@
 //! one-letter way; then each is settled as a flush settles it.
 
 use super::attempt::{keep_or_close, kept_session, record};
+use super::settle::settle_in;
 use super::*;
 use crate::smtp::{Sent, WindowLetter};
 
@@ -33,9 +34,9 @@ pub(super) fn flush_windows(rt: &mut Runtime, limit: i64, token: &str) -> Result
         let now = clock::now_unix();
         // a whole window may be ahead of the last letter: its claim allows for that
         let claim = Claim { token: token.to_owned(), until: now + lease(settings, accounts.len().min(3), 10 * WINDOW, 20 << 20) };
+        let most = WINDOW.min((limit - report.tried).max(0) as usize);
         let mut plans: Vec<Planned> = Vec::new();
-        while plans.len() < WINDOW && report.tried + (plans.len() as i64) < limit {
-            let Some(row) = rt.store.claim_next(&claim, now, true, after_id)? else { break };
+        for row in rt.store.claim_due(&claim, now, after_id, most)? {
             after_id = row.id;
             let from = Mailbox { name: row.from_name.clone(), address: row.from_email.clone() };
             let usable = decision::retry_candidates(
@@ -75,12 +76,17 @@ pub(super) fn flush_windows(rt: &mut Runtime, limit: i64, token: &str) -> Result
             let rest: Vec<Account> = rest.iter().filter(|a| !failed_here.contains(&a.id)).cloned().collect();
             try_accounts(rt, settings, &rest, &mut shipment, &mut plan.outcome);
             failed_here.extend(plan.outcome.failures.iter().map(|(id, _)| *id));
-            match settle(rt, settings, &plan.row, &plan.outcome, None)? {
+        }
+        // the whole window's bookkeeping in one write transaction, after every word to a server
+        let tx = rusqlite::Transaction::new_unchecked(&rt.store.conn, rusqlite::TransactionBehavior::Immediate)?;
+        for plan in &plans {
+            match settle_in(rt, settings, &plan.row, &plan.outcome, None)? {
                 Settlement::Sent => report.sent += 1,
                 Settlement::Failed | Settlement::GivenUp => report.failed += 1,
                 Settlement::Waiting => {}
             }
         }
+        tx.commit()?;
     }
     report.left = rt.store.outbox_size()?;
     Ok(report)

@@ -162,6 +162,31 @@ impl Store {
         Ok(Some(letter))
     }
 
+    /// Claims up to `most` due letters with an id above `after_id`, oldest
+    /// first, in one write transaction (the sender thread's window).
+    pub fn claim_due(&self, claim: &Claim, now: i64, after_id: i64, most: usize) -> rusqlite::Result<Vec<OutboxLetter>> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let ids: Vec<i64> = {
+            let mut stmt =
+                tx.prepare_cached("SELECT id FROM outbox WHERE id > ?1 AND claim_until <= ?2 AND next_try_at <= ?2 ORDER BY id LIMIT ?3")?;
+            let rows = stmt.query_map(params![after_id, now, most as i64], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.mark_interrupted(now)?;
+        let mut letters = Vec::with_capacity(ids.len());
+        for id in ids {
+            self.run("UPDATE outbox SET claimed_by = ?2, claim_until = ?3 WHERE id = ?1", params![id, claim.token, claim.until])?;
+            let mut letter = tx.query_row(&format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1"), [id], |r| letter_from_row(r, 0))?;
+            letter.message = tx.query_row("SELECT message FROM outbox WHERE id = ?1", [id], |r| r.get(0))?;
+            letters.push(letter);
+        }
+        tx.commit()?;
+        Ok(letters)
+    }
+
     /// A `sending` row whose letter's claim has lapsed: its sender died (or
     /// was killed) mid-attempt. The letter itself is still in the outbox.
     pub fn mark_interrupted(&self, now: i64) -> rusqlite::Result<usize> {
