@@ -20,6 +20,8 @@ fi
 export RB_ROOT="${RB_ROOT:-/tmp/realbitrix}" RB_PORT="${RB_PORT:-8034}"
 
 echo "== the real Bitrix kernel: setup (MariaDB, the wizard) from $git_dir"
+# the rig's server loads $RB_ROOT/php-ext.ini as it is: an earlier run's extension path must not outlive its build
+[ -f "$RB_ROOT/php-ext.ini" ] && : >"$RB_ROOT/php-ext.ini"
 BITRIX_GIT="$git_dir" bash "$rig/setup.sh" >"$RB_ROOT.setup.log" 2>&1 || { tail -30 "$RB_ROOT.setup.log"; exit 1; }
 
 data="$RB_ROOT/smtp34"
