@@ -19,7 +19,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::flush;
+use super::window;
 use crate::runtime::{Paths, Runtime};
 
 /// Letters one pass of the thread claims before it looks for new work again.
@@ -31,8 +31,6 @@ struct State {
     pending: bool,
     /// Module shutdown: deliver what is pending, then end.
     stop: bool,
-    /// Delivering now.
-    busy: bool,
     /// The thread has ended (or never managed to start its store).
     ended: bool,
 }
@@ -55,7 +53,7 @@ struct Sender {
     pid: u32,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
-    /// The claim token prefix of its flushes, to release what it holds at a cut-off shutdown.
+    /// The claim token of its passes, to release what it holds at a cut-off shutdown.
     token: String,
     /// The `timeout` setting when it was last woken: its budget at shutdown.
     timeout: Duration,
@@ -103,7 +101,6 @@ fn run(paths: Paths, shared: &Shared, token: &str) {
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve(paths, shared, token)));
     let mut state = shared.lock();
     state.ended = true;
-    state.busy = false;
     shared.changed.notify_all();
 }
 
@@ -119,18 +116,14 @@ fn serve(paths: Paths, shared: &Shared, token: &str) {
                 return;
             }
             state.pending = false;
-            state.busy = true;
         }
         // everything due, pass after pass, until a pass finds nothing to try
-        while let Ok(report) = flush::flush_as(&mut rt, PASS, token) {
+        while let Ok(report) = window::flush_windows(&mut rt, PASS, token) {
             if report.tried == 0 {
                 break;
             }
         }
         rt.store.scrub_if_due();
-        let mut state = shared.lock();
-        state.busy = false;
-        shared.changed.notify_all();
     }
 }
 

@@ -22,17 +22,6 @@ pub fn flush(rt: &mut Runtime, limit: i64, now_flag: bool) -> Result<FlushReport
         rt.store.prune_journal(clock::now_unix() - config.settings.journal_days * 86_400)?;
     }
     let token = format!("flush-{}-{}", std::process::id(), random_hex(4));
-    flush_with(rt, limit, now_flag, &token)
-}
-
-/// The sender thread's pass: the due letters, claimed under `token`, a
-/// window at a time (see [`super::window`]).
-pub(super) fn flush_as(rt: &mut Runtime, limit: i64, token: &str) -> Result<FlushReport> {
-    super::window::flush_windows(rt, limit, token)
-}
-
-fn flush_with(rt: &mut Runtime, limit: i64, now_flag: bool, token: &str) -> Result<FlushReport> {
-    let token = token.to_owned();
     let mut report = FlushReport::default();
     let mut failed_here: Vec<i64> = Vec::new();
     let mut after_id = 0;
@@ -40,37 +29,60 @@ fn flush_with(rt: &mut Runtime, limit: i64, now_flag: bool, token: &str) -> Resu
         // read again for each letter (one query while nothing changed): an
         // account saved while this flush runs is used for the letters after
         let config = rt.config()?;
-        let (settings, accounts) = (&config.settings, &config.accounts);
+        let settings = &config.settings;
         let views = AccountUsage::load(rt, &config)?;
         let now = clock::now_unix();
         // the letter is not read yet: the claim allows for a large one (20 MB), it lapses only if the flusher dies
-        let claim = Claim { token: token.clone(), until: now + lease(settings, accounts.len().min(3), 10, 20 << 20) };
+        let claim = Claim { token: token.clone(), until: now + lease(settings, config.accounts.len().min(3), 10, 20 << 20) };
         let Some(row) = rt.store.claim_next(&claim, now, !now_flag, after_id)? else { break };
         after_id = row.id;
-        let from = Mailbox { name: row.from_name.clone(), address: row.from_email.clone() };
-        let usable =
-            decision::retry_candidates(&from, row.mailing, row.recipients.len(), &views.views(&config), now, views.midnight, &failed_here);
-        let chosen: Vec<Account> = usable.candidates.iter().filter_map(|id| accounts.iter().find(|a| a.id == *id).cloned()).collect();
-        let mut outcome = Outcome::pending(row.recipients.clone());
-        let envelope_from = row.envelope_from.as_deref().and_then(|a| Address::from_str(a).ok());
-        let message_id = format!("(outbox #{})", row.id);
+        let (chosen, mut outcome) = plan(&row, &config, &views, now, &failed_here);
+        let (envelope_from, message_id) = shipment_of(&row);
         let mut shipment = Outgoing { message: &row.message, envelope_from, message_id: &message_id };
-        if chosen.is_empty() {
-            // nobody can even be tried: wait for the account that can be tried first
-            outcome.notes.extend(usable.skipped);
-            outcome.not_before = Some(usable.until);
-        }
-        report.tried += 1;
         try_accounts(rt, settings, &chosen, &mut shipment, &mut outcome);
         failed_here.extend(outcome.failures.iter().map(|(id, _)| *id));
-        match settle(rt, settings, &row, &outcome, None)? {
-            Settlement::Sent => report.sent += 1,
-            Settlement::Failed | Settlement::GivenUp => report.failed += 1,
-            Settlement::Waiting => {}
-        }
+        report.count(settle(rt, settings, &row, &outcome, None)?);
     }
     report.left = rt.store.outbox_size()?;
     Ok(report)
+}
+
+impl FlushReport {
+    pub(super) fn count(&mut self, settled: Settlement) {
+        match settled {
+            Settlement::Sent => self.sent += 1,
+            Settlement::Failed | Settlement::GivenUp => self.failed += 1,
+            Settlement::Waiting => {}
+        }
+    }
+}
+
+/// A claimed letter's candidate accounts now (leaving out those that failed
+/// in this flush) and its outcome to come; with no candidate at all, it
+/// waits for the account that can be tried first.
+pub(super) fn plan(
+    row: &OutboxLetter,
+    config: &crate::runtime::Config,
+    views: &AccountUsage,
+    now: i64,
+    failed_here: &[i64],
+) -> (Vec<Account>, Outcome) {
+    let from = Mailbox { name: row.from_name.clone(), address: row.from_email.clone() };
+    let usable =
+        decision::retry_candidates(&from, row.mailing, row.recipients.len(), &views.views(config), now, views.midnight, failed_here);
+    let chosen: Vec<Account> = usable.candidates.iter().filter_map(|id| config.accounts.iter().find(|a| a.id == *id).cloned()).collect();
+    let mut outcome = Outcome::pending(row.recipients.clone());
+    if chosen.is_empty() {
+        outcome.notes.extend(usable.skipped);
+        outcome.not_before = Some(usable.until);
+    }
+    (chosen, outcome)
+}
+
+/// A waiting letter's envelope sender (as it was given, if valid) and the
+/// name its transcript entries give it.
+pub(super) fn shipment_of(row: &OutboxLetter) -> (Option<Address>, String) {
+    (row.envelope_from.as_deref().and_then(|a| Address::from_str(a).ok()), format!("(outbox #{})", row.id))
 }
 
 /// `smtp34_outbox_delete()`: an admin drops a waiting letter; its journal

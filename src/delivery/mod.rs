@@ -1,9 +1,11 @@
 //! The one path a letter takes: arguments → parsed letter → decision
 //! (candidate accounts) → SMTP sessions ([`attempt`]) → journal and outbox
 //! ([`settle`]). Also the outbox [`flush`], which sends waiting letters the
-//! same way, and the account [`check`]. No PHP here: when PHP's own `mail()` must take a letter, the caller
-//! gets a [`MailStep::HandToMail`] and reports back through [`handed_to_mail`],
-//! so no call into PHP ever happens inside this module.
+//! same way, the [`background`] sender thread and its [`window`]s, and the
+//! account [`check`]. No PHP here: when PHP's own `mail()` must take a
+//! letter, the caller gets a [`MailStep::HandToMail`] and reports back
+//! through [`handed_to_mail`], so no call into PHP ever happens inside this
+//! module.
 
 use std::collections::HashMap;
 use std::str::FromStr;

@@ -6,6 +6,7 @@
 //! one-letter way; then each is settled as a flush settles it.
 
 use super::attempt::{keep_or_close, kept_session, record};
+use super::flush::{plan, shipment_of};
 use super::settle::settle_in;
 use super::*;
 use crate::smtp::{Sent, WindowLetter};
@@ -38,24 +39,7 @@ pub(super) fn flush_windows(rt: &mut Runtime, limit: i64, token: &str) -> Result
         let mut plans: Vec<Planned> = Vec::new();
         for row in rt.store.claim_due(&claim, now, after_id, most)? {
             after_id = row.id;
-            let from = Mailbox { name: row.from_name.clone(), address: row.from_email.clone() };
-            let usable = decision::retry_candidates(
-                &from,
-                row.mailing,
-                row.recipients.len(),
-                &views.views(&config),
-                now,
-                views.midnight,
-                &failed_here,
-            );
-            let candidates: Vec<Account> =
-                usable.candidates.iter().filter_map(|id| accounts.iter().find(|a| a.id == *id).cloned()).collect();
-            let mut outcome = Outcome::pending(row.recipients.clone());
-            if candidates.is_empty() {
-                // nobody can even be tried: wait for the account that can be tried first
-                outcome.notes.extend(usable.skipped);
-                outcome.not_before = Some(usable.until);
-            }
+            let (candidates, outcome) = plan(&row, &config, &views, now, &failed_here);
             plans.push(Planned { row, candidates, outcome, windowed: false });
         }
         if plans.is_empty() {
@@ -70,8 +54,7 @@ pub(super) fn flush_windows(rt: &mut Runtime, limit: i64, token: &str) -> Result
         }
         for plan in &mut plans {
             let rest = if plan.windowed { &plan.candidates[1..] } else { &plan.candidates[..] };
-            let envelope_from = plan.row.envelope_from.as_deref().and_then(|a| Address::from_str(a).ok());
-            let message_id = format!("(outbox #{})", plan.row.id);
+            let (envelope_from, message_id) = shipment_of(&plan.row);
             let mut shipment = Outgoing { message: &plan.row.message, envelope_from, message_id: &message_id };
             let rest: Vec<Account> = rest.iter().filter(|a| !failed_here.contains(&a.id)).cloned().collect();
             try_accounts(rt, settings, &rest, &mut shipment, &mut plan.outcome);
@@ -80,11 +63,7 @@ pub(super) fn flush_windows(rt: &mut Runtime, limit: i64, token: &str) -> Result
         // the whole window's bookkeeping in one write transaction, after every word to a server
         let tx = rusqlite::Transaction::new_unchecked(&rt.store.conn, rusqlite::TransactionBehavior::Immediate)?;
         for plan in &plans {
-            match settle_in(rt, settings, &plan.row, &plan.outcome, None)? {
-                Settlement::Sent => report.sent += 1,
-                Settlement::Failed | Settlement::GivenUp => report.failed += 1,
-                Settlement::Waiting => {}
-            }
+            report.count(settle_in(rt, settings, &plan.row, &plan.outcome, None)?);
         }
         tx.commit()?;
     }
@@ -106,9 +85,8 @@ fn send_together(rt: &mut Runtime, settings: &Settings, account: &Account, plans
     if chosen.is_empty() {
         return;
     }
-    let envelope_from = |row: &OutboxLetter| row.envelope_from.as_deref().and_then(|a| Address::from_str(a).ok());
     let Ok(own) = account.email.parse::<Address>() else { return };
-    let froms: Vec<Address> = chosen.iter().map(|at| envelope_from(&plans[*at].row).unwrap_or_else(|| own.clone())).collect();
+    let froms: Vec<Address> = chosen.iter().map(|at| shipment_of(&plans[*at].row).0.unwrap_or_else(|| own.clone())).collect();
     let recipients: Vec<Vec<Address>> =
         chosen.iter().map(|at| plans[*at].row.recipients.iter().filter_map(|r| Address::from_str(r).ok()).collect()).collect();
     let letters: Vec<WindowLetter> = chosen
