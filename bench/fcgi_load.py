@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """Sends REQUESTS FastCGI requests for SCRIPT to php-fpm at 127.0.0.1:PORT,
 CONCURRENCY at a time (one request per letter, as page hits send), and
-prints requests per second. A response that does not end in "ok" stops it.
+prints requests per second; with --latency, the 99th percentile and the
+longest request time in milliseconds after it. A response that does not end
+in "ok" stops it.
 
-  fcgi_load.py <port> <script> <requests> <concurrency>"""
+  fcgi_load.py <port> <script> <requests> <concurrency> [--latency]"""
 
 import socket
 import struct
@@ -48,6 +50,7 @@ def main():
     port, script, total, concurrency = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     counter = iter(range(total))
     lock = threading.Lock()
+    times = []
 
     def worker():
         while True:
@@ -55,7 +58,10 @@ def main():
                 number = next(counter, None)
             if number is None:
                 return
+            begun = time.monotonic()
             request(port, script, number)
+            with lock:
+                times.append(time.monotonic() - begun)
 
     started = time.monotonic()
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
@@ -63,7 +69,12 @@ def main():
         t.start()
     for t in threads:
         t.join()
-    print("%.1f" % (total / (time.monotonic() - started)))
+    rate = total / (time.monotonic() - started)
+    if "--latency" in sys.argv[5:]:
+        times.sort()
+        print("%.1f %.1f %.1f" % (rate, times[int(len(times) * 0.99) - 1] * 1000 if len(times) >= 100 else times[-1] * 1000, times[-1] * 1000))
+    else:
+        print("%.1f" % rate)
 
 
 if __name__ == "__main__":

@@ -82,12 +82,19 @@ impl Cipher {
     }
 }
 
-/// Random hex, for Message-IDs.
+/// Random hex, for file names.
 pub fn random_hex(bytes: usize) -> String {
     use aes_gcm::aead::rand_core::RngCore;
     let mut buf = vec![0u8; bytes];
     OsRng.fill_bytes(&mut buf);
     hex(&buf)
+}
+
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    use aes_gcm::aead::rand_core::RngCore;
+    let mut buf = [0u8; N];
+    OsRng.fill_bytes(&mut buf);
+    buf
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -16,6 +16,7 @@ pub mod files;
 pub mod letter;
 pub mod logs;
 pub mod php;
+pub mod process;
 pub mod route;
 pub mod runtime;
 pub mod smtp;

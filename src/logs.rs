@@ -6,10 +6,12 @@
 //! would grow past `log_max_mb`. Writers in several PHP processes take an
 //! exclusive lock on the file, so entries never interleave.
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::config::fields::FieldError;
 use crate::config::settings::Settings;
@@ -78,15 +80,60 @@ fn parse_header(line: &str) -> Option<(i64, i64)> {
     Some((revision.parse().ok()?, started.parse().ok()?))
 }
 
+/// The logs this process has open, so a letter costs a lock, a stat, a
+/// read of the header and one write instead of opening the file each time.
+/// The mutex also keeps this process's threads apart: `flock` does not, as
+/// they share the open file.
+struct OpenLogs {
+    pid: u32,
+    files: HashMap<PathBuf, File>,
+}
+
+static OPEN_LOGS: Mutex<Option<OpenLogs>> = Mutex::new(None);
+
+/// At most this many logs stay open (two per account in use).
+const MAX_OPEN_LOGS: usize = 64;
+
 /// Appends one entry, starting the log afresh first when the policy says so.
 pub fn append(dir: &Path, target: Target, policy: Policy, entry: &[u8], now: i64) -> Result<(), String> {
     let path = dir.join(target.file_name());
     let failed = |e: std::io::Error| format!("cannot write transcript log {}: {e}", path.display());
-    crate::files::private_dir(dir, "log directory")?;
-    let mut file = open_regular(OpenOptions::new().read(true).append(true).create(true).mode(0o600), &path).map_err(failed)?;
+    let mut open = OPEN_LOGS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let pid = crate::process::id();
+    if open.as_ref().is_none_or(|logs| logs.pid != pid) {
+        // a parent's files share its locks: the child opens its own
+        *open = Some(OpenLogs { pid, files: HashMap::new() });
+    }
+    let files = &mut open.as_mut().expect("set just above").files;
+    let mut file = match files.remove(&path) {
+        Some(file) => file,
+        None => open_log(dir, &path).map_err(failed)?,
+    };
     file.lock().map_err(failed)?;
-    let size = file.metadata().map_err(failed)?.len();
-    let current = first_line(&mut file).and_then(|line| parse_header(&line));
+    let mut meta = file.metadata().map_err(failed)?;
+    if meta.nlink() == 0 {
+        // deleted since we opened it (smtp34_log_delete, an admin): write to the file that has the name
+        drop(file);
+        file = open_log(dir, &path).map_err(failed)?;
+        file.lock().map_err(failed)?;
+        meta = file.metadata().map_err(failed)?;
+    }
+    let written = write_entry(&file, target, policy, entry, now, meta.len()).map_err(failed);
+    let _ = file.unlock();
+    if files.len() >= MAX_OPEN_LOGS {
+        files.clear();
+    }
+    files.insert(path.clone(), file);
+    written
+}
+
+fn open_log(dir: &Path, path: &Path) -> std::io::Result<File> {
+    crate::files::private_dir(dir, "log directory").map_err(std::io::Error::other)?;
+    open_regular(OpenOptions::new().read(true).append(true).create(true).mode(0o600), path)
+}
+
+fn write_entry(mut file: &File, target: Target, policy: Policy, entry: &[u8], now: i64, size: u64) -> std::io::Result<()> {
+    let current = first_line(file).and_then(|line| parse_header(&line));
     let restart = match current {
         None => true,
         Some((revision, started)) => {
@@ -97,20 +144,19 @@ pub fn append(dir: &Path, target: Target, policy: Policy, entry: &[u8], now: i64
     };
     let mut out = Vec::with_capacity(entry.len() + 128);
     if restart {
-        file.set_len(0).map_err(failed)?;
+        file.set_len(0)?;
         out.extend_from_slice(header(target.revision, now).as_bytes());
     }
     out.extend_from_slice(entry);
     // One write under the lock: a reader never sees half an entry from another writer.
-    file.write_all(&out).map_err(failed)?;
-    Ok(())
+    file.write_all(&out)
 }
 
-fn first_line(file: &mut File) -> Option<String> {
-    file.seek(SeekFrom::Start(0)).ok()?;
-    let mut line = String::new();
-    BufReader::new(file.take(256)).read_line(&mut line).ok()?;
-    Some(line)
+fn first_line(file: &File) -> Option<String> {
+    let mut head = [0u8; 256];
+    let read = file.read_at(&mut head, 0).ok()?;
+    let line = head[..read].split(|b| *b == b'\n').next()?;
+    Some(String::from_utf8_lossy(line).into_owned())
 }
 
 /// A log as `smtp34_log_list()` shows it.
@@ -212,6 +258,12 @@ pub fn delete(dir: &Path, name: &str) -> Result<bool, FieldError> {
 mod tests {
     use super::*;
 
+    /// A fork must not happen while another test holds the open logs' mutex.
+    fn serial() -> std::sync::MutexGuard<'static, ()> {
+        static SERIAL: Mutex<()> = Mutex::new(());
+        SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("smtp34-logs-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
@@ -222,6 +274,7 @@ mod tests {
 
     #[test]
     fn links_are_never_followed() {
+        let _serial = serial();
         use std::os::unix::fs::PermissionsExt;
         let dir = temp_dir("links");
         fs::create_dir_all(&dir).unwrap();
@@ -247,6 +300,7 @@ mod tests {
 
     #[test]
     fn reads_only_the_tail_of_a_log_longer_than_asked() {
+        let _serial = serial();
         let dir = temp_dir("tail");
         fs::create_dir_all(&dir).unwrap();
         let lines: String = (0..1000).map(|i| format!("line {i:04}\n")).collect();
@@ -259,6 +313,7 @@ mod tests {
 
     #[test]
     fn appends_under_one_header() {
+        let _serial = serial();
         let dir = temp_dir("append");
         append(&dir, SEND_1, DAY, b"one\n", 1000).unwrap();
         append(&dir, SEND_1, DAY, b"two\n", 1001).unwrap();
@@ -270,6 +325,7 @@ mod tests {
 
     #[test]
     fn restarts_on_account_change_period_and_size() {
+        let _serial = serial();
         let dir = temp_dir("restart");
         append(&dir, SEND_1, DAY, b"old\n", 1000).unwrap();
         append(&dir, Target { revision: 2, ..SEND_1 }, DAY, b"new revision\n", 1001).unwrap();
@@ -293,6 +349,7 @@ mod tests {
 
     #[test]
     fn names_are_validated() {
+        let _serial = serial();
         assert_eq!(parse_name("send_12.log"), Ok((Kind::Send, 12)));
         assert_eq!(parse_name("check_0.log"), Ok((Kind::Check, 0)));
         for bad in [
@@ -314,6 +371,7 @@ mod tests {
 
     #[test]
     fn lists_only_our_logs() {
+        let _serial = serial();
         let dir = temp_dir("list");
         append(&dir, SEND_1, DAY, b"x\n", 1).unwrap();
         append(&dir, Target { kind: Kind::Check, account_id: 0, revision: 0 }, DAY, b"x\n", 1).unwrap();
@@ -328,6 +386,7 @@ mod tests {
 
     #[test]
     fn concurrent_writers_never_interleave() {
+        let _serial = serial();
         let dir = temp_dir("concurrent");
         let handles: Vec<_> = (0..4u8)
             .map(|t| {
@@ -351,6 +410,42 @@ mod tests {
             assert_eq!(line.len(), 5000);
             assert!(line.bytes().all(|b| b == line.as_bytes()[0]));
         }
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_log_deleted_while_open_is_written_again_under_its_name() {
+        let _serial = serial();
+        let dir = temp_dir("deleted");
+        append(&dir, SEND_1, DAY, b"one\n", 1).unwrap();
+        assert!(delete(&dir, "send_1.log").unwrap());
+        append(&dir, SEND_1, DAY, b"two\n", 2).unwrap();
+        let log = text(&dir, "send_1.log");
+        assert!(log.starts_with(HEADER_PREFIX) && log.ends_with("\ntwo\n") && !log.contains("one"), "{log}");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_forked_child_takes_the_lock_apart_from_its_parent() {
+        let _serial = serial();
+        let dir = temp_dir("forked");
+        append(&dir, SEND_1, DAY, b"parent opened it\n", 1).unwrap();
+        // the parent holds the lock through the file it keeps open; had the child
+        // inherited that file (one open file, one lock), flock would not stop it
+        let path = dir.join("send_1.log");
+        let holder = OPEN_LOGS.lock().unwrap().as_ref().unwrap().files[&path].try_clone().unwrap();
+        holder.lock().unwrap();
+        // SAFETY: the child appends, then leaves with _exit; nothing else runs in it
+        let child = unsafe { libc::fork() };
+        if child == 0 {
+            let _ = append(&dir, SEND_1, DAY, b"child\n", 1);
+            unsafe { libc::_exit(0) };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(!text(&dir, "send_1.log").contains("child"), "the child wrote past the lock");
+        holder.unlock().unwrap();
+        unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
+        assert!(text(&dir, "send_1.log").ends_with("parent opened it\nchild\n"));
         fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -101,7 +101,7 @@ impl Runtime {
     pub fn open(paths: Paths) -> Result<Runtime> {
         crate::files::private_dir(&paths.data_dir(), "data directory").map_err(Error::Storage)?;
         let store = Store::open(&paths.db).map_err(Error::Storage)?;
-        Ok(Runtime { paths, store, config: None, pool: Default::default(), cipher: None, pid: std::process::id() })
+        Ok(Runtime { paths, store, config: None, pool: Default::default(), cipher: None, pid: crate::process::id() })
     }
 
     /// Settings, accounts and their health, read again only when another
@@ -143,13 +143,15 @@ thread_local! {
 /// process. `f` must not call into PHP (see the module comment): a call into
 /// PHP belongs between two `with_runtime` calls.
 pub fn with_runtime<T>(f: impl FnOnce(&mut Runtime) -> Result<T>) -> Result<T> {
-    let pid = std::process::id();
+    let pid = crate::process::id();
     let mut runtime = match SLOT.with(|slot| slot.borrow_mut().take()) {
         Some(runtime) if runtime.pid == pid => runtime,
         inherited => {
             // A connection (SQLite or SMTP) inherited through fork belongs to the parent: never close it here.
             std::mem::forget(inherited);
-            Runtime::open(paths())?
+            let runtime = Runtime::open(paths())?;
+            runtime.store.defer_checkpoints();
+            runtime
         }
     };
     let result = f(&mut runtime);

@@ -70,7 +70,7 @@ thread_local! {
 pub fn wake(paths: &Paths, timeout: Duration) {
     SENDER.with(|slot| {
         let mut slot = slot.borrow_mut();
-        let pid = std::process::id();
+        let pid = crate::process::id();
         let usable = slot.as_ref().is_some_and(|s| s.pid == pid && !s.shared.lock().ended);
         if !usable {
             if let Some(inherited) = slot.take().filter(|s| s.pid != pid) {
@@ -88,7 +88,7 @@ pub fn wake(paths: &Paths, timeout: Duration) {
 
 fn start(paths: Paths, pid: u32) -> Option<Sender> {
     let shared = Arc::new(Shared::default());
-    let token = format!("sender-{pid}-{}", crate::crypto::random_hex(4));
+    let token = format!("sender-{pid}-{}", crate::process::unique_id());
     let thread = {
         let (shared, token) = (shared.clone(), token.clone());
         std::thread::Builder::new().name("smtp34-sender".into()).spawn(move || run(paths, &shared, &token)).ok()?
@@ -133,7 +133,7 @@ fn serve(paths: Paths, shared: &Shared, token: &str) {
 /// whose end of data was already sent may then go twice, never zero times.
 pub fn finish() {
     let Some(mut sender) = SENDER.with(|slot| slot.borrow_mut().take()) else { return };
-    if sender.pid != std::process::id() {
+    if sender.pid != crate::process::id() {
         std::mem::forget(sender);
         return;
     }

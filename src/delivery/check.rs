@@ -93,5 +93,5 @@ pub(super) fn test_letter(draft: &AccountDraft, to: &str) -> Vec<u8> {
         headers: headers.as_bytes(),
         parameters: b"",
     };
-    Letter::parse(&args, &random_hex(16)).render("", &clock::rfc5322(clock::now_unix()))
+    Letter::parse(&args, &crate::process::unique_id()).render("", &clock::rfc5322(clock::now_unix()))
 }

@@ -21,7 +21,7 @@ pub fn flush(rt: &mut Runtime, limit: i64, now_flag: bool) -> Result<FlushReport
     if config.settings.journal_days > 0 {
         rt.store.prune_journal(clock::now_unix() - config.settings.journal_days * 86_400)?;
     }
-    let token = format!("flush-{}-{}", std::process::id(), random_hex(4));
+    let token = format!("flush-{}-{}", crate::process::id(), crate::process::unique_id());
     let mut report = FlushReport::default();
     let mut failed_here: Vec<i64> = Vec::new();
     let mut after_id = 0;

@@ -16,7 +16,6 @@ use lettre::Address;
 use crate::clock;
 use crate::config::account::{Account, AccountDraft};
 use crate::config::settings::{DeliveryMode, Fallback, Settings};
-use crate::crypto::random_hex;
 use crate::error::{Error, Result};
 use crate::letter::headers::Mailbox;
 use crate::letter::{Letter, MailArgs};
@@ -69,7 +68,7 @@ pub struct PendingMail {
 pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
     let started = Instant::now();
     let now = clock::now_unix();
-    let letter = Letter::parse(args, &random_hex(16));
+    let letter = Letter::parse(args, &crate::process::unique_id());
     let config = rt.config()?;
     let (settings, accounts) = (&config.settings, &config.accounts);
     let views = AccountUsage::load(rt, &config)?;
@@ -148,7 +147,7 @@ fn send_now(rt: &mut Runtime, settings: &Settings, accounts: &[Account], mut ent
     entry.reply = "sending".into();
     let mut row = outbox_row(letter, sender);
     let claim = Claim {
-        token: format!("mail-{}-{}", std::process::id(), random_hex(4)),
+        token: format!("mail-{}-{}", crate::process::id(), crate::process::unique_id()),
         until: now + lease(settings, candidates.len(), row.recipients.len(), message.len()),
     };
     let (journal_id, outbox_id) =

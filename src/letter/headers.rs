@@ -107,21 +107,23 @@ pub fn split_fields(block: &[u8]) -> (Vec<HeaderField>, Vec<Vec<u8>>) {
 /// turns NUL bytes, which SMTP forbids, into spaces.
 pub fn normalize_crlf(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 32);
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
+    let mut rest = bytes;
+    while let Some(i) = memchr::memchr3(b'\r', b'\n', 0, rest) {
+        out.extend_from_slice(&rest[..i]);
+        let mut next = i + 1;
+        match rest[i] {
             b'\r' => {
                 out.extend_from_slice(b"\r\n");
-                if bytes.get(i + 1) == Some(&b'\n') {
-                    i += 1;
+                if rest.get(next) == Some(&b'\n') {
+                    next += 1;
                 }
             }
             b'\n' => out.extend_from_slice(b"\r\n"),
-            0 => out.push(b' '),
-            b => out.push(b),
+            _ => out.push(b' '),
         }
-        i += 1;
+        rest = &rest[next..];
     }
+    out.extend_from_slice(rest);
     out
 }
 
@@ -229,6 +231,30 @@ mod tests {
     #[test]
     fn normalizes_every_ending() {
         assert_eq!(normalize_crlf(b"a\nb\r\nc\rd\r\n\n"), b"a\r\nb\r\nc\r\nd\r\n\r\n");
+        assert_eq!(normalize_crlf(b"nul\0\r"), b"nul \r\n");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn scanning_equals_the_byte_by_byte_reading(bytes in proptest::collection::vec(proptest::sample::select(vec![b'\r', b'\n', 0, b'a', 0xd0]), 0..200)) {
+            let mut slowly = Vec::new();
+            let mut i = 0;
+            while i < bytes.len() {
+                match bytes[i] {
+                    b'\r' => {
+                        slowly.extend_from_slice(b"\r\n");
+                        if bytes.get(i + 1) == Some(&b'\n') {
+                            i += 1;
+                        }
+                    }
+                    b'\n' => slowly.extend_from_slice(b"\r\n"),
+                    0 => slowly.push(b' '),
+                    b => slowly.push(b),
+                }
+                i += 1;
+            }
+            proptest::prop_assert_eq!(normalize_crlf(&bytes), slowly);
+        }
     }
 
     #[test]

@@ -961,19 +961,32 @@ const BODY_PIECE: usize = 64 * 1024;
 /// (lettre's `ClientCodec` does the same but is private to lettre.)
 /// `message` ends with CRLF (the letter is rendered so); a missing one is added.
 pub fn dot_stuff_into<E>(message: &[u8], piece: usize, mut emit: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+    let piece = piece.max(1);
     let mut buffer = Vec::with_capacity(piece.min(message.len()) + 8);
-    let mut line_start = true;
-    for &b in message {
-        if line_start && b == b'.' {
-            buffer.push(b'.');
+    // fills the buffer to `piece` and hands it over only when more is to come,
+    // so the terminator below always joins the last piece
+    let mut put = |buffer: &mut Vec<u8>, mut bytes: &[u8]| -> Result<(), E> {
+        while !bytes.is_empty() {
+            if buffer.len() >= piece {
+                emit(buffer)?;
+                buffer.clear();
+            }
+            let take = (piece - buffer.len()).min(bytes.len());
+            buffer.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
         }
-        buffer.push(b);
-        // after a bare CR too: a receiver that ends lines there must not see `.` as the end of data
-        line_start = b == b'\n' || b == b'\r';
-        if buffer.len() >= piece {
-            emit(&buffer)?;
-            buffer.clear();
+        Ok(())
+    };
+    let mut rest = message;
+    while let Some(&first) = rest.first() {
+        if first == b'.' {
+            put(&mut buffer, b".")?;
         }
+        // a line ends after LF, and after a bare CR too: a receiver that ends lines
+        // there must not see `.` as the end of data
+        let end = memchr::memchr2(b'\n', b'\r', rest).map_or(rest.len(), |i| i + 1);
+        put(&mut buffer, &rest[..end])?;
+        rest = &rest[end..];
     }
     if !message.is_empty() && !message.ends_with(b"\r\n") {
         buffer.extend_from_slice(b"\r\n");
@@ -1011,6 +1024,37 @@ mod tests {
         assert_eq!(dot_stuff(b".a\r\nb\r\n..c\r\n.\r\n"), b"..a\r\nb\r\n...c\r\n..\r\n.\r\n");
         assert_eq!(dot_stuff(b"x"), b"x\r\n.\r\n");
         assert_eq!(dot_stuff(b""), b".\r\n");
+    }
+
+    /// Byte by byte, as RFC 5321 §4.5.2 reads: the reference the scanning version must equal.
+    fn dot_stuff_slowly(message: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut line_start = true;
+        for &b in message {
+            if line_start && b == b'.' {
+                out.push(b'.');
+            }
+            out.push(b);
+            line_start = b == b'\n' || b == b'\r';
+        }
+        if !message.is_empty() && !message.ends_with(b"\r\n") {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn scanning_equals_the_byte_by_byte_reading(
+            message in proptest::collection::vec(proptest::sample::select(vec![b'.', b'\r', b'\n', b'a', 0xd0]), 0..300),
+            piece in 1usize..40,
+        ) {
+            let mut pieces: Vec<Vec<u8>> = Vec::new();
+            dot_stuff_into::<()>(&message, piece, |p| { pieces.push(p.to_vec()); Ok(()) }).unwrap();
+            proptest::prop_assert_eq!(pieces.concat(), dot_stuff_slowly(&message));
+            proptest::prop_assert!(pieces[..pieces.len() - 1].iter().all(|p| p.len() == piece));
+        }
     }
 
     #[test]
