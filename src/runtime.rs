@@ -149,9 +149,7 @@ pub fn with_runtime<T>(f: impl FnOnce(&mut Runtime) -> Result<T>) -> Result<T> {
         inherited => {
             // A connection (SQLite or SMTP) inherited through fork belongs to the parent: never close it here.
             std::mem::forget(inherited);
-            let runtime = Runtime::open(paths())?;
-            runtime.store.defer_checkpoints();
-            runtime
+            Runtime::open(paths())?
         }
     };
     let result = f(&mut runtime);

@@ -219,13 +219,6 @@ impl Store {
         Ok(store)
     }
 
-    /// Leaves the WAL's routine checkpoints (a copy and two fsyncs every
-    /// 1000 pages) to the sender thread's connection, off a page's path;
-    /// this connection still does one when the WAL grows large.
-    pub fn defer_checkpoints(&self) {
-        let _ = self.conn.pragma_update(None, "wal_autocheckpoint", 8000);
-    }
-
     /// A letter left the outbox: [`Store::scrub_if_due`] will take it off the disk.
     pub fn letter_removed(&self) {
         self.scrub_due.set(true);
