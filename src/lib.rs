@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod delivery;
+pub mod dkim;
 pub mod error;
 pub mod files;
 pub mod letter;

@@ -85,6 +85,7 @@ pub struct Config {
     pub settings: crate::config::settings::Settings,
     pub accounts: Vec<crate::config::account::Account>,
     pub health: std::collections::HashMap<i64, crate::store::health::Health>,
+    pub dkim: Vec<crate::store::dkim::DkimKey>,
 }
 
 pub struct Runtime {
@@ -95,13 +96,23 @@ pub struct Runtime {
     pub pool: crate::smtp::Pool,
     cipher: Option<Cipher>,
     pid: u32,
+    /// DKIM keys decrypted and parsed, by id, for the `config_version` they were read at.
+    pub signers: (i64, std::collections::HashMap<i64, crate::dkim::Signer>),
 }
 
 impl Runtime {
     pub fn open(paths: Paths) -> Result<Runtime> {
         crate::files::private_dir(&paths.data_dir(), "data directory").map_err(Error::Storage)?;
         let store = Store::open(&paths.db).map_err(Error::Storage)?;
-        Ok(Runtime { paths, store, config: None, pool: Default::default(), cipher: None, pid: crate::process::id() })
+        Ok(Runtime {
+            paths,
+            store,
+            config: None,
+            pool: Default::default(),
+            cipher: None,
+            pid: crate::process::id(),
+            signers: Default::default(),
+        })
     }
 
     /// Settings, accounts and their health, read again only when another
@@ -117,6 +128,7 @@ impl Runtime {
             settings: self.store.settings()?,
             accounts: self.store.accounts()?,
             health: self.store.health()?,
+            dkim: self.store.dkim_keys()?,
         });
         reading.commit()?;
         self.config = Some(config.clone());

@@ -163,4 +163,29 @@ namespace {
     function smtp34_outbox_delete(int $id): bool
     {
     }
+
+    /**
+     * Saves a DKIM key (SPEC §9): insert without 'id', update with it.
+     * Keys: 'domain', 'selector', 'private_key' (PEM, PKCS#1 or PKCS#8;
+     * write-only) or 'generate' => 'rsa-2048' | 'ed25519', 'active'.
+     * Letters whose From domain (or a parent domain) has an active key are
+     * signed when rendered. Returns the key's id.
+     */
+    function smtp34_dkim_save(array $key): int
+    {
+    }
+
+    /**
+     * DKIM keys, newest first: 'id', 'domain', 'selector', 'algorithm',
+     * 'active', 'dns_name', 'dns_value' (the TXT record to publish),
+     * 'created_at'; never the private key.
+     */
+    function smtp34_dkim_list(): array
+    {
+    }
+
+    /** Deletes a DKIM key; false when there was none. */
+    function smtp34_dkim_delete(int $id): bool
+    {
+    }
 }

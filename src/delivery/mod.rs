@@ -98,7 +98,9 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
         }
         Decision::Send { sender, candidates, skipped } => {
             notes.splice(0..0, skipped);
-            let sending = Sending { letter: &letter, sender, candidates, notes, started, now };
+            let (message, unsigned) = signed(rt, &config, &letter, render(&letter, accounts, sender));
+            notes.extend(unsigned);
+            let sending = Sending { letter: &letter, message, sender, candidates, notes, started, now };
             return send_now(rt, settings, accounts, entry, sending);
         }
     };
@@ -110,6 +112,8 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
             Ok(MailStep::HandToMail(PendingMail { journal_id, status: entry.status, why, started }))
         }
         (_, Some((row, message))) => {
+            let (message, unsigned) = signed(rt, &config, &letter, message);
+            notes.extend(unsigned);
             entry.account_id = row.account_id;
             entry.reply = std::iter::once(why).chain(notes).collect::<Vec<_>>().join("; ");
             rt.store.begin_letter(&entry, &row, &message, None, now).map_err(|e| Error::Storage(journal_problem(e)))?;
@@ -130,6 +134,8 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
 /// A letter sent now (`delivery = wait`): what routing chose, and since when.
 struct Sending<'a> {
     letter: &'a Letter,
+    /// Rendered and signed.
+    message: Vec<u8>,
     sender: i64,
     candidates: Vec<i64>,
     notes: Vec<String>,
@@ -140,8 +146,7 @@ struct Sending<'a> {
 /// Writes the letter and its `sending` row before the first word to a
 /// server, tries the candidates, and settles all from the [`Outcome`].
 fn send_now(rt: &mut Runtime, settings: &Settings, accounts: &[Account], mut entry: JournalEntry, sending: Sending) -> Result<MailStep> {
-    let Sending { letter, sender, candidates, notes, started, now } = sending;
-    let message = render(letter, accounts, sender);
+    let Sending { letter, message, sender, candidates, notes, started, now } = sending;
     entry.status = Status::Sending;
     entry.account_id = Some(sender);
     entry.reply = "sending".into();
@@ -217,6 +222,39 @@ fn letter_notes(letter: &Letter) -> Vec<String> {
 fn render(letter: &Letter, accounts: &[Account], sender: i64) -> Vec<u8> {
     let name = accounts.iter().find(|a| a.id == sender).map_or("", |a| a.name.as_str());
     letter.render(name, &clock::rfc5322(clock::now_unix()))
+}
+
+/// SPEC §4, §9: the letter signed once, as rendered, when its From domain
+/// (or a parent domain) has an active DKIM key; the outbox keeps these bytes
+/// and every retry sends them. A key that cannot sign leaves the letter
+/// unsigned, with a note for the journal: a letter is never held back for it.
+fn signed(rt: &mut Runtime, config: &crate::runtime::Config, letter: &Letter, message: Vec<u8>) -> (Vec<u8>, Option<String>) {
+    let Some((_, domain)) = letter.from.as_ref().and_then(|from| from.address.rsplit_once('@')) else { return (message, None) };
+    let active: Vec<&crate::store::dkim::DkimKey> = config.dkim.iter().filter(|k| k.active).collect();
+    let Some(key) = crate::dkim::key_for(domain, &active, |k| k.domain.as_str()) else { return (message, None) };
+    if rt.signers.0 != config.version {
+        rt.signers = (config.version, Default::default());
+    }
+    if !rt.signers.1.contains_key(&key.id) {
+        match load_signer(rt, key) {
+            Ok(signer) => {
+                rt.signers.1.insert(key.id, signer);
+            }
+            Err(why) => return (message, Some(format!("not DKIM-signed: {why}"))),
+        }
+    }
+    match rt.signers.1.get_mut(&key.id).map(|signer| signer.sign(&message)) {
+        Some(Ok(signed)) => (signed, None),
+        Some(Err(why)) => (message, Some(format!("not DKIM-signed: {why}"))),
+        None => (message, None),
+    }
+}
+
+fn load_signer(rt: &mut Runtime, key: &crate::store::dkim::DkimKey) -> std::result::Result<crate::dkim::Signer, String> {
+    let sealed = rt.store.dkim_private_key(key.id).map_err(|e| e.to_string())?.ok_or("the key was deleted")?;
+    let pem = rt.cipher().map_err(|e| e.to_string())?.decrypt(&sealed)?;
+    let parsed = crate::dkim::Key::from_pem(&pem).map_err(|e| e.to_string())?;
+    Ok(parsed.signer(&key.domain, &key.selector))
 }
 
 fn outbox_row(letter: &Letter, sender: i64) -> OutboxLetter {

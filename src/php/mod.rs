@@ -475,6 +475,46 @@ pub fn smtp34_outbox_delete(id: i64) -> PhpResult<bool> {
     guard(|| with_runtime(|rt| delivery::drop_from_outbox(rt, id)))
 }
 
+#[php_function]
+#[php(name = "smtp34_dkim_save")]
+pub fn smtp34_dkim_save(key: &ZendHashTable) -> PhpResult<i64> {
+    let fields = fields_of(key);
+    guard(|| {
+        let draft = crate::config::dkim::DkimDraft::from_fields(&fields)?;
+        with_runtime(|rt| {
+            let timeout = rt.config()?.settings.timeout();
+            crate::config::dkim::save(rt, draft, timeout)
+        })
+    })
+}
+
+#[php_function]
+#[php(name = "smtp34_dkim_list")]
+pub fn smtp34_dkim_list() -> PhpResult<Vec<PhpArray>> {
+    let keys = guard(|| with_runtime(|rt| Ok(rt.store.dkim_keys()?)))?;
+    Ok(keys
+        .iter()
+        .map(|k| {
+            array_of(vec![
+                ("id", Value::Int(k.id)),
+                ("domain", text(&k.domain)),
+                ("selector", text(&k.selector)),
+                ("algorithm", text(k.algorithm.as_str())),
+                ("active", Value::Bool(k.active)),
+                ("dns_name", text(&k.dns_name())),
+                ("dns_value", text(&k.dns_value())),
+                ("created_at", Value::Int(k.created_at)),
+            ])
+        })
+        .collect())
+}
+
+#[php_function]
+#[php(name = "smtp34_dkim_delete")]
+pub fn smtp34_dkim_delete(id: i64) -> PhpResult<bool> {
+    guard(|| with_runtime(|rt| Ok(rt.store.delete_dkim(id)?)))
+}
+
 fn outbox_array(l: &OutboxLetter) -> PhpArray {
     array_of(vec![
         ("id", Value::Int(l.id)),
@@ -583,4 +623,7 @@ pub fn register(module: ModuleBuilder) -> ModuleBuilder {
         .function(wrap_function!(smtp34_outbox_flush))
         .function(wrap_function!(smtp34_outbox_list))
         .function(wrap_function!(smtp34_outbox_delete))
+        .function(wrap_function!(smtp34_dkim_save))
+        .function(wrap_function!(smtp34_dkim_list))
+        .function(wrap_function!(smtp34_dkim_delete))
 }

@@ -4,6 +4,7 @@
 //! writers queue instead of failing, and numbered migrations so a newer
 //! extension upgrades an older file in place.
 
+pub mod dkim;
 pub mod health;
 pub mod outbox;
 
@@ -108,6 +109,21 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER health_insert AFTER INSERT ON account_health BEGIN UPDATE config_version SET version = version + 1; END;
     CREATE TRIGGER health_update AFTER UPDATE ON account_health BEGIN UPDATE config_version SET version = version + 1; END;
     CREATE TRIGGER health_delete AFTER DELETE ON account_health BEGIN UPDATE config_version SET version = version + 1; END;",
+    // 5: DKIM keys (SPEC §9); a worker's cached signers follow config_version
+    "CREATE TABLE dkim_keys (
+        id INTEGER PRIMARY KEY,
+        domain TEXT NOT NULL,
+        selector TEXT NOT NULL,
+        algorithm TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        public_key TEXT NOT NULL,
+        private_key BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX dkim_keys_name ON dkim_keys (domain COLLATE NOCASE, selector COLLATE NOCASE);
+    CREATE TRIGGER dkim_insert AFTER INSERT ON dkim_keys BEGIN UPDATE config_version SET version = version + 1; END;
+    CREATE TRIGGER dkim_update AFTER UPDATE ON dkim_keys BEGIN UPDATE config_version SET version = version + 1; END;
+    CREATE TRIGGER dkim_delete AFTER DELETE ON dkim_keys BEGIN UPDATE config_version SET version = version + 1; END;",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -403,7 +419,11 @@ impl Store {
 
     /// Whether any account holds a password sealed with the key file.
     pub fn has_sealed_passwords(&self) -> rusqlite::Result<bool> {
-        self.conn.query_row("SELECT EXISTS (SELECT 1 FROM accounts WHERE length(password) > 0)", [], |r| r.get(0))
+        self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM accounts WHERE length(password) > 0) OR EXISTS (SELECT 1 FROM dkim_keys)",
+            [],
+            |r| r.get(0),
+        )
     }
 
     // ---- settings ----
