@@ -16,6 +16,7 @@ pub mod error;
 pub mod files;
 pub mod letter;
 pub mod logs;
+pub mod oauth;
 pub mod php;
 pub mod process;
 pub mod route;

@@ -8,7 +8,7 @@ was encrypted and who authenticated).
 
   smtp_server.py --spool DIR [--port N] [--host ADDR] [--tls none|starttls|implicit]
                  [--cert PEM --key PEM] [--auth USER:PASSWORD]
-                 [--auth-only PLAIN|LOGIN] [--reject-rcpt SUBSTRING] [--silent]
+                 [--auth-only PLAIN|LOGIN|XOAUTH2] [--xoauth2-tokens FILE] [--reject-rcpt SUBSTRING] [--silent]
                  [--greet-421] [--defer-rcpt SUBSTRING] [--reject-data]
                  [--drop-after-data] [--misbehave-while FILE] [--drip SECONDS]
                  [--no-smtputf8] [--pipelining] [--chunking] [--close-after-letter]
@@ -53,6 +53,27 @@ class SpoolHandler:
         if self.args.chunking:
             responses.insert(len(responses) - 1, "250-CHUNKING")
         return responses
+
+    async def auth_XOAUTH2(self, server, args):
+        """RFC 7628-style XOAUTH2 (only with --xoauth2-tokens): the bearer token must be
+        one the tests' OAuth provider issued (a line of that file) and unexpired."""
+        import base64, json, time
+        try:
+            fields = dict(part.split("=", 1) for part in base64.b64decode(args[1]).decode().split("\x01") if part)
+            user, token = fields["user"], fields["auth"].split(" ", 1)[1]
+        except Exception:
+            await server.push("501 5.5.2 Can't decode XOAUTH2")
+            return AuthResult(success=False, handled=True)
+        valid = False
+        if self.args.xoauth2_tokens and os.path.exists(self.args.xoauth2_tokens):
+            for line in open(self.args.xoauth2_tokens):
+                issued, _, expires = line.strip().partition(" ")
+                valid = valid or (issued == token and float(expires or 0) > time.time())
+        if valid and user == self.args.xoauth2_user:
+            return AuthResult(success=True, auth_data=user)
+        # Gmail's way: a JSON error in a 334 challenge, then 535 after the client's empty line
+        await server.challenge_auth(json.dumps({"status": "401", "schemes": "bearer", "scope": "https://mail.google.com/"}))
+        return AuthResult(success=False, handled=False)
 
     def misbehaving(self):
         flag = self.args.misbehave_while
@@ -201,7 +222,9 @@ def main():
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--auth")
-    parser.add_argument("--auth-only", help="offer just this AUTH mechanism (PLAIN or LOGIN)")
+    parser.add_argument("--auth-only", help="offer just this AUTH mechanism (PLAIN, LOGIN or XOAUTH2)")
+    parser.add_argument("--xoauth2-tokens", help="offer AUTH XOAUTH2, accepting the tokens listed in this file ('<token> <expires unix>')")
+    parser.add_argument("--xoauth2-user", default="shop@site.ru", help="the mailbox XOAUTH2 logs in as")
     parser.add_argument("--reject-rcpt")
     parser.add_argument("--silent", action="store_true")
     parser.add_argument("--greet-421", action="store_true")
@@ -239,8 +262,10 @@ def main():
             # aiosmtpd counts only STARTTLS as TLS; an implicit-TLS session is encrypted already
             auth_require_tls=args.tls == "starttls",
         )
+    excluded = [] if args.xoauth2_tokens else ["XOAUTH2"]
     if args.auth_only:
-        smtp_options["auth_exclude_mechanism"] = [m for m in ("PLAIN", "LOGIN") if m != args.auth_only]
+        excluded += [m for m in ("PLAIN", "LOGIN", "XOAUTH2") if m != args.auth_only]
+    smtp_options["auth_exclude_mechanism"] = excluded
     if args.tls == "starttls":
         smtp_options.update(tls_context=context, require_starttls=True)
 

@@ -165,6 +165,30 @@ namespace {
     }
 
     /**
+     * The periodic work (SPEC §6), for the Bitrix agent and cron: refreshes
+     * OAuth tokens idle for 3 days, prunes the journal, flushes due letters.
+     * Returns ['flushed' => ['sent','failed','left'], 'pruned' => n,
+     * 'tokens_refreshed' => n, 'alerts_sent' => n, 'report_sent' => bool].
+     */
+    function smtp34_maintain(): array
+    {
+    }
+
+    /**
+     * Starts connecting an OAuth 2.0 account (SPEC §9): returns the provider's
+     * authorization URL (PKCE S256, a one-time state valid 10 minutes) to
+     * redirect the admin to; the provider sends them back to $redirect_uri.
+     */
+    function smtp34_oauth_start(int $account_id, string $redirect_uri): string
+    {
+    }
+
+    /** Finishes the flow with the state and code the provider sent back; returns the account id. */
+    function smtp34_oauth_finish(string $state, string $code): int
+    {
+    }
+
+    /**
      * Saves a DKIM key (SPEC §9): insert without 'id', update with it.
      * Keys: 'domain', 'selector', 'private_key' (PEM, PKCS#1 or PKCS#8;
      * write-only) or 'generate' => 'rsa-2048' | 'ed25519', 'active'.

@@ -1,6 +1,7 @@
 //! SMTP accounts (SPEC §5): what is stored, and validation of what PHP sends.
 
 use crate::config::fields::{check_email, FieldError, Fields, Value};
+use crate::oauth::{OAuthConfig, Provider};
 use crate::smtp::{AuthKind, Endpoint, Security};
 
 /// An account id as given: a positive whole number.
@@ -27,6 +28,9 @@ pub struct Account {
     pub updated_at: i64,
     /// Bumped by every save; a transcript log restarts when it changes.
     pub revision: i64,
+    /// For `auth = xoauth2` (SPEC §9); kept when auth changes, so switching back loses nothing.
+    pub oauth: Option<OAuthConfig>,
+    pub has_client_secret: bool,
 }
 
 impl Account {
@@ -54,12 +58,17 @@ pub struct AccountDraft {
     pub password: Option<String>,
     pub mailing_first: bool,
     pub daily_limit: i64,
+    pub oauth: Option<OAuthConfig>,
+    /// Write-only, like the password; `None` keeps the stored one.
+    pub client_secret: Option<String>,
+    /// A refresh token obtained elsewhere (SPEC §9), write-only.
+    pub refresh_token: Option<String>,
 }
 
 /// Fields an account array may carry. The read-only ones come back from
 /// `smtp34_account_get()` and are ignored on save, so a get → edit → save
 /// round trip works.
-const WRITABLE: [&str; 13] = [
+const WRITABLE: [&str; 21] = [
     "id",
     "active",
     "name",
@@ -73,8 +82,16 @@ const WRITABLE: [&str; 13] = [
     "mailing_first",
     "verify_tls",
     "daily_limit",
+    "oauth_provider",
+    "oauth_client_id",
+    "oauth_client_secret",
+    "oauth_tenant",
+    "oauth_authorize_url",
+    "oauth_token_url",
+    "oauth_scope",
+    "oauth_refresh_token",
 ];
-const READ_ONLY: [&str; 9] = [
+const READ_ONLY: [&str; 14] = [
     "has_password",
     "created_at",
     "updated_at",
@@ -84,6 +101,11 @@ const READ_ONLY: [&str; 9] = [
     "last_error_at",
     "last_success_at",
     "resting_until",
+    "has_client_secret",
+    "oauth_connected",
+    "oauth_expires_at",
+    "oauth_refreshed_at",
+    "oauth_error",
 ];
 
 impl AccountDraft {
@@ -157,7 +179,59 @@ impl AccountDraft {
             None => existing.map_or(0, |a| a.daily_limit),
         };
 
-        Ok(AccountDraft { id: id.or(existing.map(|a| a.id)), active, name, email, server, password, mailing_first, daily_limit })
+        let secret = |key: &str| given(key).map(|v| v.to_text(key)).transpose().map(|s| s.filter(|s| !s.trim().is_empty()));
+        let client_secret = secret("oauth_client_secret")?;
+        let refresh_token = secret("oauth_refresh_token")?;
+        let stored = existing.and_then(|a| a.oauth.clone());
+        // an account read back (get → edit → save) carries empty OAuth fields: they say nothing
+        let oauth_given = |key: &str| given(key).filter(|v| !matches!(v, Value::Bytes(b) if b.is_empty()));
+        let any_oauth_field = WRITABLE.iter().any(|k| k.starts_with("oauth_") && oauth_given(k).is_some());
+        let oauth = if auth == AuthKind::Xoauth2 || any_oauth_field {
+            let provider = match oauth_given("oauth_provider") {
+                Some(v) => Provider::parse(v.to_choice("oauth_provider", &Provider::NAMES)?).unwrap_or(Provider::Custom),
+                None => stored.as_ref().map_or(Provider::Custom, |o| o.provider),
+            };
+            let current = |pick: fn(&OAuthConfig) -> &str| stored.as_ref().map_or(String::new(), |o| pick(o).to_owned());
+            let line = |key: &str, now: String| given(key).map_or(Ok(now), |v| v.to_line(key).map(|s| s.trim().to_owned()));
+            Some(OAuthConfig {
+                provider,
+                client_id: line("oauth_client_id", current(|o| &o.client_id))?,
+                tenant: line("oauth_tenant", current(|o| &o.tenant))?,
+                authorize_url: line("oauth_authorize_url", current(|o| &o.authorize_url))?,
+                token_url: line("oauth_token_url", current(|o| &o.token_url))?,
+                scope: line("oauth_scope", current(|o| &o.scope))?,
+            })
+        } else {
+            stored
+        };
+        if auth == AuthKind::Xoauth2 {
+            let config = oauth.as_ref().expect("built above for xoauth2");
+            config.validate()?;
+            if server.login.is_empty() {
+                return Err(FieldError::new("login", "is required when auth is 'xoauth2' (the mailbox the token is for)"));
+            }
+            // like the password: a stored secret goes only to the token endpoint it was saved for
+            let before = existing.and_then(|a| a.oauth.as_ref().filter(|_| a.has_client_secret));
+            if let Some(before) = before.filter(|_| client_secret.is_none()) {
+                if before.effective_token_url() != config.effective_token_url() {
+                    return Err(FieldError::new("oauth_client_secret", "must be given again: the token endpoint changed"));
+                }
+            }
+        }
+
+        Ok(AccountDraft {
+            id: id.or(existing.map(|a| a.id)),
+            active,
+            name,
+            email,
+            server,
+            password,
+            mailing_first,
+            daily_limit,
+            oauth,
+            client_secret,
+            refresh_token,
+        })
     }
 }
 
@@ -239,6 +313,8 @@ mod tests {
             created_at: 1,
             updated_at: 1,
             revision: 1,
+            oauth: None,
+            has_client_secret: false,
         };
         let update = fields(&[("id", Value::Int(7)), ("name", text("Склад")), ("password", text("")), ("has_password", Value::Bool(true))]);
         let updated = AccountDraft::from_fields(&update, Some(&stored)).unwrap();
@@ -266,6 +342,8 @@ mod tests {
             created_at: 1,
             updated_at: 1,
             revision: 1,
+            oauth: None,
+            has_client_secret: false,
         }
     }
 

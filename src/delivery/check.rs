@@ -17,9 +17,9 @@ pub struct CheckOutcome {
 pub fn check(rt: &mut Runtime, draft: &AccountDraft, log_as: logs::Target) -> Result<CheckOutcome> {
     let settings = rt.store.settings()?;
     let password = match (&draft.password, draft.id) {
-        (Some(password), _) => Some(password.clone()),
-        (None, Some(id)) => stored_password(rt, id, &draft.server)?,
-        (None, None) => None,
+        (Some(password), _) if draft.server.auth == AuthKind::Login => Some(password.clone()),
+        (_, Some(id)) => stored_password(rt, id, &draft.server)?,
+        (_, None) => None,
     };
     // a check returns its transcript whether logs are kept or not
     let deadline = Instant::now() + settings.timeout();

@@ -321,6 +321,23 @@ fn prune_now_and_then(rt: &Runtime, settings: &Settings, now: i64) {
     let _ = rt.store.prune_journal(now - settings.journal_days * 86_400);
 }
 
+/// What `smtp34_maintain()` did.
+pub struct Maintenance {
+    pub flushed: FlushReport,
+    pub pruned: usize,
+    pub tokens_refreshed: usize,
+}
+
+/// SPEC §6 `smtp34_maintain()`: the periodic work in one call, for the
+/// Bitrix agent and cron. Tokens first, so the flush can use them.
+pub fn maintain(rt: &mut Runtime) -> Result<Maintenance> {
+    let tokens_refreshed = crate::oauth::tokens::refresh_idle(rt)?;
+    let settings = rt.config()?.settings.clone();
+    let pruned = if settings.journal_days > 0 { rt.store.prune_journal(clock::now_unix() - settings.journal_days * 86_400)? } else { 0 };
+    let flushed = flush(rt, 500, false)?;
+    Ok(Maintenance { flushed, pruned, tokens_refreshed })
+}
+
 /// Resolution used by `smtp34_resolve()`: the account custom_mail would use.
 pub fn resolve(rt: &Runtime, from: &[u8], mailing: bool) -> Result<Option<i64>> {
     let Some(from) = crate::letter::addresses::parse(from, None).mailboxes.into_iter().next() else { return Ok(None) };
@@ -329,11 +346,15 @@ pub fn resolve(rt: &Runtime, from: &[u8], mailing: bool) -> Result<Option<i64>> 
     Ok(crate::route::choose(&candidates, &from.name, &from.address, mailing))
 }
 
-/// The decrypted password of a stored account that authenticates.
+/// What a stored account authenticates with: its decrypted password
+/// (`login`), or an access token fresh for at least 5 minutes (`xoauth2`).
 fn stored_password(rt: &mut Runtime, id: i64, server: &Endpoint) -> Result<Option<String>> {
-    if server.auth != AuthKind::Login {
-        return Ok(None);
+    match server.auth {
+        AuthKind::None => Ok(None),
+        AuthKind::Xoauth2 => crate::oauth::tokens::access_token(rt, id).map(Some),
+        AuthKind::Login => {
+            let Some(sealed) = rt.store.sealed_password(id)? else { return Ok(None) };
+            rt.cipher()?.decrypt(&sealed).map(Some).map_err(Error::Storage)
+        }
     }
-    let Some(sealed) = rt.store.sealed_password(id)? else { return Ok(None) };
-    rt.cipher()?.decrypt(&sealed).map(Some).map_err(Error::Storage)
 }

@@ -249,15 +249,18 @@ struct AccountState {
     account: Account,
     health: Health,
     sent_today: i64,
+    tokens: Option<crate::store::oauth::StoredTokens>,
 }
 
 fn account_states(rt: &crate::runtime::Runtime, accounts: Vec<Account>) -> Result<Vec<AccountState>, Error> {
     let mut health = rt.store.health()?;
     let used = rt.store.used_today()?;
+    let mut tokens = rt.store.oauth_states()?;
     Ok(accounts
         .into_iter()
         .map(|account| AccountState {
             health: health.remove(&account.id).unwrap_or_default(),
+            tokens: tokens.remove(&account.id),
             sent_today: used.get(&account.id).copied().unwrap_or(0),
             account,
         })
@@ -278,6 +281,7 @@ fn account_array(state: &AccountState) -> PhpArray {
     ] {
         let _ = array.insert(key, to_zval(value));
     }
+    oauth_fields(&mut array, a, state.tokens.as_ref());
     array
 }
 
@@ -299,6 +303,28 @@ fn account_fields(a: &Account) -> PhpArray {
         ("created_at", Value::Int(a.created_at)),
         ("updated_at", Value::Int(a.updated_at)),
     ])
+}
+
+/// SPEC §9's OAuth fields of an account (never a secret or a token).
+fn oauth_fields(array: &mut PhpArray, a: &Account, tokens: Option<&crate::store::oauth::StoredTokens>) {
+    let o = a.oauth.as_ref();
+    let t = tokens.cloned().unwrap_or_default();
+    let pairs = [
+        ("oauth_provider", text(o.map_or("", |o| o.provider.as_str()))),
+        ("oauth_client_id", text(o.map_or("", |o| o.client_id.as_str()))),
+        ("has_client_secret", Value::Bool(a.has_client_secret)),
+        ("oauth_tenant", text(o.map_or("", |o| o.tenant.as_str()))),
+        ("oauth_authorize_url", text(&o.map(|o| o.effective_authorize_url()).unwrap_or_default())),
+        ("oauth_token_url", text(&o.map(|o| o.effective_token_url()).unwrap_or_default())),
+        ("oauth_scope", text(&o.map(|o| o.effective_scope()).unwrap_or_default())),
+        ("oauth_connected", Value::Bool(t.refresh_token.is_some())),
+        ("oauth_expires_at", int_or_null(Some(t.expires_at).filter(|e| *e > 0))),
+        ("oauth_refreshed_at", int_or_null(t.refreshed_at)),
+        ("oauth_error", text(&t.error)),
+    ];
+    for (key, value) in pairs {
+        let _ = array.insert(key, to_zval(value));
+    }
 }
 
 fn journal_array(e: &JournalEntry) -> PhpArray {
@@ -350,23 +376,34 @@ pub fn smtp34_account_save(account: &ZendHashTable, check: bool) -> PhpResult<i6
     guard(|| {
         with_runtime(|rt| {
             let (draft, existing) = draft_of(rt, &fields)?;
-            if check {
+            // an OAuth account is checked once connected: before, it has no token to try
+            let connected = match (&existing, draft.server.auth) {
+                (Some(account), crate::smtp::AuthKind::Xoauth2) => rt.store.oauth_tokens(account.id)?.refresh_token.is_some(),
+                (None, crate::smtp::AuthKind::Xoauth2) => false,
+                _ => true,
+            };
+            if check && connected && draft.refresh_token.is_none() {
                 // logged under the revision the account is about to get
                 let outcome = delivery::check(rt, &draft, check_log(existing.as_ref(), 1))?;
                 if !outcome.ok {
                     return Err(Error::CheckFailed(format!("account check failed, nothing saved: {}", outcome.message)));
                 }
             }
-            let sealed = match &draft.password {
-                Some(password) => Some(rt.cipher()?.encrypt(password)),
-                None => None,
+            let mut seal = |secret: &Option<String>| -> Result<Option<Vec<u8>>, Error> {
+                secret.as_ref().map(|s| rt.cipher().map(|c| c.encrypt(s))).transpose()
             };
+            let sealed = crate::store::Sealed { password: seal(&draft.password)?, client_secret: seal(&draft.client_secret)? };
+            let refresh_token = seal(&draft.refresh_token)?;
             let now = crate::clock::now_unix();
             let saved = match &existing {
                 Some(before) => rt.store.update_account(before, &draft, sealed, now)?.then_some(before.id),
                 None => Some(rt.store.insert_account(&draft, sealed, now)?),
             };
-            saved.ok_or_else(|| Error::Invalid(FieldError::new("id", "the account no longer exists")))
+            let id = saved.ok_or_else(|| Error::Invalid(FieldError::new("id", "the account no longer exists")))?;
+            if let Some(token) = refresh_token {
+                rt.store.set_refresh_token(id, &token)?;
+            }
+            Ok(id)
         })
     })
 }
@@ -463,6 +500,23 @@ pub fn smtp34_outbox_flush(limit: i64, now: bool) -> PhpResult<PhpArray> {
 }
 
 #[php_function]
+#[php(name = "smtp34_maintain")]
+pub fn smtp34_maintain() -> PhpResult<PhpArray> {
+    let done = guard(|| with_runtime(delivery::maintain))?;
+    let r = &done.flushed;
+    let mut array = array_of(vec![
+        ("pruned", Value::Int(done.pruned as i64)),
+        ("tokens_refreshed", Value::Int(done.tokens_refreshed as i64)),
+        // alerts and the weekly report (SPEC §10) are not built yet: nothing is sent
+        ("alerts_sent", Value::Int(0)),
+        ("report_sent", Value::Bool(false)),
+    ]);
+    let flushed = array_of(vec![("sent", Value::Int(r.sent)), ("failed", Value::Int(r.failed)), ("left", Value::Int(r.left))]);
+    let _ = array.insert("flushed", flushed);
+    Ok(array)
+}
+
+#[php_function]
 #[php(name = "smtp34_outbox_list")]
 pub fn smtp34_outbox_list() -> PhpResult<Vec<PhpArray>> {
     let letters = guard(|| with_runtime(|rt| Ok(rt.store.outbox(crate::clock::now_unix())?)))?;
@@ -473,6 +527,18 @@ pub fn smtp34_outbox_list() -> PhpResult<Vec<PhpArray>> {
 #[php(name = "smtp34_outbox_delete")]
 pub fn smtp34_outbox_delete(id: i64) -> PhpResult<bool> {
     guard(|| with_runtime(|rt| delivery::drop_from_outbox(rt, id)))
+}
+
+#[php_function]
+#[php(name = "smtp34_oauth_start")]
+pub fn smtp34_oauth_start(account_id: i64, redirect_uri: &str) -> PhpResult<String> {
+    guard(|| with_runtime(|rt| crate::oauth::tokens::start(rt, account_id, redirect_uri)))
+}
+
+#[php_function]
+#[php(name = "smtp34_oauth_finish")]
+pub fn smtp34_oauth_finish(state: &str, code: &str) -> PhpResult<i64> {
+    guard(|| with_runtime(|rt| crate::oauth::tokens::finish(rt, state, code)))
 }
 
 #[php_function]
@@ -623,6 +689,9 @@ pub fn register(module: ModuleBuilder) -> ModuleBuilder {
         .function(wrap_function!(smtp34_outbox_flush))
         .function(wrap_function!(smtp34_outbox_list))
         .function(wrap_function!(smtp34_outbox_delete))
+        .function(wrap_function!(smtp34_maintain))
+        .function(wrap_function!(smtp34_oauth_start))
+        .function(wrap_function!(smtp34_oauth_finish))
         .function(wrap_function!(smtp34_dkim_save))
         .function(wrap_function!(smtp34_dkim_list))
         .function(wrap_function!(smtp34_dkim_delete))

@@ -331,6 +331,37 @@ fn no_stored_password_and_no_mechanism_are_setup_errors() {
 }
 
 #[test]
+fn xoauth2_sends_the_bearer_token_in_one_line() {
+    let scripted = script(&["AUTH LOGIN XOAUTH2"], &["235 2.7.0 Accepted\r\n"]);
+    let (session, record) = start(scripted, &server(Security::None, AuthKind::Xoauth2), Some("ya29.token"));
+    assert!(session.is_ok());
+    let payload = base64::engine::general_purpose::STANDARD.encode("user=shop\x01auth=Bearer ya29.token\x01\x01");
+    assert_eq!(after_ehlo(&record), format!("AUTH XOAUTH2 {payload}\r\n"));
+}
+
+#[test]
+fn a_refused_token_is_answered_with_an_empty_line_and_shown_without_the_token() {
+    // Gmail's way: 334 with a base64 JSON error, then 535 after the client's empty line
+    let json = r#"{"status":"401","schemes":"bearer","scope":"https://mail.google.com/","token":"ya29.token"}"#;
+    let challenge = format!("334 {}\r\n", base64::engine::general_purpose::STANDARD.encode(json));
+    let scripted = script(&["AUTH XOAUTH2"], &[&challenge, "535 5.7.8 Username and Password not accepted\r\n"]);
+    let (session, record) = start(scripted, &server(Security::None, AuthKind::Xoauth2), Some("ya29.token"));
+    let error = session.err().unwrap();
+    assert_eq!((error.concern, error.transient, error.code), (Concern::Account, false, Some(535)));
+    assert!(error.message.contains(r#""status":"401""#), "{error}");
+    assert!(!error.message.contains("ya29.token"), "{error}");
+    assert!(after_ehlo(&record).ends_with("\r\n\r\n"), "the challenge is answered with an empty line");
+}
+
+#[test]
+fn xoauth2_needs_a_token_and_the_mechanism() {
+    let (session, _) = start(script(&["AUTH XOAUTH2"], &[]), &server(Security::None, AuthKind::Xoauth2), None);
+    assert!(session.err().unwrap().message.contains("connect it"));
+    let (session, _) = start(script(&["AUTH PLAIN"], &[]), &server(Security::None, AuthKind::Xoauth2), Some("t0ken"));
+    assert!(session.err().unwrap().message.contains("no AUTH XOAUTH2"));
+}
+
+#[test]
 fn starttls_upgrades_then_says_ehlo_again() {
     let scripted = script(&["STARTTLS"], &["220 2.0.0 go ahead\r\n", &ehlo(&["AUTH PLAIN"]), "235 ok\r\n"]);
     let (session, record) = start(scripted, &server(Security::StartTls, AuthKind::Login), Some("pw"));

@@ -42,15 +42,18 @@ impl Security {
 pub enum AuthKind {
     None,
     Login,
+    /// OAuth 2.0 (SPEC §9): the secret the session gets is an access token.
+    Xoauth2,
 }
 
 impl AuthKind {
-    pub const NAMES: [&'static str; 2] = ["none", "login"];
+    pub const NAMES: [&'static str; 3] = ["none", "login", "xoauth2"];
 
     pub fn as_str(self) -> &'static str {
         match self {
             AuthKind::None => "none",
             AuthKind::Login => "login",
+            AuthKind::Xoauth2 => "xoauth2",
         }
     }
 
@@ -58,6 +61,7 @@ impl AuthKind {
         match text {
             "none" => Some(AuthKind::None),
             "login" => Some(AuthKind::Login),
+            "xoauth2" => Some(AuthKind::Xoauth2),
             _ => None,
         }
     }

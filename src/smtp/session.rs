@@ -284,9 +284,49 @@ impl<S: Transport> Session<S> {
         if server.security == Security::StartTls {
             self.starttls()?;
         }
-        if server.auth == AuthKind::Login {
-            let password = password.ok_or_else(|| SmtpError::account_setup("the account has no password stored"))?;
-            self.authenticate(&server.login, password)?;
+        match server.auth {
+            AuthKind::None => {}
+            AuthKind::Login => {
+                let password = password.ok_or_else(|| SmtpError::account_setup("the account has no password stored"))?;
+                self.authenticate(&server.login, password)?;
+            }
+            AuthKind::Xoauth2 => {
+                let token = password.ok_or_else(|| SmtpError::account_setup("the account has no OAuth access token: connect it"))?;
+                self.authenticate_xoauth2(&server.login, token)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// AUTH XOAUTH2 (SPEC §9): `user=<login>^Aauth=Bearer <token>^A^A` in
+    /// base64. A refusal comes as a 334 whose payload is the server's JSON
+    /// error: answered with an empty line, shown decoded, never the token.
+    fn authenticate_xoauth2(&mut self, login: &str, token: &str) -> Result<(), SmtpError> {
+        use base64::Engine as _;
+        if !self.info.supports_auth_mechanism(Mechanism::Xoauth2) {
+            return Err(SmtpError::account_setup("the server offers no AUTH XOAUTH2 on this connection"));
+        }
+        let payload = base64::engine::general_purpose::STANDARD.encode(format!("user={login}\x01auth=Bearer {token}\x01\x01"));
+        self.keep_secret(token);
+        self.keep_secret(&payload);
+        let reply = self.command_masked(&format!("AUTH XOAUTH2 {payload}\r\n"), &format!("AUTH XOAUTH2 {MASK}"))?;
+        if reply.code == 334 {
+            let challenge = reply.text.get(4..).unwrap_or_default().trim();
+            let detail = base64::engine::general_purpose::STANDARD
+                .decode(challenge)
+                .ok()
+                .and_then(|json| String::from_utf8(json).ok())
+                .map(|json| self.masked(json))
+                .unwrap_or_default();
+            let last = self.command_masked("\r\n", "")?;
+            let mut error = last.account_error();
+            if !detail.is_empty() {
+                error.message = format!("{} (the server said: {detail})", error.message);
+            }
+            return Err(error);
+        }
+        if reply.code != 235 {
+            return Err(reply.account_error());
         }
         Ok(())
     }

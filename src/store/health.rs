@@ -70,6 +70,13 @@ impl Store {
         Ok(())
     }
 
+    /// An admin fixed the account (reconnected its OAuth grant): it is tried
+    /// at once again, its last error kept for the record.
+    pub fn end_backoff(&self, account_id: i64) -> rusqlite::Result<()> {
+        self.run("UPDATE account_health SET failures = 0, backoff_until = 0 WHERE account_id = ?1", [account_id])?;
+        Ok(())
+    }
+
     /// Counts a failure and starts the account's back-off; returns the failures in a row.
     pub fn record_failure(&self, account_id: i64, error: &str, now: i64) -> rusqlite::Result<i64> {
         let failures: i64 = self.conn.query_row(

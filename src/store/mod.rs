@@ -6,6 +6,7 @@
 
 pub mod dkim;
 pub mod health;
+pub mod oauth;
 pub mod outbox;
 
 use std::os::unix::fs::OpenOptionsExt;
@@ -18,6 +19,13 @@ use crate::config::account::{Account, AccountDraft};
 use crate::config::settings::Settings;
 use crate::route::outcome::Status;
 use crate::smtp::{AuthKind, Endpoint, Security};
+
+/// Secrets of an account save, sealed; `None` keeps what is stored.
+#[derive(Debug, Default)]
+pub struct Sealed {
+    pub password: Option<Vec<u8>>,
+    pub client_secret: Option<Vec<u8>>,
+}
 
 /// Each entry moves the schema one version up; never edit a released one.
 const MIGRATIONS: &[&str] = &[
@@ -124,6 +132,29 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER dkim_insert AFTER INSERT ON dkim_keys BEGIN UPDATE config_version SET version = version + 1; END;
     CREATE TRIGGER dkim_update AFTER UPDATE ON dkim_keys BEGIN UPDATE config_version SET version = version + 1; END;
     CREATE TRIGGER dkim_delete AFTER DELETE ON dkim_keys BEGIN UPDATE config_version SET version = version + 1; END;",
+    // 6: OAuth 2.0 accounts (SPEC §9): settings on the account, tokens and pending authorizations apart
+    "ALTER TABLE accounts ADD COLUMN oauth_provider TEXT NOT NULL DEFAULT '';
+    ALTER TABLE accounts ADD COLUMN oauth_client_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE accounts ADD COLUMN oauth_client_secret BLOB;
+    ALTER TABLE accounts ADD COLUMN oauth_tenant TEXT NOT NULL DEFAULT '';
+    ALTER TABLE accounts ADD COLUMN oauth_authorize_url TEXT NOT NULL DEFAULT '';
+    ALTER TABLE accounts ADD COLUMN oauth_token_url TEXT NOT NULL DEFAULT '';
+    ALTER TABLE accounts ADD COLUMN oauth_scope TEXT NOT NULL DEFAULT '';
+    CREATE TABLE oauth_tokens (
+        account_id INTEGER PRIMARY KEY,
+        refresh_token BLOB,
+        access_token BLOB,
+        expires_at INTEGER NOT NULL DEFAULT 0,
+        refreshed_at INTEGER,
+        error TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE oauth_pending (
+        state TEXT PRIMARY KEY,
+        account_id INTEGER NOT NULL,
+        verifier BLOB NOT NULL,
+        redirect_uri TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -294,12 +325,25 @@ impl Store {
     // ---- accounts ----
 
     const ACCOUNT_COLUMNS: &'static str = "id, active, name, email, host, port, security, auth, login, \
-        password IS NOT NULL AND length(password) > 0, mailing_first, verify_tls, daily_limit, created_at, updated_at, revision";
+        password IS NOT NULL AND length(password) > 0, mailing_first, verify_tls, daily_limit, created_at, updated_at, revision, \
+        oauth_provider, oauth_client_id, oauth_client_secret IS NOT NULL AND length(oauth_client_secret) > 0, oauth_tenant, \
+        oauth_authorize_url, oauth_token_url, oauth_scope";
 
     fn account_from_row(row: &rusqlite::Row) -> rusqlite::Result<Account> {
         let security: String = row.get(6)?;
         let auth: String = row.get(7)?;
+        let provider: String = row.get(16)?;
+        let oauth = crate::oauth::Provider::parse(&provider).map(|provider| crate::oauth::OAuthConfig {
+            provider,
+            client_id: row.get(17).unwrap_or_default(),
+            tenant: row.get(19).unwrap_or_default(),
+            authorize_url: row.get(20).unwrap_or_default(),
+            token_url: row.get(21).unwrap_or_default(),
+            scope: row.get(22).unwrap_or_default(),
+        });
         Ok(Account {
+            oauth,
+            has_client_secret: row.get(18)?,
             id: row.get(0)?,
             active: row.get(1)?,
             name: row.get(2)?,
@@ -343,13 +387,24 @@ impl Store {
             .map(|p| p.filter(|p| !p.is_empty()))
     }
 
+    /// The encrypted OAuth client secret of an account, if it has one.
+    pub fn sealed_client_secret(&self, id: i64) -> rusqlite::Result<Option<Vec<u8>>> {
+        self.conn
+            .query_row("SELECT oauth_client_secret FROM accounts WHERE id = ?1", [id], |r| r.get::<_, Option<Vec<u8>>>(0))
+            .optional()
+            .map(Option::flatten)
+            .map(|p| p.filter(|p| !p.is_empty()))
+    }
+
     /// A new account from `draft` (its id, if any, is not used); its id.
-    pub fn insert_account(&self, draft: &AccountDraft, sealed_password: Option<Vec<u8>>, now: i64) -> rusqlite::Result<i64> {
+    pub fn insert_account(&self, draft: &AccountDraft, sealed: Sealed, now: i64) -> rusqlite::Result<i64> {
         let s = &draft.server;
+        let o = draft.oauth.as_ref();
         self.run(
             "INSERT INTO accounts (active, name, email, host, port, security, auth, login, password,
-                mailing_first, verify_tls, daily_limit, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+                mailing_first, verify_tls, daily_limit, created_at, updated_at, oauth_provider, oauth_client_id,
+                oauth_client_secret, oauth_tenant, oauth_authorize_url, oauth_token_url, oauth_scope)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
             params![
                 draft.active,
                 draft.name,
@@ -359,11 +414,18 @@ impl Store {
                 s.security.as_str(),
                 s.auth.as_str(),
                 s.login,
-                sealed_password,
+                sealed.password,
                 draft.mailing_first,
                 s.verify_tls,
                 draft.daily_limit,
-                now
+                now,
+                o.map_or("", |o| o.provider.as_str()),
+                o.map_or("", |o| o.client_id.as_str()),
+                sealed.client_secret,
+                o.map_or("", |o| o.tenant.as_str()),
+                o.map_or("", |o| o.authorize_url.as_str()),
+                o.map_or("", |o| o.token_url.as_str()),
+                o.map_or("", |o| o.scope.as_str()),
             ],
         )?;
         Ok(self.conn.last_insert_rowid())
@@ -373,13 +435,7 @@ impl Store {
     /// call read it), so a concurrent change to another field (a
     /// deactivation while this save's check ran) is never reverted.
     /// Returns false when the account no longer exists.
-    pub fn update_account(
-        &self,
-        before: &Account,
-        draft: &AccountDraft,
-        sealed_password: Option<Vec<u8>>,
-        now: i64,
-    ) -> rusqlite::Result<bool> {
+    pub fn update_account(&self, before: &Account, draft: &AccountDraft, sealed: Sealed, now: i64) -> rusqlite::Result<bool> {
         use rusqlite::types::ToSql;
         let (old, new) = (&before.server, &draft.server);
         let mut columns: Vec<(&str, Box<dyn ToSql>)> = Vec::new();
@@ -399,7 +455,12 @@ impl Store {
         changed("mailing_first", before.mailing_first != draft.mailing_first, Box::new(draft.mailing_first));
         changed("verify_tls", old.verify_tls != new.verify_tls, Box::new(new.verify_tls));
         changed("daily_limit", before.daily_limit != draft.daily_limit, Box::new(draft.daily_limit));
-        changed("password", sealed_password.is_some(), Box::new(sealed_password));
+        changed("password", sealed.password.is_some(), Box::new(sealed.password));
+        let columns_of = |o: Option<&crate::oauth::OAuthConfig>| o.map_or_else(crate::oauth::OAuthConfig::no_columns, |o| o.columns());
+        for ((column, was), (_, will)) in columns_of(before.oauth.as_ref()).into_iter().zip(columns_of(draft.oauth.as_ref())) {
+            changed(column, was != will, Box::new(will));
+        }
+        changed("oauth_client_secret", sealed.client_secret.is_some(), Box::new(sealed.client_secret));
         let assignments: String = columns.iter().enumerate().map(|(i, (column, _))| format!("{column} = ?{}, ", i + 3)).collect();
         let sql = format!("UPDATE accounts SET {assignments}updated_at = ?2, revision = revision + 1 WHERE id = ?1");
         let mut values: Vec<&dyn ToSql> = vec![&before.id, &now];
@@ -599,7 +660,7 @@ mod tests {
         let v0 = store.config_version().unwrap();
         store.append_journal(&JournalEntry::default()).unwrap();
         assert_eq!(store.config_version().unwrap(), v0, "letters do not move it");
-        let id = store.insert_account(&draft("a@site.ru"), None, 1).unwrap();
+        let id = store.insert_account(&draft("a@site.ru"), Sealed::default(), 1).unwrap();
         let v1 = store.config_version().unwrap();
         assert!(v1 > v0);
         store.update_settings(&setting("timeout", Value::Int(7))).unwrap();
@@ -657,8 +718,8 @@ mod tests {
     #[test]
     fn accounts_round_trip_highest_first_and_keep_password_on_update() {
         let store = Store::open(&temp_db("accounts")).unwrap();
-        let one = store.insert_account(&draft("a@site.ru"), Some(vec![1, 2, 3]), 100).unwrap();
-        let two = store.insert_account(&draft("b@site.ru"), None, 101).unwrap();
+        let one = store.insert_account(&draft("a@site.ru"), Sealed { password: Some(vec![1, 2, 3]), client_secret: None }, 100).unwrap();
+        let two = store.insert_account(&draft("b@site.ru"), Sealed::default(), 101).unwrap();
         let list = store.accounts().unwrap();
         assert_eq!(list.iter().map(|a| a.id).collect::<Vec<_>>(), vec![two, one]);
         assert!(list[1].has_password && !list[0].has_password);
@@ -667,7 +728,7 @@ mod tests {
         let mut update = draft("a2@site.ru");
         update.id = Some(one);
         let before = store.account(one).unwrap().unwrap();
-        assert!(store.update_account(&before, &update, None, 200).unwrap());
+        assert!(store.update_account(&before, &update, Sealed::default(), 200).unwrap());
         let got = store.account(one).unwrap().unwrap();
         assert_eq!((got.email.as_str(), got.created_at, got.updated_at, got.revision), ("a2@site.ru", 100, 200, 2));
         assert_eq!(store.sealed_password(one).unwrap(), Some(vec![1, 2, 3]), "no new password: the stored one is kept");
@@ -675,13 +736,13 @@ mod tests {
         // a concurrent change to another column is not reverted by an update made from an older read
         store.run("UPDATE accounts SET active = 0 WHERE id = ?1", [one]).unwrap();
         update.name = "Новое имя".into();
-        assert!(store.update_account(&got, &update, None, 300).unwrap());
+        assert!(store.update_account(&got, &update, Sealed::default(), 300).unwrap());
         let now = store.account(one).unwrap().unwrap();
         assert_eq!((now.active, now.name.as_str()), (false, "Новое имя"));
 
         let mut gone = before.clone();
         gone.id = 999;
-        assert!(!store.update_account(&gone, &update, None, 200).unwrap());
+        assert!(!store.update_account(&gone, &update, Sealed::default(), 200).unwrap());
         assert!(store.delete_account(one).unwrap());
         assert!(!store.delete_account(one).unwrap());
         assert_eq!(store.account(one).unwrap(), None);

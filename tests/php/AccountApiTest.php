@@ -15,6 +15,9 @@ final class AccountApiTest extends Smtp34TestCase
             'mailing_first', 'verify_tls', 'daily_limit', 'created_at', 'updated_at',
             // what every worker knows of it: today's count and its health
             'sent_today', 'failures', 'last_error', 'last_error_at', 'last_success_at', 'resting_until',
+            // SPEC §9, empty for a password account
+            'oauth_provider', 'oauth_client_id', 'has_client_secret', 'oauth_tenant', 'oauth_authorize_url', 'oauth_token_url',
+            'oauth_scope', 'oauth_connected', 'oauth_expires_at', 'oauth_refreshed_at', 'oauth_error',
         ], array_keys($account));
         $this->assertSame([0, 0, '', null, null, null], [$account['sent_today'], $account['failures'], $account['last_error'],
             $account['last_error_at'], $account['last_success_at'], $account['resting_until']], 'never used yet');
