@@ -62,8 +62,10 @@ $csrfKey = password_get_info($hash)['algo'] === PASSWORD_BCRYPT
 $csrf = static fn (string $user, int $issued): string => $issued . '.' . hash_hmac('sha256', "smtp34-admin-csrf|$user|$issued", $csrfKey);
 $sessid = $csrf($user, time());
 $method = $_SERVER['REQUEST_METHOD'] ?? 'GET';
-if ($method === 'POST') {
-    $posted = (string) ($_POST['sessid'] ?? '');
+// the OAuth Connect link starts a flow with a GET (a form could not follow the provider's redirect under the CSP)
+$startsOAuth = str_starts_with((string) ($_SERVER['REQUEST_URI'] ?? ''), '/oauth?') && isset($_GET['id']);
+if ($method === 'POST' || $startsOAuth) {
+    $posted = (string) ($method === 'POST' ? ($_POST['sessid'] ?? '') : ($_GET['sessid'] ?? ''));
     $issued = (int) strstr($posted, '.', true);
     $fresh = $issued > time() - SMTP34_CSRF_SECONDS && $issued <= time() + 60;
     if (!$fresh || !hash_equals($csrf($user, $issued), $posted)) {
@@ -83,7 +85,8 @@ if (!isset(Pages::PAGES[$page])) {
 }
 
 $url = static fn (string $page, array $query = []): string => '/' . $page . ($query ? '?' . http_build_query($query) : '');
-$pages = new Pages($t, $url, $sessid);
+$origin = (!empty($_SERVER['HTTPS']) && $_SERVER['HTTPS'] !== 'off' ? 'https' : 'http') . '://' . preg_replace('/[^\w.:\[\]-]/', '', (string) ($_SERVER['HTTP_HOST'] ?? '127.0.0.1'));
+$pages = new Pages($t, $url, $sessid, $origin);
 try {
     $response = $pages->show($page, new Request($method, $_GET, $_POST));
 } catch (\Throwable $e) {

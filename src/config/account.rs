@@ -193,14 +193,22 @@ impl AccountDraft {
             };
             let current = |pick: fn(&OAuthConfig) -> &str| stored.as_ref().map_or(String::new(), |o| pick(o).to_owned());
             let line = |key: &str, now: String| given(key).map_or(Ok(now), |v| v.to_line(key).map(|s| s.trim().to_owned()));
-            Some(OAuthConfig {
+            let mut config = OAuthConfig {
                 provider,
                 client_id: line("oauth_client_id", current(|o| &o.client_id))?,
                 tenant: line("oauth_tenant", current(|o| &o.tenant))?,
                 authorize_url: line("oauth_authorize_url", current(|o| &o.authorize_url))?,
                 token_url: line("oauth_token_url", current(|o| &o.token_url))?,
                 scope: line("oauth_scope", current(|o| &o.scope))?,
-            })
+            };
+            if provider != Provider::Custom {
+                // a named provider's endpoints and scope are its preset: what a form
+                // sends back (the previous provider's, say) must not stick
+                config.authorize_url.clear();
+                config.token_url.clear();
+                config.scope.clear();
+            }
+            Some(config)
         } else {
             stored
         };

@@ -358,3 +358,46 @@ test('the dashboard shows letters per day, the accounts and the outbox', async (
   assert.match(await page.locator('#dashboard-accounts').textContent(), /stock@site\.ru.*ошибки подряд/s);
   await shot('13-dashboard');
 });
+
+test('an OAuth 2.0 account is connected with the Connect link and then sends', async () => {
+  const state = join(work, 'oauth');
+  mkdirSync(state, { recursive: true });
+  const provider = start('/usr/bin/python3', ['tests/oauth_provider.py', state]);
+  const providerPort = await new Promise((resolve, reject) => {
+    provider.stdout.on('data', (d) => { const m = /READY (\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); });
+    provider.on('exit', () => reject(new Error('oauth_provider.py exited')));
+  });
+  const smtp = start('/usr/bin/python3', ['tests/smtp_server.py', '--spool', join(work, 'oauth-spool'), '--auth', 'x:y',
+    '--auth-only', 'XOAUTH2', '--xoauth2-tokens', join(state, 'tokens'), '--xoauth2-user', 'oauth@site.ru']);
+  const oauthSmtp = await new Promise((resolve) => smtp.stdout.on('data', (d) => { const m = /READY (\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); }));
+
+  // the form offers OAuth 2.0 and its fields; the client secret is write-only like the password
+  await page.goto(base + '/account_edit');
+  await fillAccount({ name: 'OAuth', email: 'oauth@site.ru', host: '127.0.0.1', port: oauthSmtp, security: 'none', auth: 'xoauth2',
+    login: 'oauth@site.ru', oauth_provider: 'custom', oauth_client_id: 'client-1', oauth_client_secret: 'secret-1',
+    oauth_authorize_url: `http://127.0.0.1:${providerPort}/authorize`, oauth_token_url: `http://127.0.0.1:${providerPort}/token`,
+    oauth_scope: 'smtp offline_access' });
+  await page.click('#apply');
+  await page.waitForURL(/account_edit\?id=\d+&saved=1/);
+  assert.match(await page.locator('#oauth-state').innerText(), /Ещё не подключено/);
+  assert.equal(await page.locator('[name="oauth_client_secret"]').inputValue(), '', 'the secret is never shown again');
+  assert.doesNotMatch(await page.content(), /secret-1/);
+  await shot('oauth-not-connected');
+
+  // Connect: to the provider (which consents at once) and back through /oauth
+  await page.click('#connect');
+  await page.waitForURL(/account_edit\?id=\d+&connected=1/);
+  assert.match(await page.locator('.smtp34-note').innerText(), /Аккаунт подключён/);
+  assert.match(await page.locator('#oauth-state').innerText(), /Подключено как oauth@site\.ru/);
+  assert.match(await page.locator('#connect').innerText(), /заново/);
+  await shot('oauth-connected');
+
+  const sent = php(`smtp34_settings(['enabled' => true, 'delivery' => 'wait']); echo json_encode(custom_mail('user@mail.ru', 'OAuth', "body\\n", 'From: oauth@site.ru'));`);
+  assert.equal(sent, 'true');
+  assert.equal(php(`echo smtp34_journal(1)[0]['status'];`), 'sent');
+
+  // a state is good once: the way back replayed is refused on the page
+  const replay = await fetch(base + '/oauth?state=made-up&code=x', { headers: { Authorization: auth } });
+  assert.equal(replay.status, 400);
+  assert.match(await replay.text(), /unknown or expired state/);
+});

@@ -334,6 +334,41 @@ final class BitrixModuleTest extends Smtp34TestCase
             ['admin/smtp34_logs.php'], ['admin/smtp34_journal.php'], ['admin/smtp34_outbox.php']];
     }
 
+    public function testAnOAuthAccountIsConnectedFromItsFormThroughTheModulesReturnPage(): void
+    {
+        $_SERVER['HTTP_HOST'] = 'shop.example.ru';
+        $_SERVER['HTTPS'] = 'on';
+        $id = smtp34_account_save(['email' => 'm@site.ru', 'host' => 'smtp.office365.com', 'port' => 587, 'security' => 'starttls',
+            'auth' => 'xoauth2', 'login' => 'm@site.ru', 'oauth_provider' => 'microsoft', 'oauth_client_id' => 'app-1', 'oauth_client_secret' => 's3cr3t'], false);
+
+        $form = $this->page('admin/smtp34_account_edit.php', ['id' => $id]);
+        $this->assertStringContainsString('Ещё не подключено', $form);
+        $this->assertStringContainsString('https://shop.example.ru/bitrix/admin/smtp34_oauth.php', $form, 'the redirect URI to register');
+        $this->assertMatchesRegularExpression('/id="connect"[^>]*href="[^"]*smtp34_oauth\.php\?lang=ru&amp;id=' . $id . '&amp;sessid=/', $form);
+        $this->assertStringNotContainsString('s3cr3t', $form);
+
+        // without the session's sessid nobody is sent anywhere
+        $this->page('admin/smtp34_oauth.php', ['id' => $id]);
+        $this->assertSame([], $GLOBALS['SMTP34_FAKE_REDIRECTS']);
+
+        $this->page('admin/smtp34_oauth.php', ['id' => $id, 'sessid' => bitrix_sessid()]);
+        $this->assertCount(1, $GLOBALS['SMTP34_FAKE_REDIRECTS']);
+        $to = $GLOBALS['SMTP34_FAKE_REDIRECTS'][0];
+        $this->assertStringStartsWith('https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize?response_type=code&client_id=app-1&', $to);
+        $this->assertStringContainsString('redirect_uri=' . rawurlencode('https://shop.example.ru/bitrix/admin/smtp34_oauth.php'), $to);
+
+        // the way back with a state nobody issued: an error on the page, nothing connected
+        $GLOBALS['SMTP34_FAKE_REDIRECTS'] = [];
+        $out = $this->page('admin/smtp34_oauth.php', ['state' => 'forged', 'code' => 'x']);
+        $this->assertStringContainsString('unknown or expired state', $out);
+        $this->assertSame([], $GLOBALS['SMTP34_FAKE_REDIRECTS']);
+        $this->assertFalse(smtp34_account_get($id)['oauth_connected']);
+        // the provider said no
+        $out = $this->page('admin/smtp34_oauth.php', ['error' => 'access_denied', 'error_description' => 'The user declined']);
+        $this->assertStringContainsString('Провайдер не разрешил доступ: access_denied The user declined', $out);
+        unset($_SERVER['HTTP_HOST'], $_SERVER['HTTPS']);
+    }
+
     public function testTheAccountListFiltersSortsPagesAndActsOnGroups(): void
     {
         $server = $this->authServer();

@@ -24,14 +24,25 @@ final class Actions
         'port' => ['number', true, 6, []],
         'security' => ['select', true, 0, ['none' => 'SECURITY_none', 'ssl' => 'SECURITY_ssl', 'starttls' => 'SECURITY_starttls']],
         'verify_tls' => ['checkbox', false, 0, []],
-        'auth' => ['select', true, 0, ['none' => 'AUTH_none', 'login' => 'AUTH_login']],
+        'auth' => ['select', true, 0, ['none' => 'AUTH_none', 'login' => 'AUTH_login', 'xoauth2' => 'AUTH_xoauth2']],
         'login' => ['text', false, 40, []],
         'password' => ['password', false, 40, []],
+        'oauth_provider' => ['select', false, 0, ['microsoft' => 'PROVIDER_microsoft', 'google' => 'PROVIDER_google', 'yandex' => 'PROVIDER_yandex',
+            'mailru' => 'PROVIDER_mailru', 'custom' => 'PROVIDER_custom']],
+        'oauth_client_id' => ['text', false, 40, []],
+        'oauth_client_secret' => ['password', false, 40, []],
+        'oauth_tenant' => ['text', false, 40, []],
+        'oauth_authorize_url' => ['text', false, 60, []],
+        'oauth_token_url' => ['text', false, 60, []],
+        'oauth_scope' => ['text', false, 60, []],
         'mailing_first' => ['checkbox', false, 0, []],
         'daily_limit' => ['number', false, 6, []],
     ];
     /** Account fields as the forms carry them (the API's names). */
-    public const ACCOUNT_FIELDS = ['active', 'name', 'email', 'host', 'port', 'security', 'auth', 'login', 'password', 'mailing_first', 'verify_tls', 'daily_limit'];
+    public const ACCOUNT_FIELDS = ['active', 'name', 'email', 'host', 'port', 'security', 'auth', 'login', 'password', 'mailing_first', 'verify_tls', 'daily_limit',
+        'oauth_provider', 'oauth_client_id', 'oauth_client_secret', 'oauth_tenant', 'oauth_authorize_url', 'oauth_token_url', 'oauth_scope'];
+    /** Write-only fields: never shown again, kept when left empty. */
+    public const SECRET_FIELDS = ['password' => 'has_password', 'oauth_client_secret' => 'has_client_secret'];
     public const BOOLEAN_FIELDS = ['active', 'mailing_first', 'verify_tls'];
 
     /**
@@ -45,7 +56,7 @@ final class Actions
     {
         $fields = self::accountFields($post);
         [$savedId, $problem] = self::saveAccount($fields, $id, $t);
-        $values = array_merge($values, array_diff_key($fields, ['password' => 1]));
+        $values = array_merge($values, array_diff_key($fields, self::SECRET_FIELDS));
         foreach (self::BOOLEAN_FIELDS as $flag) {
             $values[$flag] = ($post[$flag] ?? 'N') === 'Y';
         }
@@ -60,7 +71,45 @@ final class Actions
     public const ACCOUNT_ACTIONS = ['activate', 'deactivate', 'delete'];
     /** What the form shows for an account not saved yet. */
     public const NEW_ACCOUNT = ['active' => true, 'name' => '', 'email' => '', 'host' => '', 'port' => 465, 'security' => 'ssl', 'auth' => 'login', 'login' => '',
-        'mailing_first' => false, 'verify_tls' => true, 'daily_limit' => 0, 'has_password' => false];
+        'mailing_first' => false, 'verify_tls' => true, 'daily_limit' => 0, 'has_password' => false, 'oauth_provider' => 'microsoft'];
+
+    /**
+     * What the form says of an OAuth account's connection: connected (and
+     * until when its token is fresh), failed (reconnect), or not yet.
+     *
+     * @return array{0: string, 1: bool} the text and whether it is an error
+     */
+    public static function oauthState(array $account, I18n $t): array
+    {
+        if (($account['auth'] ?? '') !== 'xoauth2') {
+            return ['', false];
+        }
+        if (($account['oauth_error'] ?? '') !== '') {
+            return [$t->get('OAUTH_FAILED') . ' ' . $account['oauth_error'], true];
+        }
+        if (!empty($account['oauth_connected'])) {
+            $until = isset($account['oauth_expires_at']) ? date('Y-m-d H:i', (int) $account['oauth_expires_at']) : '—';
+            return [sprintf($t->get('OAUTH_CONNECTED'), (string) $account['login'], $until), false];
+        }
+        return [$t->get('OAUTH_NOT_CONNECTED'), false];
+    }
+
+    /**
+     * The way back from the provider: finishes the flow.
+     *
+     * @return array{0: ?int, 1: ?string} the connected account, or why not
+     */
+    public static function finishOAuth(array $query, I18n $t): array
+    {
+        if (isset($query['error'])) {
+            return [null, $t->get('OAUTH_DENIED') . ' ' . (string) $query['error'] . ' ' . (string) ($query['error_description'] ?? '')];
+        }
+        try {
+            return [smtp34_oauth_finish((string) ($query['state'] ?? ''), (string) ($query['code'] ?? '')), null];
+        } catch (\Smtp34\Exception|\ValueError $e) {
+            return [null, $t->get('OAUTH_FAILED') . ' ' . $e->getMessage()];
+        }
+    }
 
     /** delete, activate or deactivate the accounts `$ids`. */
     public static function accounts(string $action, array $ids): void

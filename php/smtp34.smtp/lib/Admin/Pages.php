@@ -14,7 +14,8 @@ namespace Smtp34\Admin;
 final class Pages
 {
     /** Page name (URL or Bitrix file) → the method that renders it. */
-    public const PAGES = ['dashboard' => 'dashboard', 'accounts' => 'accounts', 'account_edit' => 'accountEdit', 'settings' => 'settings', 'logs' => 'logs', 'journal' => 'journal', 'outbox' => 'outbox'];
+    public const PAGES = ['dashboard' => 'dashboard', 'accounts' => 'accounts', 'account_edit' => 'accountEdit', 'settings' => 'settings', 'logs' => 'logs', 'journal' => 'journal', 'outbox' => 'outbox',
+        'oauth' => 'oauth'];
 
     /** The dashboard's accounts table: its columns (I18n codes) and each account's cells, as HTML. */
     public const DASHBOARD_COLUMNS = ['id' => 'COL_ID', 'email' => 'COL_EMAIL', 'active' => 'COL_ACTIVE', 'state' => 'COL_STATE',
@@ -32,6 +33,8 @@ final class Pages
         private readonly I18n $t,
         private readonly \Closure $url,
         private readonly string $sessid,
+        /** scheme://host[:port] of these pages: the provider sends the admin back to an absolute URL */
+        private readonly string $origin = '',
     ) {
     }
 
@@ -158,6 +161,8 @@ final class Pages
             $message = self::error($problem);
         } elseif (isset($request->query['saved'])) {
             $message = self::note($this->t->get('SAVED'));
+        } elseif (isset($request->query['connected'])) {
+            $message = self::note($this->t->get('OAUTH_DONE'));
         }
 
         $title = $this->t->get($stored ? 'ACCOUNT_EDIT_TITLE' : 'ACCOUNT_ADD_TITLE');
@@ -169,10 +174,11 @@ final class Pages
             $input = match ($kind) {
                 'checkbox' => Html::checkbox($field, (bool) $value),
                 'select' => Html::select($field, Actions::choices($field, $this->t), (string) $value),
-                'password' => '<input type="password" name="password" id="password" value="" autocomplete="new-password" size="' . $size . '">',
+                'password' => '<input type="password" name="' . $field . '" id="' . $field . '" value="" autocomplete="new-password" size="' . $size . '">',
                 default => '<input type="' . $kind . '" name="' . $field . '" id="' . $field . '" value="' . Html::e((string) $value) . '" size="' . $size . '">',
             };
-            $hint = $kind === 'password' && !empty($values['has_password']) ? '<br><small>' . $this->t('PASSWORD_KEEP') . '</small>' : '';
+            $kept = $kind === 'password' && !empty($values[Actions::SECRET_FIELDS[$field] ?? '']);
+            $hint = $kept ? '<br><small>' . $this->t($field === 'password' ? 'PASSWORD_KEEP' : 'SECRET_KEEP') . '</small>' : '';
             $html .= '<tr><td><label for="' . $field . '">' . $this->t('FIELD_' . $field) . ':</label></td><td>' . $input . $hint . '</td></tr>';
         }
         $html .= '</table><p class="smtp34-buttons">'
@@ -181,7 +187,37 @@ final class Pages
             . '<button type="submit" name="cancel" value="Y" id="cancel" formnovalidate>' . $this->t('CANCEL') . '</button> '
             . '<button type="submit" name="save_and_add" value="Y" id="save-and-add">' . $this->t('SAVE_AND_ADD') . '</button>'
             . '</p></form><p class="smtp34-hint">' . $this->t('FORM_NOTE') . '</p><p class="smtp34-hint">' . $this->t('FORM_NOTE_ACTIVE') . '</p>';
+        if ($stored !== null && $stored['auth'] === 'xoauth2') {
+            [$state, $failed] = Actions::oauthState($stored, $this->t);
+            $html .= '<h2>OAuth 2.0</h2>' . ($failed ? self::error($state) : '<p id="oauth-state">' . Html::e($state) . '</p>')
+                // a link, not a form: a form's redirect to the provider would break the pages' CSP form-action
+                . '<p><a id="connect" href="' . Html::e($this->url('oauth', ['id' => $id, 'sessid' => $this->sessid])) . '">'
+                . $this->t(empty($stored['oauth_connected']) ? 'OAUTH_CONNECT' : 'OAUTH_RECONNECT') . '</a></p>'
+                . '<p class="smtp34-hint">' . $this->t('OAUTH_HINT') . ' <code>' . Html::e($this->origin . $this->url('oauth')) . '</code></p>';
+        }
         return new Response($title, $html);
+    }
+
+    /**
+     * OAuth 2.0 (SPEC §9): the Connect link (`id`, its `sessid` checked by
+     * the host) goes to the provider; the provider's way back (state and
+     * code, the one-time state being the check) finishes the flow.
+     */
+    public function oauth(Request $request): Response
+    {
+        if (isset($request->query['id'])) {
+            $id = (int) ($request->query['id'] ?? 0);
+            try {
+                return Response::redirect(smtp34_oauth_start($id, $this->origin . $this->url('oauth')));
+            } catch (\Smtp34\Exception|\ValueError $e) {
+                return new Response('OAuth 2.0', self::error($this->t->get('OAUTH_FAILED') . ' ' . $e->getMessage()), 400);
+            }
+        }
+        [$id, $problem] = Actions::finishOAuth($request->query, $this->t);
+        if ($id === null) {
+            return new Response('OAuth 2.0', self::error((string) $problem) . '<p><a href="' . Html::e($this->url('accounts')) . '">' . $this->t('ACCOUNTS_TITLE') . '</a></p>', 400);
+        }
+        return Response::redirect($this->url('account_edit', ['id' => $id, 'connected' => 1]));
     }
 
     private function pressed(array $post): string

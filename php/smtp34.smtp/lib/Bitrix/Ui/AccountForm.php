@@ -51,6 +51,8 @@ final class AccountForm
                 \CAdminMessage::ShowMessage(['MESSAGE' => Admin::site($problem), 'TYPE' => 'ERROR']);
             } elseif (isset($_GET['saved'])) {
                 \CAdminMessage::ShowNote(Admin::site($t->get('SAVED')));
+            } elseif (isset($_GET['connected'])) {
+                \CAdminMessage::ShowNote(Admin::site($t->get('OAUTH_DONE')));
             }
             $form->Show();
         });
@@ -112,22 +114,36 @@ final class AccountForm
             match ($kind) {
                 'checkbox' => $form->AddCheckBoxField($field, $label, $required, 'Y', (bool) $value),
                 'select' => $form->AddDropDownField($field, $label, $required, array_map([Admin::class, 'site'], Actions::choices($field, $t)), $value),
-                'password' => self::passwordField($form, $label, !empty($values['has_password'])),
+                'password' => self::passwordField($form, $field, $label, !empty($values[Actions::SECRET_FIELDS[$field]])),
                 default => $form->AddEditField($field, $label, $required, ['size' => $size], Admin::site((string) $value)),
             };
         }
         $form->AddViewField('note', '', '<small>' . Admin::e($t->get('FORM_NOTE')) . '<br>' . Admin::e($t->get('FORM_NOTE_ACTIVE')) . '</small>');
+        if (($values['id'] ?? 0) > 0 && ($values['auth'] ?? '') === 'xoauth2') {
+            self::oauthField($form, (int) $values['id'], $values);
+        }
     }
 
     /** The password box: always empty (write-only), with a note when one is stored. */
-    private static function passwordField(\CAdminForm $form, string $label, bool $stored): void
+    private static function passwordField(\CAdminForm $form, string $field, string $label, bool $stored): void
     {
         $t = Admin::t();
-        $form->BeginCustomField('password', $label);
-        echo '<tr id="tr_password"><td class="adm-detail-content-cell-l">' . Admin::e($t->get('FIELD_password')) . '</td><td class="adm-detail-content-cell-r">'
-            . '<input type="password" name="password" value="" autocomplete="new-password" size="40">'
-            . ($stored ? '<br><small>' . Admin::e($t->get('PASSWORD_KEEP')) . '</small>' : '') . '</td></tr>';
-        $form->EndCustomField('password');
+        $form->BeginCustomField($field, $label);
+        echo '<tr id="tr_' . $field . '"><td class="adm-detail-content-cell-l">' . Admin::e($t->get('FIELD_' . $field)) . '</td><td class="adm-detail-content-cell-r">'
+            . '<input type="password" name="' . $field . '" value="" autocomplete="new-password" size="40">'
+            . ($stored ? '<br><small>' . Admin::e($t->get($field === 'password' ? 'PASSWORD_KEEP' : 'SECRET_KEEP')) . '</small>' : '') . '</td></tr>';
+        $form->EndCustomField($field);
+    }
+
+    /** An OAuth account's connection and its Connect link (SPEC §9). */
+    private static function oauthField(\CAdminForm $form, int $id, array $account): void
+    {
+        $t = Admin::t();
+        [$state, $failed] = Actions::oauthState($account, $t);
+        $link = AdminPage::url('oauth', ['id' => $id, 'sessid' => bitrix_sessid()]);
+        $form->AddViewField('oauth_state', 'OAuth 2.0', '<span id="oauth-state"' . ($failed ? ' style="color:#b00020"' : '') . '>' . Admin::e($state) . '</span><br>'
+            . '<a id="connect" class="adm-btn" href="' . Admin::e($link) . '">' . Admin::e($t->get(empty($account['oauth_connected']) ? 'OAUTH_CONNECT' : 'OAUTH_RECONNECT')) . '</a>'
+            . '<br><small>' . Admin::e($t->get('OAUTH_HINT')) . ' ' . Admin::e(OAuthPage::returnUrl()) . '</small>');
     }
 
     /** @param ?array{ok: bool, message: string, transcript: string} $check */
