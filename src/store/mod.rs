@@ -380,17 +380,17 @@ impl Store {
 
     /// The encrypted password of an account, if it has one.
     pub fn sealed_password(&self, id: i64) -> rusqlite::Result<Option<Vec<u8>>> {
-        self.conn
-            .query_row("SELECT password FROM accounts WHERE id = ?1", [id], |r| r.get::<_, Option<Vec<u8>>>(0))
-            .optional()
-            .map(Option::flatten)
-            .map(|p| p.filter(|p| !p.is_empty()))
+        self.sealed_secret(id, "password")
     }
 
     /// The encrypted OAuth client secret of an account, if it has one.
     pub fn sealed_client_secret(&self, id: i64) -> rusqlite::Result<Option<Vec<u8>>> {
+        self.sealed_secret(id, "oauth_client_secret")
+    }
+
+    fn sealed_secret(&self, id: i64, column: &'static str) -> rusqlite::Result<Option<Vec<u8>>> {
         self.conn
-            .query_row("SELECT oauth_client_secret FROM accounts WHERE id = ?1", [id], |r| r.get::<_, Option<Vec<u8>>>(0))
+            .query_row(&format!("SELECT {column} FROM accounts WHERE id = ?1"), [id], |r| r.get::<_, Option<Vec<u8>>>(0))
             .optional()
             .map(Option::flatten)
             .map(|p| p.filter(|p| !p.is_empty()))
