@@ -254,6 +254,21 @@ mod tests {
         Store::open(&dir.join("smtp34.db")).unwrap()
     }
 
+    #[test]
+    fn claims_read_narrow_indexes_not_the_letters() {
+        let store = store("plans");
+        let plan = |sql: &str| -> String {
+            let mut stmt = store.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            stmt.query_map([], |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect::<Vec<_>>().join("; ")
+        };
+        let claim = plan("SELECT id FROM outbox WHERE id > 0 AND claim_until <= 5 AND next_try_at <= 5 ORDER BY id LIMIT 16");
+        assert!(claim.contains("COVERING INDEX outbox_claimable"), "{claim}");
+        let lapsed = plan(
+            "UPDATE journal SET status = 'interrupted' WHERE status = 'sending' AND id IN (SELECT journal_id FROM outbox WHERE claim_until <= 5)",
+        );
+        assert!(lapsed.contains("COVERING INDEX outbox_claims"), "{lapsed}");
+    }
+
     fn letter() -> OutboxLetter {
         OutboxLetter {
             from_email: "shop@site.ru".into(),
