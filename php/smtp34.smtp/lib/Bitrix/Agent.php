@@ -6,8 +6,10 @@ namespace Smtp34\Bitrix;
 use Smtp34\Admin\I18n;
 
 /**
- * The module's agent, run by Bitrix every minute: it flushes the outbox
- * (letters that met a provider hiccup) and keeps the admin notifications in
+ * The module's agent, run by Bitrix every minute: smtp34_maintain() (the
+ * outbox flushed for letters that met a provider hiccup, OAuth tokens idle for
+ * 3 days refreshed so providers never expire them, the journal pruned), and
+ * it keeps the admin notifications in
  * step with the accounts' health: one per failing account, removed when the
  * account delivers again, and one when letters had to be given up.
  */
@@ -30,7 +32,9 @@ final class Agent
             return self::CALL;
         }
         try {
-            self::notify(smtp34_outbox_flush(100), smtp34_account_list());
+            // an extension older than the module has no smtp34_maintain(): flushing is what it can do
+            $report = function_exists('smtp34_maintain') ? smtp34_maintain()['flushed'] : smtp34_outbox_flush(100);
+            self::notify($report, smtp34_account_list());
         } catch (\Throwable $e) {
             // an agent that throws is dropped by Bitrix: the next minute tries again
         }
