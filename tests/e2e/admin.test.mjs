@@ -401,3 +401,21 @@ test('an OAuth 2.0 account is connected with the Connect link and then sends', a
   assert.equal(replay.status, 400);
   assert.match(await replay.text(), /unknown or expired state/);
 });
+
+test('a preset fills the account form and says which password the provider wants', async () => {
+  await page.goto(base + '/account_edit');
+  await page.fill('[name="email"]', 'shop@yandex.ru');
+  await page.selectOption('#preset', 'yandex');
+  await page.click('#fill');
+  assert.equal(await page.locator('[name="host"]').inputValue(), 'smtp.yandex.ru');
+  assert.equal(await page.locator('[name="port"]').inputValue(), '465');
+  assert.equal(await page.locator('[name="security"]').inputValue(), 'ssl');
+  assert.equal(await page.locator('[name="email"]').inputValue(), 'shop@yandex.ru', 'what was typed stays');
+  assert.match(await page.locator('#preset-hint').innerText(), /пароль приложения/);
+  await page.selectOption('#preset', 'microsoft365');
+  await page.click('#fill');
+  assert.equal(await page.locator('[name="auth"]').inputValue(), 'xoauth2');
+  assert.equal(await page.locator('[name="oauth_provider"]').inputValue(), 'microsoft');
+  await shot('account-preset');
+  assert.equal(php(`echo count(array_filter(smtp34_account_list(), fn ($a) => $a['email'] === 'shop@yandex.ru'));`), '0', 'nothing saved');
+});

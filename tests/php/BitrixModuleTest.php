@@ -334,6 +334,17 @@ final class BitrixModuleTest extends Smtp34TestCase
             ['admin/smtp34_logs.php'], ['admin/smtp34_journal.php'], ['admin/smtp34_outbox.php']];
     }
 
+    public function testAPresetFillsTheFormAndSavesNothing(): void
+    {
+        $out = $this->page('admin/smtp34_account_edit.php', [], ['fill' => 'Y', 'preset' => 'microsoft365', 'email' => 'm@site.ru', 'name' => 'Склад', 'password' => 'typed']);
+        $this->assertStringContainsString('Microsoft 365 отключает вход по паролю', $out);
+        $this->assertMatchesRegularExpression('/name="host"[^>]*value="smtp\.office365\.com"|value="smtp\.office365\.com"[^>]*name="host"/', $out);
+        $this->assertStringContainsString('m@site.ru', $out, 'what was typed stays');
+        $this->assertStringNotContainsString('typed', $out, 'never the password');
+        $this->assertSame([], smtp34_account_list());
+        $this->assertSame([], $GLOBALS['SMTP34_FAKE_REDIRECTS']);
+    }
+
     public function testAnOAuthAccountIsConnectedFromItsFormThroughTheModulesReturnPage(): void
     {
         $_SERVER['HTTP_HOST'] = 'shop.example.ru';

@@ -150,6 +150,13 @@ final class Pages
             if ($button === 'cancel') {
                 return Response::redirect($this->url('accounts'));
             }
+            if ($button === 'fill') {
+                // a preset fills the form; nothing is saved until the admin saves
+                [$values, $hint] = Presets::apply(array_merge($values, array_diff_key(Actions::accountFields($request->post), Actions::SECRET_FIELDS)),
+                    (string) ($request->post['preset'] ?? ''), $this->t);
+                $message = $hint === null ? '' : '<div class="smtp34-note" id="preset-hint">' . Html::e($hint) . '</div>';
+                return $this->accountPage($id, $stored, $values, $message);
+            }
             [$savedId, $problem, $values] = Actions::submitAccount($request->post, $id, $values, $this->t);
             if ($savedId !== null) {
                 return Response::redirect(match ($button) {
@@ -165,9 +172,16 @@ final class Pages
             $message = self::note($this->t->get('OAUTH_DONE'));
         }
 
+        return $this->accountPage($id, $stored, $values, $message);
+    }
+
+    private function accountPage(int $id, ?array $stored, array $values, string $message): Response
+    {
         $title = $this->t->get($stored ? 'ACCOUNT_EDIT_TITLE' : 'ACCOUNT_ADD_TITLE');
         $html = $message . '<p><a href="' . Html::e($this->url('accounts')) . '">' . $this->t('ACCOUNTS_TITLE') . '</a></p>'
             . $this->form('account_edit', $id > 0 ? ['id' => $id] : [], 'account-form')
+            . '<p><label for="preset">' . $this->t('PRESET') . ':</label> ' . Html::select('preset', Presets::choices($this->t), '')
+            . ' <button type="submit" name="fill" value="Y" id="fill" formnovalidate>' . $this->t('PRESET_FILL') . '</button></p>'
             . '<h2>' . $this->t('ACCOUNT_PARAMS') . '</h2><table class="smtp34-form">';
         foreach (Actions::ACCOUNT_FORM as $field => [$kind, , $size]) {
             $value = $values[$field] ?? '';
@@ -222,7 +236,7 @@ final class Pages
 
     private function pressed(array $post): string
     {
-        foreach (['cancel', 'apply', 'save_and_add', 'save'] as $button) {
+        foreach (['cancel', 'fill', 'apply', 'save_and_add', 'save'] as $button) {
             if (isset($post[$button])) {
                 return $button;
             }

@@ -6,6 +6,7 @@ namespace Smtp34\Bitrix\Ui;
 use Bitrix\Main\Localization\Loc;
 use Smtp34\Admin\Actions;
 use Smtp34\Admin\Html;
+use Smtp34\Admin\Presets;
 use Smtp34\Bitrix\AdminPage;
 
 Loc::loadMessages(__FILE__);
@@ -46,9 +47,12 @@ final class AccountForm
             '<input type="submit" name="save_and_add" value="' . Admin::e($t->get('SAVE_AND_ADD')) . '">');
 
         $problem = $posted['problem'];
-        return new Screen($t->get($stored ? 'ACCOUNT_EDIT_TITLE' : 'ACCOUNT_ADD_TITLE'), static function () use ($problem, $form, $t): void {
+        $hint = $posted['hint'] ?? null;
+        return new Screen($t->get($stored ? 'ACCOUNT_EDIT_TITLE' : 'ACCOUNT_ADD_TITLE'), static function () use ($problem, $hint, $form, $t): void {
             if ($problem !== null) {
                 \CAdminMessage::ShowMessage(['MESSAGE' => Admin::site($problem), 'TYPE' => 'ERROR']);
+            } elseif ($hint !== null) {
+                \CAdminMessage::ShowNote(Admin::site($hint));
             } elseif (isset($_GET['saved'])) {
                 \CAdminMessage::ShowNote(Admin::site($t->get('SAVED')));
             } elseif (isset($_GET['connected'])) {
@@ -74,6 +78,12 @@ final class AccountForm
         }
         if (isset($post['check']) && $id > 0) {
             return ['check' => smtp34_account_check($id)] + $posted;
+        }
+        if (isset($post['fill'])) {
+            // a preset fills the form; nothing is saved until the admin saves
+            $typed = array_merge($posted['values'], array_diff_key(Actions::accountFields($post), Actions::SECRET_FIELDS));
+            [$values, $hint] = Presets::apply($typed, (string) ($post['preset'] ?? ''), Admin::t());
+            return ['values' => $values, 'hint' => $hint] + $posted;
         }
         [$savedId, $problem, $values] = Actions::submitAccount($post, $id, $posted['values'], Admin::t());
         if ($savedId === null) {
@@ -108,6 +118,11 @@ final class AccountForm
     {
         $t = Admin::t();
         $form->BeginNextFormTab();
+        $form->BeginCustomField('preset', $t->get('PRESET'));
+        echo '<tr id="tr_preset"><td class="adm-detail-content-cell-l">' . Admin::e($t->get('PRESET')) . '</td><td class="adm-detail-content-cell-r">'
+            . Admin::site(Html::select('preset', Presets::choices($t), ''))
+            . ' <input type="submit" name="fill" id="fill" value="' . Admin::e($t->get('PRESET_FILL')) . '"></td></tr>';
+        $form->EndCustomField('preset');
         foreach (Actions::ACCOUNT_FORM as $field => [$kind, $required, $size]) {
             $label = Admin::site($t->get('FIELD_' . $field));
             $value = $values[$field] ?? '';
