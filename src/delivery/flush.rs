@@ -16,11 +16,15 @@ pub struct FlushReport {
 /// Tries up to `limit` waiting letters: the due ones, or with `now` every
 /// one. Accounts that fail during this flush are not tried again in it, so
 /// a hanging server costs one timeout per flush, not one per letter.
+/// The journal is pruned first (`smtp34_outbox_flush()` is also what cron calls).
 pub fn flush(rt: &mut Runtime, limit: i64, now_flag: bool) -> Result<FlushReport> {
     let config = rt.config()?;
-    if config.settings.journal_days > 0 {
-        rt.store.prune_journal(clock::now_unix() - config.settings.journal_days * 86_400)?;
-    }
+    prune(rt, &config.settings, clock::now_unix())?;
+    flush_outbox(rt, limit, now_flag)
+}
+
+/// [`flush`] without the prune, for [`maintain`], which prunes (and counts) itself.
+pub(super) fn flush_outbox(rt: &mut Runtime, limit: i64, now_flag: bool) -> Result<FlushReport> {
     let token = format!("flush-{}-{}", crate::process::id(), crate::process::unique_id());
     let mut report = FlushReport::default();
     let mut failed_here: Vec<i64> = Vec::new();

@@ -318,7 +318,15 @@ fn prune_now_and_then(rt: &Runtime, settings: &Settings, now: i64) {
     }
     LAST.store(now, Ordering::Relaxed);
     // a failed prune is retried next time; it must never stop a letter
-    let _ = rt.store.prune_journal(now - settings.journal_days * 86_400);
+    let _ = prune(rt, settings, now);
+}
+
+/// Removes journal rows older than `journal_days` (0 keeps them all); how many.
+fn prune(rt: &Runtime, settings: &Settings, now: i64) -> rusqlite::Result<usize> {
+    if settings.journal_days == 0 {
+        return Ok(0);
+    }
+    rt.store.prune_journal(now - settings.journal_days * 86_400)
 }
 
 /// What `smtp34_maintain()` did.
@@ -332,9 +340,9 @@ pub struct Maintenance {
 /// Bitrix agent and cron. Tokens first, so the flush can use them.
 pub fn maintain(rt: &mut Runtime) -> Result<Maintenance> {
     let tokens_refreshed = crate::oauth::tokens::refresh_idle(rt)?;
-    let settings = rt.config()?.settings.clone();
-    let pruned = if settings.journal_days > 0 { rt.store.prune_journal(clock::now_unix() - settings.journal_days * 86_400)? } else { 0 };
-    let flushed = flush(rt, 500, false)?;
+    let config = rt.config()?;
+    let pruned = prune(rt, &config.settings, clock::now_unix())?;
+    let flushed = flush::flush_outbox(rt, 500, false)?;
     Ok(Maintenance { flushed, pruned, tokens_refreshed })
 }
 
