@@ -91,7 +91,7 @@ pub fn access_token(rt: &mut Runtime, account_id: i64) -> Result<String> {
 
 /// Refreshes now; the new access token. A dead grant fails the account
 /// with "reconnect the account" until an admin connects it again.
-pub fn refresh(rt: &mut Runtime, account_id: i64, now: i64) -> Result<String> {
+fn refresh(rt: &mut Runtime, account_id: i64, now: i64) -> Result<String> {
     let (_, config) = oauth_account(rt, account_id)?;
     let stored = rt.store.oauth_tokens(account_id)?;
     let Some(sealed_refresh) = stored.refresh_token else {

@@ -186,7 +186,8 @@ pub fn custom_mail(
 fn warn_once(message: &str) {
     use std::sync::atomic::{AtomicU32, Ordering};
     static WARNED: AtomicU32 = AtomicU32::new(0);
-    if WARNED.swap(std::process::id(), Ordering::Relaxed) != std::process::id() {
+    let pid = crate::process::id();
+    if WARNED.swap(pid, Ordering::Relaxed) != pid {
         warn(message);
     }
 }
@@ -496,14 +497,17 @@ pub fn smtp34_journal(limit: i64) -> PhpResult<Vec<PhpArray>> {
 #[php(defaults(limit = 100, now = false))]
 pub fn smtp34_outbox_flush(limit: i64, now: bool) -> PhpResult<PhpArray> {
     let report = guard(|| with_runtime(|rt| delivery::flush(rt, limit, now)))?;
-    Ok(array_of(vec![("sent", Value::Int(report.sent)), ("failed", Value::Int(report.failed)), ("left", Value::Int(report.left))]))
+    Ok(flush_array(&report))
+}
+
+fn flush_array(report: &delivery::FlushReport) -> PhpArray {
+    array_of(vec![("sent", Value::Int(report.sent)), ("failed", Value::Int(report.failed)), ("left", Value::Int(report.left))])
 }
 
 #[php_function]
 #[php(name = "smtp34_maintain")]
 pub fn smtp34_maintain() -> PhpResult<PhpArray> {
     let done = guard(|| with_runtime(delivery::maintain))?;
-    let r = &done.flushed;
     let mut array = array_of(vec![
         ("pruned", Value::Int(done.pruned as i64)),
         ("tokens_refreshed", Value::Int(done.tokens_refreshed as i64)),
@@ -511,8 +515,7 @@ pub fn smtp34_maintain() -> PhpResult<PhpArray> {
         ("alerts_sent", Value::Int(0)),
         ("report_sent", Value::Bool(false)),
     ]);
-    let flushed = array_of(vec![("sent", Value::Int(r.sent)), ("failed", Value::Int(r.failed)), ("left", Value::Int(r.left))]);
-    let _ = array.insert("flushed", flushed);
+    let _ = array.insert("flushed", flush_array(&done.flushed));
     Ok(array)
 }
 
