@@ -10,6 +10,7 @@ declare(strict_types=1);
 
 require __DIR__ . '/../smtp34.smtp/lib/autoload.php';
 
+use Smtp34\Admin\Actions;
 use Smtp34\Admin\Html;
 use Smtp34\Admin\I18n;
 use Smtp34\Admin\Pages;
@@ -85,8 +86,7 @@ if (!isset(Pages::PAGES[$page])) {
 }
 
 $url = static fn (string $page, array $query = []): string => '/' . $page . ($query ? '?' . http_build_query($query) : '');
-$origin = (!empty($_SERVER['HTTPS']) && $_SERVER['HTTPS'] !== 'off' ? 'https' : 'http') . '://' . preg_replace('/[^\w.:\[\]-]/', '', (string) ($_SERVER['HTTP_HOST'] ?? '127.0.0.1'));
-$pages = new Pages($t, $url, $sessid, $origin);
+$pages = new Pages($t, $url, $sessid, Actions::origin($_SERVER, '127.0.0.1'));
 try {
     $response = $pages->show($page, new Request($method, $_GET, $_POST));
 } catch (\Throwable $e) {

@@ -95,6 +95,17 @@ final class Actions
     }
 
     /**
+     * scheme://host[:port] of the request, for the absolute URL the OAuth
+     * provider sends the admin back to; the Host header keeps only the
+     * characters a host and port can have.
+     */
+    public static function origin(array $server, string $defaultHost): string
+    {
+        $scheme = !empty($server['HTTPS']) && $server['HTTPS'] !== 'off' ? 'https' : 'http';
+        return $scheme . '://' . preg_replace('/[^\w.:\[\]-]/', '', (string) ($server['HTTP_HOST'] ?? $defaultHost));
+    }
+
+    /**
      * The way back from the provider: finishes the flow.
      *
      * @return array{0: ?int, 1: ?string} the connected account, or why not

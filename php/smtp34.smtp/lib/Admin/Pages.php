@@ -152,8 +152,7 @@ final class Pages
             }
             if ($button === 'fill') {
                 // a preset fills the form; nothing is saved until the admin saves
-                [$values, $hint] = Presets::apply(array_merge($values, array_diff_key(Actions::accountFields($request->post), Actions::SECRET_FIELDS)),
-                    (string) ($request->post['preset'] ?? ''), $this->t);
+                [$values, $hint] = Presets::fill($request->post, $values, $this->t);
                 $message = $hint === null ? '' : '<div class="smtp34-note" id="preset-hint">' . Html::e($hint) . '</div>';
                 return $this->accountPage($id, $stored, $values, $message);
             }

@@ -34,12 +34,24 @@ final class Presets
     }
 
     /**
+     * The account form posted with "Fill in": what was typed (never a
+     * secret) with the chosen preset applied; nothing is saved.
+     *
+     * @return array{0: array<string, mixed>, 1: ?string} values to show, the hint
+     */
+    public static function fill(array $post, array $values, I18n $t): array
+    {
+        $typed = array_merge($values, array_diff_key(Actions::accountFields($post), Actions::SECRET_FIELDS));
+        return self::apply($typed, (string) ($post['preset'] ?? ''), $t);
+    }
+
+    /**
      * The form's values with preset `$key` applied (nothing saved), and what
      * to tell the admin; unknown keys change nothing.
      *
      * @return array{0: array<string, mixed>, 1: ?string}
      */
-    public static function apply(array $values, string $key, I18n $t): array
+    private static function apply(array $values, string $key, I18n $t): array
     {
         if (!isset(self::ALL[$key])) {
             return [$values, null];

@@ -81,8 +81,7 @@ final class AccountForm
         }
         if (isset($post['fill'])) {
             // a preset fills the form; nothing is saved until the admin saves
-            $typed = array_merge($posted['values'], array_diff_key(Actions::accountFields($post), Actions::SECRET_FIELDS));
-            [$values, $hint] = Presets::apply($typed, (string) ($post['preset'] ?? ''), Admin::t());
+            [$values, $hint] = Presets::fill($post, $posted['values'], Admin::t());
             return ['values' => $values, 'hint' => $hint] + $posted;
         }
         [$savedId, $problem, $values] = Actions::submitAccount($post, $id, $posted['values'], Admin::t());

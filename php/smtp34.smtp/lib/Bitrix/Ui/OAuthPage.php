@@ -16,9 +16,7 @@ final class OAuthPage
     /** The absolute URL of this page, as registered at the provider. */
     public static function returnUrl(): string
     {
-        $scheme = !empty($_SERVER['HTTPS']) && $_SERVER['HTTPS'] !== 'off' ? 'https' : 'http';
-        $host = preg_replace('/[^\w.:\[\]-]/', '', (string) ($_SERVER['HTTP_HOST'] ?? ''));
-        return $scheme . '://' . $host . strstr(AdminPage::url('oauth'), '?', true);
+        return Actions::origin($_SERVER, '') . strstr(AdminPage::url('oauth'), '?', true);
     }
 
     public static function prepare(): ?Screen
