@@ -100,7 +100,7 @@ if ($response->redirect !== null) {
 http_response_code($response->status);
 header('Content-Type: text/html; charset=UTF-8');
 $nav = '';
-foreach (['dashboard' => 'MENU_DASHBOARD', 'accounts' => 'MENU_ACCOUNTS', 'settings' => 'MENU_SETTINGS', 'logs' => 'MENU_LOGS', 'journal' => 'MENU_JOURNAL', 'outbox' => 'MENU_OUTBOX'] as $target => $label) {
+foreach (['dashboard' => 'MENU_DASHBOARD', 'accounts' => 'MENU_ACCOUNTS', 'settings' => 'MENU_SETTINGS', 'logs' => 'MENU_LOGS', 'journal' => 'MENU_JOURNAL', 'outbox' => 'MENU_OUTBOX', 'dkim' => 'MENU_DKIM'] as $target => $label) {
     $nav .= '<a href="' . Html::e($url($target)) . '"' . ($target === $page || ($page === 'account_edit' && $target === 'accounts') ? ' class="current"' : '') . '>' . Html::e($t->get($label)) . '</a> ';
 }
 $other = $lang === 'ru' ? 'en' : 'ru';

@@ -102,14 +102,29 @@ namespace {
     }
 
     /**
-     * The newest journal rows first, one per custom_mail() call: id, time, account_id,
+     * Journal rows newest first, one per custom_mail() call: id, time, account_id,
      * mailing, mailing_id, from, recipients, subject (decoded), message_id, status
      * (sent queued failed fallback refused disabled interrupted sending), reply,
-     * duration_ms.
+     * duration_ms, kept (its bytes are kept: it can be resent), resent_from.
+     * With $before_id > 0 only rows below it (keyset pages). $filter keys: status
+     * (a status or a list), account_id (int, or null: rows without an account),
+     * mailing (bool), since and until (unix times, inclusive), text (a substring of
+     * from, recipients, subject or message_id); a bad key or value throws \ValueError.
      *
+     * @param array{status?: string|list<string>, account_id?: ?int, mailing?: bool, since?: int, until?: int, text?: string}|null $filter
      * @return list<array<string, mixed>>
      */
-    function smtp34_journal(int $limit = 50): array
+    function smtp34_journal(int $limit = 50, int $before_id = 0, ?array $filter = null): array
+    {
+    }
+
+    /**
+     * Journal rows counted per (bucket, account, status) from $since to $until (0: now);
+     * buckets of $bucket seconds aligned to the unix epoch, only non-empty ones.
+     *
+     * @return list<array{start: int, account_id: ?int, status: string, count: int}>
+     */
+    function smtp34_journal_counts(int $since, int $until = 0, int $bucket = 3600): array
     {
     }
 

@@ -29,6 +29,7 @@ use crate::letter::MailArgs;
 use crate::logs;
 use crate::runtime::with_runtime;
 use crate::store::health::Health;
+use crate::store::journal::JournalFilter;
 use crate::store::outbox::OutboxLetter;
 use crate::store::JournalEntry;
 
@@ -342,6 +343,8 @@ fn journal_array(e: &JournalEntry) -> PhpArray {
         ("status", text(e.status.as_str())),
         ("reply", text(&e.reply)),
         ("duration_ms", Value::Int(e.duration_ms)),
+        ("kept", Value::Bool(e.kept)),
+        ("resent_from", int_or_null(e.resent_from)),
     ])
 }
 
@@ -479,15 +482,51 @@ pub fn smtp34_resolve(from: Bytes, mailing: bool) -> PhpResult<Option<i64>> {
 
 #[php_function]
 #[php(name = "smtp34_journal")]
-#[php(defaults(limit = 50))]
-pub fn smtp34_journal(limit: i64) -> PhpResult<Vec<PhpArray>> {
+#[php(defaults(limit = 50, before_id = 0))]
+#[php(optional = limit)]
+pub fn smtp34_journal(limit: i64, before_id: i64, filter: Option<&ZendHashTable>) -> PhpResult<Vec<PhpArray>> {
+    let filter = match filter {
+        Some(array) => {
+            // 'status' may be a list of statuses: its elements, read apart from the other keys
+            let statuses: Option<Vec<Value>> =
+                array.get("status").and_then(|v| v.array()).map(|list| list.iter().map(|(_, v)| value_of(v.dereference())).collect());
+            JournalFilter::from_fields(&fields_of(array), statuses.as_deref()).map_err(|e| to_php(Error::Invalid(e)))?
+        }
+        None => JournalFilter::default(),
+    };
     let rows = guard(|| {
         with_runtime(|rt| {
             rt.store.mark_interrupted(crate::clock::now_unix())?;
-            Ok(rt.store.journal(limit)?)
+            Ok(rt.store.journal_page(limit, before_id, &filter)?)
         })
     })?;
     Ok(rows.iter().map(journal_array).collect())
+}
+
+#[php_function]
+#[php(name = "smtp34_journal_counts")]
+#[php(defaults(until = 0, bucket = 3600))]
+pub fn smtp34_journal_counts(since: i64, until: i64, bucket: i64) -> PhpResult<Vec<PhpArray>> {
+    if bucket < 1 {
+        return Err(to_php(Error::Invalid(FieldError::new("bucket", "must be at least 1 second"))));
+    }
+    let counts = guard(|| {
+        with_runtime(|rt| {
+            let until = if until > 0 { until } else { crate::clock::now_unix() };
+            Ok(rt.store.journal_counts(since, until, bucket)?)
+        })
+    })?;
+    Ok(counts
+        .iter()
+        .map(|c| {
+            array_of(vec![
+                ("start", Value::Int(c.start)),
+                ("account_id", int_or_null(c.account_id)),
+                ("status", text(c.status.as_str())),
+                ("count", Value::Int(c.count)),
+            ])
+        })
+        .collect())
 }
 
 // ---- the outbox ----
@@ -686,6 +725,7 @@ pub fn register(module: ModuleBuilder) -> ModuleBuilder {
         .function(wrap_function!(smtp34_settings))
         .function(wrap_function!(smtp34_resolve))
         .function(wrap_function!(smtp34_journal))
+        .function(wrap_function!(smtp34_journal_counts))
         .function(wrap_function!(smtp34_log_list))
         .function(wrap_function!(smtp34_log_read))
         .function(wrap_function!(smtp34_log_delete))

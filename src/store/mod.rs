@@ -6,6 +6,7 @@
 
 pub mod dkim;
 pub mod health;
+pub mod journal;
 pub mod oauth;
 pub mod outbox;
 
@@ -160,6 +161,17 @@ const MIGRATIONS: &[&str] = &[
     // read 80 pages a letter)
     "CREATE INDEX outbox_claimable ON outbox (id, claim_until, next_try_at);
     CREATE INDEX outbox_claims ON outbox (claim_until, journal_id);",
+    // 8: the operator's journal (SPEC §6): pages filtered by status or account walk these
+    // indexes newest first; a letter refused or given up keeps its bytes (sealed) so it
+    // can be resent, and the row a resend writes points at the one it came from
+    "CREATE INDEX journal_status ON journal (status, id);
+    CREATE INDEX journal_account ON journal (account_id, id);
+    ALTER TABLE journal ADD COLUMN resent_from INTEGER;
+    CREATE TABLE kept_letters (
+        journal_id INTEGER PRIMARY KEY,
+        kept_at INTEGER NOT NULL,
+        sealed BLOB NOT NULL
+    );",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -216,6 +228,10 @@ pub struct JournalEntry {
     pub status: Status,
     pub reply: String,
     pub duration_ms: i64,
+    /// The row this letter was resent from (`smtp34_journal_resend()`).
+    pub resent_from: Option<i64>,
+    /// Its bytes are kept: it can be resent (read only; set by keeping them).
+    pub kept: bool,
 }
 
 /// What a journal row keeps of a text: subjects, senders and ids up to
@@ -254,6 +270,7 @@ impl Store {
         let err = sql_error(path);
         let conn = Connection::open(path).map_err(&err)?;
         conn.busy_handler(Some(wait_for_lock)).map_err(&err)?;
+        journal::register_functions(&conn).map_err(&err)?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(&err)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(format!("database {}: cannot switch to WAL mode (got {mode})", path.display()));
@@ -526,8 +543,8 @@ impl Store {
 
     pub fn append_journal(&self, entry: &JournalEntry) -> rusqlite::Result<i64> {
         self.run(
-            "INSERT INTO journal (time, account_id, mailing_id, from_addr, recipients, subject, message_id, status, reply, duration_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT INTO journal (time, account_id, mailing_id, from_addr, recipients, subject, message_id, status, reply, duration_ms, resent_from)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 entry.time,
                 entry.account_id,
@@ -538,7 +555,8 @@ impl Store {
                 cap(&entry.message_id, SHORT),
                 entry.status.as_str(),
                 cap(&entry.reply, LONG),
-                entry.duration_ms
+                entry.duration_ms,
+                entry.resent_from
             ],
         )?;
         Ok(self.conn.last_insert_rowid())
@@ -554,6 +572,10 @@ impl Store {
                AND id NOT IN (SELECT journal_id FROM outbox WHERE journal_id IS NOT NULL)",
             [before],
         )
+        .and_then(|pruned| {
+            self.run("DELETE FROM kept_letters WHERE kept_at < ?1", [before])?;
+            Ok(pruned)
+        })
     }
 
     /// Completes a row written before the work: its final status and reply
@@ -587,26 +609,7 @@ impl Store {
 
     /// The newest `limit` rows, newest first.
     pub fn journal(&self, limit: i64) -> rusqlite::Result<Vec<JournalEntry>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, time, account_id, mailing_id, from_addr, recipients, subject, message_id, status, reply, duration_ms
-             FROM journal ORDER BY id DESC LIMIT ?1",
-        )?;
-        let rows = stmt.query_map([limit.max(0)], |r| {
-            Ok(JournalEntry {
-                id: r.get(0)?,
-                time: r.get(1)?,
-                account_id: r.get(2)?,
-                mailing_id: r.get(3)?,
-                from: r.get(4)?,
-                recipients: r.get(5)?,
-                subject: r.get(6)?,
-                message_id: r.get(7)?,
-                status: stored_status(r, 8)?,
-                reply: r.get(9)?,
-                duration_ms: r.get(10)?,
-            })
-        })?;
-        rows.collect()
+        self.journal_page(limit, 0, &journal::JournalFilter::default())
     }
 }
 

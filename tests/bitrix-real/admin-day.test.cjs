@@ -128,6 +128,7 @@ const PAGES = {
   logs: '/bitrix/admin/smtp34_logs.php?lang=ru',
   journal: '/bitrix/admin/smtp34_journal.php?lang=ru',
   outbox: '/bitrix/admin/smtp34_outbox.php?lang=ru',
+  dkim: '/bitrix/admin/smtp34_dkim.php?lang=ru',
   options: '/bitrix/admin/settings.php?lang=ru&mid=smtp34.smtp',
 };
 
@@ -321,6 +322,82 @@ test('the row menu deactivates, group actions activate and delete', async () => 
   await groupAction(page, [spare], 'delete');
   assert.equal(kernel('api', 'smtp34_account_get', JSON.stringify([spare])), null);
   assert.deepEqual(await problems(page), []);
+});
+
+test('the admin adds a DKIM key under the list, and the next letter leaves signed with the record the page shows', async () => {
+  await go(page, PAGES.dkim);
+  assert.match(await page.evaluate(() => document.body.innerText), /site\.test \(\d+\)/, 'the warning names the unsigned domain');
+  await page.type('input[name=domain]', 'site.test');
+  await page.type('input[name=selector]', 'bx');
+  await page.select('select[name=source]', 'rsa-2048');
+  await click(page, 'input[name=add]');
+  assert.match(page.url(), /added=\d+/);
+  assert.deepEqual(await problems(page), []);
+  const [key] = kernel('api', 'smtp34_dkim_list');
+  const text = await page.evaluate(() => document.body.innerText);
+  assert.ok(text.includes('bx._domainkey.site.test'), 'the DNS name is shown');
+  assert.ok(text.replace(/\s+/g, '').includes(key.dns_value.replace(/\s+/g, '')), 'the TXT record is shown');
+  assert.doesNotMatch(text, /site\.test \(\d+\)/, 'no warning once a key signs the domain');
+  await shot(page, 'admin-dkim');
+
+  const before = received().length;
+  assert.equal(kernel('send', 'shop@site.test', 'signed@mail.test', 'Подписанное').journal.status, 'sent');
+  const letter = received().slice(before).join('');
+  assert.match(letter, /DKIM-Signature: v=1; a=rsa-sha256;/);
+  assert.match(letter, /DKIM-Signature:[^]*\bd=site\.test;/);
+  assert.match(letter, /DKIM-Signature:[^]*\bs=bx;/);
+  const dir = fs.mkdtempSync('/tmp/smtp34-rb-dkim.');
+  fs.writeFileSync(`${dir}/letter`, letter);
+  fs.writeFileSync(`${dir}/records.json`, JSON.stringify({ [key.dns_name]: key.dns_value }));
+  assert.match(execFileSync('/usr/bin/python3', [path.join(ROOT, 'tests/dkim_verify.py'), `${dir}/letter`, `${dir}/records.json`], { encoding: 'utf8' }), /^pass/);
+
+  await go(page, PAGES.dkim.replace('lang=ru', 'lang=ru&check=Y'));
+  assert.deepEqual(await problems(page), []);
+  await rowMenu(page, key.id, 'Деактивировать');
+  assert.equal(kernel('api', 'smtp34_dkim_list')[0].active, false);
+});
+
+test('an OAuth 2.0 account is connected through the module\'s return page and sends through Bitrix', async () => {
+  const state = fs.mkdtempSync('/tmp/smtp34-rb-oauth.');
+  const children = [];
+  const ready = (child) => new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => { const m = /READY (\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); });
+    child.on('exit', (code) => reject(new Error(`exited ${code}`)));
+  });
+  try {
+    const provider = spawn('/usr/bin/python3', [path.join(ROOT, 'tests/oauth_provider.py'), state], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(provider);
+    const providerPort = await ready(provider);
+    const smtp = spawn('/usr/bin/python3', [path.join(ROOT, 'tests/smtp_server.py'), '--spool', `${state}/spool`, '--auth', 'x:y', '--auth-only', 'XOAUTH2',
+      '--xoauth2-tokens', `${state}/tokens`, '--xoauth2-user', 'oauth@site.test'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(smtp);
+    const smtpPort = await ready(smtp);
+    const id = kernel('api', 'smtp34_account_save', JSON.stringify([{ name: 'OAuth', email: 'oauth@site.test', host: '127.0.0.1', port: smtpPort,
+      security: 'none', auth: 'xoauth2', login: 'oauth@site.test', oauth_provider: 'custom', oauth_client_id: 'client-1', oauth_client_secret: 'secret-1',
+      oauth_authorize_url: `http://127.0.0.1:${providerPort}/authorize`, oauth_token_url: `http://127.0.0.1:${providerPort}/token`,
+      oauth_scope: 'smtp offline_access' }, false]));
+
+    await go(page, `/bitrix/admin/smtp34_account_edit.php?lang=ru&id=${id}`);
+    assert.match(await page.$eval('#oauth-state', (e) => e.innerText), /Ещё не подключено/);
+    assert.match(await page.evaluate(() => document.body.innerText), /smtp34_oauth\.php/, 'the return page to register is named');
+    await click(page, '#connect');
+    assert.match(page.url(), /smtp34_account_edit\.php\?.*connected=1/);
+    assert.match(await page.$eval('#oauth-state', (e) => e.innerText), /Подключено как oauth@site\.test/);
+    assert.doesNotMatch(await page.content(), /secret-1/);
+    assert.deepEqual(await problems(page), []);
+    await shot(page, 'admin-oauth-connected');
+
+    const event = kernel('send', 'oauth@site.test', 'buyer@mail.test', 'Через OAuth');
+    assert.equal(event.journal.status, 'sent');
+    assert.equal(fs.readdirSync(`${state}/spool`).filter((f) => f.endsWith('.eml')).length, 1);
+
+    await go(page, '/bitrix/admin/smtp34_oauth.php?lang=ru&state=made-up&code=x');
+    assert.match(await page.evaluate(() => document.body.innerText), /unknown or expired state/);
+    assert.equal(kernel('api', 'smtp34_account_delete', JSON.stringify([id])), true);
+    assert.deepEqual(moduleErrors(), []);
+  } finally {
+    for (const child of children) child.kill();
+  }
 });
 
 test('a group given R sees every page and changes nothing; a group given D is refused', async () => {

@@ -727,7 +727,8 @@ namespace {
                     . implode('', $this->fields[$i] ?? []) . '</table></div>';
             }
             echo '<div class="adm-detail-content-btns">';
-            foreach (['save', 'apply', 'cancel'] as $button) {
+            // as the kernel's CAdminTabControl::Buttons(): false shows only the page's own buttons
+            foreach (($this->buttons['params'] ?? []) === false ? [] : ['save', 'apply', 'cancel'] as $button) {
                 echo '<input type="submit" name="' . $button . '" value="Y">';
             }
             echo $this->buttons['html'] ?? '', '</div>', $this->epilog, '</form>';

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -418,4 +418,59 @@ test('a preset fills the account form and says which password the provider wants
   assert.equal(await page.locator('[name="oauth_provider"]').inputValue(), 'microsoft');
   await shot('account-preset');
   assert.equal(php(`echo count(array_filter(smtp34_account_list(), fn ($a) => $a['email'] === 'shop@yandex.ru'));`), '0', 'nothing saved');
+});
+
+test('the DKIM page adds keys, shows the TXT record that verifies the next letter, and acts on keys', async () => {
+  await page.goto(base + '/dkim');
+  assert.match(await page.locator('#dkim-unsigned').innerText(), /site\.ru \(\d+\)/, 'letters from site.ru went out unsigned');
+  await page.fill('#dkim-domain', 'site.ru');
+  await page.fill('#dkim-selector', 'e2e');
+  await page.selectOption('#dkim-source', 'ed25519');
+  await page.click('#dkim-add-button');
+  assert.match(await page.locator('.smtp34-note').innerText(), /Ключ сохранён/);
+  assert.equal(await page.locator('#dkim-unsigned').count(), 0, 'site.ru is signed now');
+  const row = page.locator('#dkim tbody tr').first();
+  assert.equal(await page.locator('#dkim tbody tr').count(), 1);
+  assert.equal(await row.locator('td.dns-name').innerText(), 'e2e._domainkey.site.ru');
+  const record = await row.locator('td.dns-value').innerText();
+  assert.match(record, /^v=DKIM1; k=ed25519; p=[A-Za-z0-9+/=]+$/);
+  assert.equal(await row.locator('td.dns').innerText(), 'не проверено');
+  await shot('dkim');
+
+  // the record as the page shows it verifies what the server receives next (python3-dkim, DNS answered from the page)
+  const spool = join(work, 'spool');
+  const before = new Set(readdirSync(spool));
+  php(`custom_mail('buyer@mail.ru', 'Подписано', "Текст\\n", "From: shop@site.ru");`);
+  const letter = readdirSync(spool).filter((f) => f.endsWith('.eml') && !before.has(f)).sort().pop();
+  assert.ok(letter, 'the letter arrived');
+  writeFileSync(join(work, 'records.json'), JSON.stringify({ 'e2e._domainkey.site.ru': record }));
+  const verdict = execFileSync('/usr/bin/python3', [join(repo, 'tests/dkim_verify.py'), join(spool, letter), join(work, 'records.json')], { encoding: 'utf8' });
+  assert.match(verdict, /pass/i, verdict);
+
+  await page.click('#check-dns');
+  assert.match(await page.locator('#dkim tbody tr td.dns').first().innerText(), /^(не найдена|опубликован другой ключ)$/, 'nobody published e2e._domainkey.site.ru');
+
+  // an imported PEM; a bad one is refused with what was typed kept
+  await page.fill('#dkim-domain', 'shop.test');
+  await page.fill('#dkim-selector', 'imp');
+  await page.selectOption('#dkim-source', 'import');
+  await page.fill('#dkim-private_key', 'not a key');
+  await page.click('#dkim-add-button');
+  assert.equal(await page.locator('.smtp34-error[role=alert]').count(), 1);
+  assert.equal(await page.locator('#dkim-domain').inputValue(), 'shop.test');
+  await page.fill('#dkim-private_key', execFileSync('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048'], { encoding: 'utf8' }));
+  await page.click('#dkim-add-button');
+  assert.equal(await page.locator('#dkim tbody tr').count(), 2);
+  assert.ok(!(await page.content()).includes('PRIVATE KEY'), 'the private key is never shown');
+  const importedRow = page.locator('#dkim tbody tr', { has: page.locator('td.domain', { hasText: 'shop.test' }) });
+  assert.equal(await importedRow.locator('td.algorithm').innerText(), 'rsa-sha256');
+
+  const imported = await importedRow.getAttribute('data-id');
+  await page.click(`#dkim tr[data-id="${imported}"] button.deactivate`);
+  assert.equal(await page.locator(`#dkim tr[data-id="${imported}"] td.active`).innerText(), 'Нет');
+  await page.check(`#dkim tr[data-id="${imported}"] input[type=checkbox]`);
+  await page.selectOption('#group-action', 'delete');
+  await page.click('#apply-group');
+  assert.equal(await page.locator('#dkim tbody tr').count(), 1);
+  assert.equal(php(`echo count(smtp34_dkim_list());`), '1');
 });

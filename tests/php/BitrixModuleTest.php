@@ -205,7 +205,7 @@ final class BitrixModuleTest extends Smtp34TestCase
         $menu = (static fn () => include self::MODULE . '/admin/menu.php')();
         $this->assertSame('global_menu_services', $menu['parent_menu']);
         $this->assertSame('Отправка почты через SMTP', $menu['text']);
-        $this->assertSame(['Сводка', 'Настройки', 'SMTP-аккаунты', 'Логи отправки писем', 'Журнал отправки', 'Очередь писем'], array_column($menu['items'], 'text'));
+        $this->assertSame(['Сводка', 'Настройки', 'SMTP-аккаунты', 'Логи отправки писем', 'Журнал отправки', 'Очередь писем', 'Ключи DKIM'], array_column($menu['items'], 'text'));
         $this->assertSame('/bitrix/admin/settings.php?mid=smtp34.smtp&lang=ru', $menu['items'][1]['url']);
 
         $this->app->right = 'D';
@@ -331,7 +331,54 @@ final class BitrixModuleTest extends Smtp34TestCase
     public static function pages(): array
     {
         return [['admin/smtp34_dashboard.php'], ['admin/smtp34_accounts.php'], ['admin/smtp34_account_edit.php'], ['options.php'],
-            ['admin/smtp34_logs.php'], ['admin/smtp34_journal.php'], ['admin/smtp34_outbox.php']];
+            ['admin/smtp34_logs.php'], ['admin/smtp34_journal.php'], ['admin/smtp34_outbox.php'], ['admin/smtp34_dkim.php']];
+    }
+
+    public function testTheDkimPageAddsKeysShowsTheirRecordsAndActsOnThem(): void
+    {
+        foreach (smtp34_dkim_list() as $key) {
+            smtp34_dkim_delete($key['id']);
+        }
+        $server = $this->authServer();
+        $this->account($server, ['email' => 'shop@site.ru']);
+        smtp34_settings(['enabled' => true]);
+        custom_mail('buyer@mail.ru', 'Заказ', "b\n", 'From: shop@site.ru');
+
+        $out = $this->page('admin/smtp34_dkim.php');
+        $this->assertStringContainsString('<!-- prolog: Подпись DKIM -->', $out);
+        $this->assertMatchesRegularExpression('/письма уходили с доменов, которые не подписывает ни один ваш ключ: site\.ru \(\d+\)/', $out);
+        $this->assertSame([], self::rows($out));
+
+        $this->page('admin/smtp34_dkim.php', [], ['add' => 'Y', 'domain' => 'site.ru', 'selector' => 'mail', 'source' => 'ed25519']);
+        [$key] = smtp34_dkim_list();
+        $this->assertSame(['/bitrix/admin/smtp34_dkim.php?lang=ru&added=' . $key['id']], $GLOBALS['SMTP34_FAKE_REDIRECTS']);
+        $this->assertSame(['site.ru', 'mail', 'ed25519-sha256', true], [$key['domain'], $key['selector'], $key['algorithm'], $key['active']]);
+
+        $out = $this->page('admin/smtp34_dkim.php', ['added' => (string) $key['id']]);
+        $this->assertSame([(string) $key['id']], self::rows($out));
+        $this->assertStringContainsString('mail._domainkey.site.ru', $out);
+        $this->assertStringContainsString(htmlspecialchars($key['dns_value']), $out);
+        $this->assertStringContainsString('не проверено', $out);
+        $this->assertStringNotContainsString('не подписывает ни один ваш ключ', $out, 'the domain is signed now');
+        $this->assertStringContainsString('Ключ сохранён', $out);
+
+        // a refused add keeps what was typed and says why; the PEM box is never filled again
+        $out = $this->page('admin/smtp34_dkim.php', [], ['add' => 'Y', 'domain' => 'shop.ru', 'selector' => 'bad selector', 'source' => 'import', 'private_key' => 'not a key']);
+        $this->assertStringContainsString('selector', $out);
+        $this->assertStringContainsString('value="shop.ru"', $out);
+        $this->assertStringNotContainsString('not a key', $out);
+        $this->assertCount(1, smtp34_dkim_list());
+
+        $this->page('admin/smtp34_dkim.php', ['ID' => $key['id'], 'action_button' => 'deactivate']);
+        $this->assertFalse(smtp34_dkim_list()[0]['active']);
+        $this->page('admin/smtp34_dkim.php', [], ['action' => 'delete', 'ID' => [$key['id']]]);
+        $this->assertSame([], smtp34_dkim_list());
+
+        // R sees the list, adds nothing
+        $this->app->right = 'R';
+        $out = $this->page('admin/smtp34_dkim.php', [], ['add' => 'Y', 'domain' => 'site.ru', 'selector' => 'r', 'source' => 'ed25519']);
+        $this->assertSame([], smtp34_dkim_list());
+        $this->assertStringNotContainsString('name="add"', $out);
     }
 
     public function testAPresetFillsTheFormAndSavesNothing(): void
@@ -495,6 +542,7 @@ final class BitrixModuleTest extends Smtp34TestCase
         custom_mail('later@mail.ru', 'Ждёт', "b\n", 'From: shop@site.ru');
         $this->assertNotEmpty(smtp34_outbox_list());
         $this->assertNotEmpty(smtp34_log_list());
+        smtp34_dkim_list() !== [] || smtp34_dkim_save(['domain' => 'site.ru', 'selector' => 'mail', 'generate' => 'ed25519']);
 
         $out = $this->page($script);
         preg_match_all('/<td class="adm-list-table-cell" data-column="([A-Z_]+)">&nbsp;<\/td>/', $out, $empty);
@@ -505,7 +553,7 @@ final class BitrixModuleTest extends Smtp34TestCase
 
     public static function lists(): array
     {
-        return array_map(static fn ($page) => ["admin/smtp34_$page.php"], ['dashboard' => 'dashboard', 'accounts' => 'accounts', 'journal' => 'journal', 'logs' => 'logs', 'outbox' => 'outbox']);
+        return array_map(static fn ($page) => ["admin/smtp34_$page.php"], ['dashboard' => 'dashboard', 'accounts' => 'accounts', 'journal' => 'journal', 'logs' => 'logs', 'outbox' => 'outbox', 'dkim' => 'dkim']);
     }
 
     public function testNoFilterSetIsNoFilter(): void

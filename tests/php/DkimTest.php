@@ -91,7 +91,11 @@ final class DkimTest extends Smtp34TestCase
             $signedBy[] = $verdict;
             [$head] = self::split($letter['raw']);
             $this->assertSame(1, substr_count($head, 'DKIM-Signature:'));
-            $this->assertStringNotContainsStringIgnoringCase('bcc', $head);
+            // Bcc is neither sent nor signed (the signature's own base64 may spell "bCc": look at h= and the header names)
+            $this->assertMatchesRegularExpression('/\bh=([^;]+);/', $head);
+            preg_match('/\bh=([^;]+);/', $head, $signed);
+            $this->assertStringNotContainsStringIgnoringCase('bcc', $signed[1]);
+            $this->assertDoesNotMatchRegularExpression('/^bcc:/im', $head);
             $this->assertMatchesRegularExpression('/c=relaxed\/relaxed/', $head);
         }
         $this->assertSame(['pass d=site.ru s=ed', 'pass d=shop.ru s=rsa', 'pass d=pkcs1.ru s=s1', 'pass d=pkcs8.ru s=s8', 'pass d=site.ru s=ed'], $signedBy);
@@ -149,5 +153,37 @@ final class DkimTest extends Smtp34TestCase
         smtp34_dkim_save(['domain' => 'site.ru', 'selector' => 's', 'generate' => 'ed25519']);
         $this->expectException(ValueError::class);
         smtp34_dkim_save(['domain' => 'SITE.ru', 'selector' => 'S', 'generate' => 'ed25519']);
+    }
+
+    public function testTheDkimPageTellsWhetherDnsPublishesTheKey(): void
+    {
+        require_once __DIR__ . '/../../php/smtp34.smtp/lib/autoload.php';
+        smtp34_dkim_save(['domain' => 'site.ru', 'selector' => 'mail', 'generate' => 'rsa-2048']);
+        [$key] = smtp34_dkim_list();
+        // shaped as dns_get_record($name, DNS_TXT) answers: a long record comes as several strings, joined in 'txt'
+        $answer = static fn (string $value) => static fn (string $name) => $name === 'mail._domainkey.site.ru'
+            ? [['host' => $name, 'class' => 'IN', 'ttl' => 300, 'type' => 'TXT', 'txt' => $value, 'entries' => str_split($value, 255)]] : false;
+        $this->assertSame(Smtp34\Admin\Dkim::PUBLISHED, Smtp34\Admin\Dkim::dnsState($key, $answer($key['dns_value'])));
+        // a DNS host that shows the record with spaces inside p= still publishes it
+        $spaced = preg_replace('/(p=.{40})/', '$1 ', $key['dns_value']);
+        $this->assertSame(Smtp34\Admin\Dkim::PUBLISHED, Smtp34\Admin\Dkim::dnsState($key, $answer($spaced)));
+        $other = smtp34_dkim_save(['domain' => 'other.ru', 'selector' => 'mail', 'generate' => 'rsa-2048']);
+        $otherValue = array_column(smtp34_dkim_list(), 'dns_value', 'id')[$other];
+        $this->assertSame(Smtp34\Admin\Dkim::DIFFERS, Smtp34\Admin\Dkim::dnsState($key, $answer($otherValue)));
+        $this->assertSame(Smtp34\Admin\Dkim::MISSING, Smtp34\Admin\Dkim::dnsState($key, $answer('v=spf1 -all')));
+        $this->assertSame(Smtp34\Admin\Dkim::MISSING, Smtp34\Admin\Dkim::dnsState($key, static fn () => false));
+        // and PHP's own lookup of a name that cannot exist (RFC 2606)
+        $this->assertSame(Smtp34\Admin\Dkim::MISSING, Smtp34\Admin\Dkim::dnsState(['dns_name' => 'mail._domainkey.smtp34.invalid'] + $key));
+    }
+
+    public function testDomainsRecentLettersCameFromWithoutAKeyAreNamed(): void
+    {
+        require_once __DIR__ . '/../../php/smtp34.smtp/lib/autoload.php';
+        $row = static fn (string $from, string $status = 'sent') => ['from' => $from, 'status' => $status];
+        $rows = [$row('shop@site.ru'), $row('Магазин <news@mail.site.ru>'), $row('a@other.ru'), $row('b@other.ru', 'queued'),
+            $row('c@third.ru', 'failed'), $row('d@Fourth.RU'), $row('not an address')];
+        $keys = [['domain' => 'site.ru', 'active' => true], ['domain' => 'fourth.ru', 'active' => false]];
+        $this->assertSame(['other.ru' => 2, 'fourth.ru' => 1], Smtp34\Admin\Dkim::unsignedDomains($rows, $keys),
+            'a parent domain\'s key signs its subdomains; an inactive key signs nothing; a failed letter went nowhere');
     }
 }

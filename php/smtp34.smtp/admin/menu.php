@@ -24,6 +24,7 @@ $aMenu = [
         ['text' => $t->get('MENU_LOGS'), 'url' => AdminPage::url('logs')],
         ['text' => $t->get('MENU_JOURNAL'), 'url' => AdminPage::url('journal')],
         ['text' => $t->get('MENU_OUTBOX'), 'url' => AdminPage::url('outbox')],
+        ['text' => $t->get('MENU_DKIM'), 'url' => AdminPage::url('dkim')],
     ],
 ];
 return $aMenu;

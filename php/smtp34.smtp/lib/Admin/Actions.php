@@ -217,8 +217,8 @@ final class Actions
 
     /**
      * What "delete the data" on uninstall removes through the API: every
-     * account (with its encrypted password), every waiting letter, every log,
-     * and smtp34 is turned off (letters go to PHP's mail()). Journal rows have
+     * account (with its encrypted password), every waiting letter, every log, every DKIM
+     * key, and smtp34 is turned off (letters go to PHP's mail()). Journal rows have
      * no delete call; they leave with `journal_days`.
      */
     public static function eraseData(): void
@@ -228,6 +228,9 @@ final class Actions
         }
         self::deleteLetters(array_column(smtp34_outbox_list(), 'id'));
         self::deleteLogs(array_column(smtp34_log_list(), 'name'));
+        foreach (smtp34_dkim_list() as $key) {
+            smtp34_dkim_delete($key['id']);
+        }
         smtp34_settings(['enabled' => false]);
     }
 }

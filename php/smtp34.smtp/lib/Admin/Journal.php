@@ -5,10 +5,10 @@ namespace Smtp34\Admin;
 
 /**
  * What the journal and dashboard pages show, for every host (standalone,
- * Bitrix): filters, pages and per-day counts over the newest journal rows.
- * SPEC §6 gives smtp34_journal(int $limit) only, newest first, so the pages
- * work on a window of the newest WINDOW rows (a few MB at most: the
- * extension caps every stored text) and say how far back it reaches.
+ * Bitrix): filters, pages and per-day counts over the whole journal. The
+ * extension filters in SQL (SPEC §6); a page holds the newest WINDOW rows
+ * that match (a few MB at most: the extension caps every stored text) and
+ * links to the next WINDOW older ones.
  */
 final class Journal
 {
@@ -23,10 +23,37 @@ final class Journal
         'fallback' => ['fallback', 'disabled'],
     ];
 
-    /** The newest rows, at most WINDOW of them. */
-    public static function window(): array
+    /**
+     * The newest rows the filter (of {@see filterFrom()}) lets through, at
+     * most WINDOW of them, below the id `$before` when it is above 0: the
+     * extension filters the whole journal in SQL; the pages page through
+     * this window and link to the next one.
+     */
+    public static function window(array $filter = [], int $before = 0): array
     {
-        return smtp34_journal(self::WINDOW);
+        return smtp34_journal(self::WINDOW, $before, self::apiFilter($filter));
+    }
+
+    /** The page's filter as smtp34_journal() takes it: local days become unix times. */
+    public static function apiFilter(array $filter): array
+    {
+        $api = [];
+        if (($filter['status'] ?? '') !== '') {
+            $api['status'] = $filter['status'];
+        }
+        if (($filter['account'] ?? '') !== '') {
+            $api['account_id'] = $filter['account'] === 'none' ? null : (int) $filter['account'];
+        }
+        if (($filter['from'] ?? '') !== '') {
+            $api['since'] = strtotime($filter['from'] . ' 00:00:00');
+        }
+        if (($filter['to'] ?? '') !== '') {
+            $api['until'] = strtotime($filter['to'] . ' 00:00:00 +1 day') - 1;
+        }
+        if (($filter['text'] ?? '') !== '') {
+            $api['text'] = $filter['text'];
+        }
+        return $api;
     }
 
     /** The filter's choices of status: any, or one of STATUSES. */
@@ -52,7 +79,10 @@ final class Journal
         return $accounts;
     }
 
-    /** What the pages say when the journal holds more than the window (oldest row shown: `$since`), else null. */
+    /**
+     * What the pages say when more rows match than the window holds (the
+     * oldest shown: `$since`), else null; the link to the next window goes with it.
+     */
     public static function windowNote(int $rows, ?int $since, I18n $t): ?string
     {
         return $rows >= self::WINDOW && $since !== null ? sprintf($t->get('J_WINDOW'), self::WINDOW, Html::date($since)) : null;
@@ -83,31 +113,6 @@ final class Journal
         return ['status' => $status, 'account' => $account, 'from' => $day($query['from'] ?? null), 'to' => $day($query['to'] ?? null), 'text' => $text];
     }
 
-    /** The rows the filter lets through, in their order. */
-    public static function filter(array $rows, array $filter): array
-    {
-        $since = $filter['from'] !== '' ? strtotime($filter['from'] . ' 00:00:00') : null;
-        $until = $filter['to'] !== '' ? strtotime($filter['to'] . ' 00:00:00 +1 day') : null;
-        return array_values(array_filter($rows, static function (array $row) use ($filter, $since, $until): bool {
-            if ($filter['status'] !== '' && $row['status'] !== $filter['status']) {
-                return false;
-            }
-            if ($filter['account'] !== '' && (string) ($row['account_id'] ?? 'none') !== $filter['account']) {
-                return false;
-            }
-            if (($since !== null && $row['time'] < $since) || ($until !== null && $row['time'] >= $until)) {
-                return false;
-            }
-            if ($filter['text'] !== '') {
-                $haystack = implode("\n", [$row['recipients'], $row['subject'], $row['from'], $row['message_id']]);
-                if (mb_stripos($haystack, $filter['text']) === false && stripos($haystack, $filter['text']) === false) {
-                    return false;
-                }
-            }
-            return true;
-        }));
-    }
-
     /**
      * One page of rows (1-based, clamped to the pages there are).
      *
@@ -122,19 +127,29 @@ final class Journal
 
     /**
      * Letters per local day and outcome for the `$days` days up to today,
-     * oldest first, from the rows given; per account too.
+     * oldest first, per account too: the whole journal, counted by the
+     * extension per hour (hours add up to local days in any whole-hour zone).
      *
-     * @return array{days: array<string, array<string, int>>, accounts: array<string, array<string, int>>, since: ?int, complete: bool}
-     *   `complete` says whether the rows reach back past the first day (else the window ended sooner)
+     * @return array{days: array<string, array<string, int>>, accounts: array<string, array<string, int>>}
      */
-    public static function daily(array $rows, int $days, int $now): array
+    public static function dailyCounts(int $days, int $now): array
+    {
+        $first = strtotime(date('Y-m-d', strtotime('-' . ($days - 1) . ' days', $now)) . ' 00:00:00');
+        return self::daily(smtp34_journal_counts($first, $now, 3600), $days, $now);
+    }
+
+    /**
+     * {@see dailyCounts()} from the counts given (smtp34_journal_counts() rows).
+     *
+     * @return array{days: array<string, array<string, int>>, accounts: array<string, array<string, int>>}
+     */
+    public static function daily(array $counts, int $days, int $now): array
     {
         $empty = array_fill_keys(array_keys(self::OUTCOMES), 0);
         $series = [];
         for ($i = $days - 1; $i >= 0; $i--) {
             $series[date('Y-m-d', strtotime("-$i days", $now))] = $empty;
         }
-        $first = strtotime(array_key_first($series) . ' 00:00:00');
         $outcomeOf = [];
         foreach (self::OUTCOMES as $outcome => $statuses) {
             foreach ($statuses as $status) {
@@ -142,21 +157,19 @@ final class Journal
             }
         }
         $accounts = [];
-        $oldest = null;
-        foreach ($rows as $row) {
-            $oldest = $oldest === null ? $row['time'] : min($oldest, $row['time']);
-            $day = date('Y-m-d', $row['time']);
-            $outcome = $outcomeOf[$row['status']] ?? null;
+        foreach ($counts as $count) {
+            $day = date('Y-m-d', $count['start']);
+            $outcome = $outcomeOf[$count['status']] ?? null;
             if ($outcome === null || !isset($series[$day])) {
                 continue;
             }
-            $series[$day][$outcome]++;
-            $account = $row['account_id'] === null ? 'none' : (string) $row['account_id'];
+            $series[$day][$outcome] += $count['count'];
+            $account = $count['account_id'] === null ? 'none' : (string) $count['account_id'];
             $accounts[$account] ??= $empty;
-            $accounts[$account][$outcome]++;
+            $accounts[$account][$outcome] += $count['count'];
         }
         ksort($accounts, SORT_NATURAL);
-        return ['days' => $series, 'accounts' => $accounts, 'since' => $oldest, 'complete' => count($rows) < self::WINDOW || ($oldest !== null && $oldest < $first)];
+        return ['days' => $series, 'accounts' => $accounts];
     }
 
     /** Colours of the chart's outcomes (shared by the chart and its legend). */

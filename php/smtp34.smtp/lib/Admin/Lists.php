@@ -129,6 +129,8 @@ final class Lists
             'account' => Html::e($value ?? '—'),
             'next_try' => $value === null ? Html::e($t->get('O_SENDING_NOW')) : Html::date((int) $value),
             'log_kind' => Html::e($t->get('KIND_' . $value)),
+            'code' => '<code style="word-break: break-all">' . Html::e($value) . '</code>',
+            'dns' => $value === null ? Html::e($t->get('DK_DNS_UNCHECKED')) : '<span class="dns-' . Html::e($value) . '">' . Html::e($t->get('DK_DNS_' . $value)) . '</span>',
             default => Html::e($value ?? ''),
         };
     }

@@ -15,14 +15,13 @@ final class Pages
 {
     /** Page name (URL or Bitrix file) → the method that renders it. */
     public const PAGES = ['dashboard' => 'dashboard', 'accounts' => 'accounts', 'account_edit' => 'accountEdit', 'settings' => 'settings', 'logs' => 'logs', 'journal' => 'journal', 'outbox' => 'outbox',
-        'oauth' => 'oauth'];
+        'oauth' => 'oauth', 'dkim' => 'dkim'];
 
     /** The dashboard's accounts table: its columns (I18n codes) and each account's cells, as HTML. */
     public const DASHBOARD_COLUMNS = ['id' => 'COL_ID', 'email' => 'COL_EMAIL', 'active' => 'COL_ACTIVE', 'state' => 'COL_STATE',
         'today' => 'COL_TODAY', 'sent' => 'D_sent', 'queued' => 'D_queued', 'failed' => 'D_failed'];
 
-    /** The journal window and its daily counts, read once per page. */
-    private ?array $window = null;
+    /** The daily counts of the last 30 days, read once per page. */
     private ?array $daily = null;
 
 
@@ -340,23 +339,109 @@ final class Pages
         return new Response($this->t->get('OUTBOX_TITLE'), $html . '</tbody></table></form>');
     }
 
+    // ---- DKIM keys ----
+
+    public function dkim(Request $request): Response
+    {
+        $problem = null;
+        if ($request->isPost()) {
+            if (isset($request->post['add'])) {
+                [$id, $problem] = Dkim::add($request->post, $this->t);
+                if ($id !== null) {
+                    return Response::redirect($this->url('dkim', ['added' => $id]));
+                }
+            } else {
+                $action = (string) ($request->post['action'] ?? '');
+                $ids = array_map('intval', (array) ($request->post['ids'] ?? []));
+                if (is_string($request->post['row'] ?? null) && preg_match('/^(delete|activate|deactivate):(\d+)$/', $request->post['row'], $m)) {
+                    [$action, $ids] = [$m[1], [(int) $m[2]]];
+                }
+                Dkim::act($action, $ids);
+                return Response::redirect($this->url('dkim'));
+            }
+        }
+        $keys = smtp34_dkim_list();
+        $check = isset($request->query['check']);
+        $html = ($problem !== null ? self::error($problem) : (isset($request->query['added']) ? self::note($this->t->get('DK_ADDED')) : ''))
+            . $this->unsignedNote(Dkim::unsignedDomains(Dkim::recentLetters(), $keys))
+            . '<p class="smtp34-hint">' . $this->t('DK_HINT') . '</p>';
+        if ($keys === []) {
+            $html .= '<p id="dkim-empty">' . $this->t('DK_NONE') . '</p>';
+        } else {
+            $html .= '<p><a id="check-dns" href="' . Html::e($this->url('dkim', ['check' => 1])) . '">' . $this->t('DK_CHECK_DNS') . '</a></p>'
+                . $this->form('dkim', [], 'dkim-form') . '<table class="smtp34-table" id="dkim"><thead><tr><th></th>'
+                . $this->headerCells(Dkim::COLUMNS) . '<th>' . $this->t('COL_ACTIONS') . '</th></tr></thead><tbody>';
+            foreach ($keys as $key) {
+                $buttons = '';
+                foreach ([$key['active'] ? 'deactivate' : 'activate', 'delete'] as $action) {
+                    $buttons .= ' <button type="submit" name="row" class="' . $action . '" value="' . $action . ':' . $key['id'] . '">' . $this->t(Dkim::GROUP_ACTIONS[$action]) . '</button>';
+                }
+                $html .= '<tr data-id="' . $key['id'] . '"><td><input type="checkbox" name="ids[]" value="' . $key['id'] . '"></td>'
+                    . $this->valueCells(Dkim::COLUMNS, Dkim::values($key, $check ? Dkim::dnsState($key) : null)) . '<td>' . $buttons . '</td></tr>';
+            }
+            $html .= '</tbody></table><p>' . $this->t('FOR_SELECTED') . ': '
+                . Html::select('action', ['' => '—'] + array_map(fn ($label) => $this->t->get($label), Dkim::GROUP_ACTIONS), '', 'group-action')
+                . ' <button type="submit" id="apply-group">' . $this->t('APPLY_ACTION') . '</button></p></form>';
+        }
+        $posted = $request->isPost() ? $request->post : [];
+        $field = fn (string $name, int $size) => '<input type="text" name="' . $name . '" id="dkim-' . $name . '" size="' . $size . '" value="' . Html::e((string) ($posted[$name] ?? '')) . '">';
+        $html .= '<h2>' . $this->t('DK_ADD') . '</h2>' . $this->form('dkim', [], 'dkim-add') . '<table class="smtp34-form">'
+            . '<tr><td><label for="dkim-domain">' . $this->t('DK_domain') . ':</label></td><td>' . $field('domain', 30) . '</td></tr>'
+            . '<tr><td><label for="dkim-selector">' . $this->t('DK_selector') . ':</label></td><td>' . $field('selector', 20) . '</td></tr>'
+            . '<tr><td><label for="dkim-source">' . $this->t('DK_SOURCE') . ':</label></td><td>'
+            . Html::select('source', array_map(fn ($label) => $this->t->get($label), Dkim::SOURCES), (string) ($posted['source'] ?? 'rsa-2048'), 'dkim-source') . '</td></tr>'
+            . '<tr><td><label for="dkim-private_key">' . $this->t('DK_PEM') . ':</label></td><td><textarea name="private_key" id="dkim-private_key" rows="6" cols="66" autocomplete="off"></textarea></td></tr>'
+            . '</table><p><button type="submit" name="add" value="Y" id="dkim-add-button">' . $this->t('DK_ADD_BUTTON') . '</button></p></form>';
+        return new Response($this->t->get('DK_TITLE'), $html);
+    }
+
+    /** @param array<string, int> $domains From domains no key signs => letters */
+    private function unsignedNote(array $domains): string
+    {
+        if ($domains === []) {
+            return '';
+        }
+        $list = implode(', ', array_map(static fn ($d, $n) => "$d ($n)", array_keys($domains), $domains));
+        return '<div class="smtp34-error" role="alert" id="dkim-unsigned">' . Html::e(sprintf($this->t->get('DK_UNSIGNED'), Dkim::RECENT_DAYS, $list)) . '</div>';
+    }
+
     // ---- journal ----
 
     public function journal(Request $request): Response
     {
-        $window = Journal::window();
         $filter = Journal::filterFrom($request->query);
-        $found = Journal::page(Journal::filter($window, $filter), (int) ($request->query['page'] ?? 1));
-        $html = $this->journalFilter($filter) . $this->windowNote(count($window), $window === [] ? null : (int) end($window)['time']);
+        $before = max(0, (int) ($request->query['before'] ?? 0));
+        $window = Journal::window($filter, $before);
+        $found = Journal::page($window, (int) ($request->query['page'] ?? 1));
+        $query = array_filter($filter, static fn ($v) => $v !== '') + ($before > 0 ? ['before' => $before] : []);
+        $html = $this->journalFilter($filter) . $this->windowLinks($window, $before, array_filter($filter, static fn ($v) => $v !== ''));
         if ($found['total'] === 0) {
-            return new Response($this->t->get('JOURNAL_TITLE'), $html . '<p id="journal-empty">' . $this->t($window === [] ? 'NO_JOURNAL' : 'J_NOTHING_FOUND') . '</p>');
+            $nothing = $before === 0 && $filter === Journal::filterFrom([]) ? 'NO_JOURNAL' : 'J_NOTHING_FOUND';
+            return new Response($this->t->get('JOURNAL_TITLE'), $html . '<p id="journal-empty">' . $this->t($nothing) . '</p>');
         }
         $html .= '<p id="journal-count">' . Html::e(sprintf($this->t->get('J_FOUND'), $found['total'])) . '</p><table class="smtp34-table" id="journal"><thead><tr>'
             . $this->headerCells(Lists::JOURNAL) . '</tr></thead><tbody>';
         foreach ($found['rows'] as $row) {
             $html .= '<tr class="status-' . Html::e($row['status']) . '" data-id="' . $row['id'] . '">' . $this->valueCells(Lists::JOURNAL, Lists::journalValues($row)) . '</tr>';
         }
-        return new Response($this->t->get('JOURNAL_TITLE'), $html . '</tbody></table>' . $this->pager($found, array_filter($filter, static fn ($v) => $v !== '')));
+        return new Response($this->t->get('JOURNAL_TITLE'), $html . '</tbody></table>' . $this->pager($found, $query));
+    }
+
+    /** Says how far back this window of matching rows reaches, with links to the next older one and back to the newest. */
+    private function windowLinks(array $window, int $before, array $filter): string
+    {
+        $note = Journal::windowNote(count($window), $window === [] ? null : (int) end($window)['time'], $this->t);
+        $links = [];
+        if ($before > 0) {
+            $links[] = '<a id="journal-newest" href="' . Html::e($this->url('journal', $filter)) . '">' . $this->t('J_NEWEST') . '</a>';
+        }
+        if ($note !== null) {
+            $links[] = '<a id="journal-older" href="' . Html::e($this->url('journal', $filter + ['before' => end($window)['id']])) . '">' . $this->t('J_OLDER') . '</a>';
+        }
+        if ($note === null && $links === []) {
+            return '';
+        }
+        return '<p class="smtp34-hint" id="window-note">' . ($note === null ? '' : Html::e($note) . ' ') . implode(' ', $links) . '</p>';
     }
 
     private function journalFilter(array $filter): string
@@ -372,13 +457,6 @@ final class Pages
             . '<label>' . $this->t('J_TEXT') . ' <input type="search" name="text" id="filter-text" value="' . Html::e($filter['text']) . '" size="24"></label> '
             . '<button type="submit" id="filter-apply">' . $this->t('J_FILTER') . '</button> '
             . '<a href="' . Html::e($this->url('journal')) . '" id="filter-reset">' . $this->t('J_RESET') . '</a></form>';
-    }
-
-    /** Says how far back the pages can see when the journal holds more than the window. */
-    private function windowNote(int $rows, ?int $since): string
-    {
-        $note = Journal::windowNote($rows, $since, $this->t);
-        return $note === null ? '' : '<p class="smtp34-hint" id="window-note">' . Html::e($note) . '</p>';
     }
 
     /** @param array{page: int, pages: int} $found */
@@ -418,7 +496,7 @@ final class Pages
     /** The totals, the chart over 30 days and, when the window is short, a note: the dashboard above its accounts. */
     public function dashboardSummary(): string
     {
-        $this->daily ??= Journal::daily($this->window = Journal::window(), 30, time());
+        $this->daily ??= Journal::dailyCounts(30, time());
         $labels = array_combine(array_keys(Journal::OUTCOMES), array_map(fn ($o) => $this->t->get("D_$o"), array_keys(Journal::OUTCOMES)));
         $totals = array_fill_keys(array_keys(Journal::OUTCOMES), 0);
         foreach ($this->daily['days'] as $counts) {
@@ -432,16 +510,13 @@ final class Pages
         }
         $html .= '<span class="total outbox">' . $this->t('D_OUTBOX') . ': <a href="' . Html::e($this->url('outbox')) . '"><strong id="outbox-size">' . count(smtp34_outbox_list()) . '</strong></a></span></p>'
             . '<h2>' . $this->t('D_PER_DAY') . '</h2>' . Journal::chart($this->daily['days'], $labels);
-        if (!$this->daily['complete']) {
-            $html .= $this->windowNote(count($this->window), $this->daily['since']);
-        }
         return $html;
     }
 
     /** @return array<int, array<string, string>> account id → column (DASHBOARD_COLUMNS' keys) → cell HTML */
     public function dashboardAccounts(): array
     {
-        $this->daily ??= Journal::daily($this->window = Journal::window(), 30, time());
+        $this->daily ??= Journal::dailyCounts(30, time());
         $empty = array_fill_keys(array_keys(Journal::OUTCOMES), 0);
         $rows = [];
         foreach (smtp34_account_list() as $a) {

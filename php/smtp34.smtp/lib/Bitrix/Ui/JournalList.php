@@ -6,6 +6,7 @@ namespace Smtp34\Bitrix\Ui;
 use Smtp34\Admin\Html;
 use Smtp34\Admin\Journal;
 use Smtp34\Admin\Lists;
+use Smtp34\Bitrix\AdminPage;
 
 
 /** The mail journal as a Bitrix list: the shared filter (status, account, dates, text) and Bitrix's pages. */
@@ -29,22 +30,29 @@ final class JournalList
             $query[$key] = $asked[$field] ?? '';
         }
         $filter = Journal::filterFrom($query);
-        $window = Journal::window();
+        $before = max(0, (int) ($_GET['before'] ?? 0));
+        $window = Journal::window($filter, $before);
 
         Admin::headers($list, Lists::JOURNAL);
-        $result = Admin::paged(Admin::sorted(Journal::filter($window, $filter), $sort, Admin::sorts(Lists::JOURNAL)), $list, $t->get('JOURNAL_TITLE'));
+        $result = Admin::paged(Admin::sorted($window, $sort, Admin::sorts(Lists::JOURNAL)), $list, $t->get('JOURNAL_TITLE'));
         while ($r = $result->NavNext(false)) {
             Admin::row($list, $r['id'], $r, Admin::cells(Lists::JOURNAL, Lists::journalValues($r)));
         }
         $list->CheckListMode();
 
+        // the filter stays in the list's session (InitFilter); the next window is a link of its own
         $note = Journal::windowNote(count($window), $window === [] ? null : (int) end($window)['time'], $t);
-        return new Screen($t->get('JOURNAL_TITLE'), static function () use ($note, $asked, $list): void {
+        $links = ($before > 0 ? '<a id="journal-newest" href="' . Admin::e(AdminPage::url('journal')) . '">' . Admin::e($t->get('J_NEWEST')) . '</a> ' : '')
+            . ($note !== null ? '<a id="journal-older" href="' . Admin::e(AdminPage::url('journal', ['before' => end($window)['id']])) . '">' . Admin::e($t->get('J_OLDER')) . '</a>' : '');
+        return new Screen($t->get('JOURNAL_TITLE'), static function () use ($note, $links, $asked, $list): void {
             if ($note !== null) {
                 \CAdminMessage::ShowMessage(['MESSAGE' => Admin::site($note), 'TYPE' => 'OK']);
             }
             self::filterForm($asked);
             $list->DisplayList();
+            if ($links !== '') {
+                echo '<p>' . $links . '</p>';
+            }
         });
     }
 
