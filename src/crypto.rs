@@ -62,8 +62,13 @@ impl Cipher {
     }
 
     pub fn encrypt(&self, plain: &str) -> Vec<u8> {
+        self.encrypt_bytes(plain.as_bytes())
+    }
+
+    /// Seals bytes that need not be text (a letter kept for resending).
+    pub fn encrypt_bytes(&self, plain: &[u8]) -> Vec<u8> {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-        let sealed = self.aead.encrypt(&nonce, plain.as_bytes()).expect("AES-GCM encryption of an in-memory buffer cannot fail");
+        let sealed = self.aead.encrypt(&nonce, plain).expect("AES-GCM encryption of an in-memory buffer cannot fail");
         let mut out = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
         out.push(FORMAT_V1);
         out.extend_from_slice(&nonce);
@@ -73,12 +78,16 @@ impl Cipher {
 
     pub fn decrypt(&self, stored: &[u8]) -> Result<String, String> {
         let failed = || "cannot decrypt the stored password (was the key file replaced?)".to_owned();
+        String::from_utf8(self.decrypt_bytes(stored).map_err(|_| failed())?).map_err(|_| failed())
+    }
+
+    pub fn decrypt_bytes(&self, stored: &[u8]) -> Result<Vec<u8>, String> {
+        let failed = || "cannot decrypt what was stored (was the key file replaced?)".to_owned();
         if stored.len() < 1 + NONCE_LEN || stored[0] != FORMAT_V1 {
             return Err(failed());
         }
         let nonce = Nonce::from_slice(&stored[1..1 + NONCE_LEN]);
-        let plain = self.aead.decrypt(nonce, &stored[1 + NONCE_LEN..]).map_err(|_| failed())?;
-        String::from_utf8(plain).map_err(|_| failed())
+        self.aead.decrypt(nonce, &stored[1 + NONCE_LEN..]).map_err(|_| failed())
     }
 }
 

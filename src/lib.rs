@@ -7,6 +7,7 @@
 //! [`store`] (journal, outbox, health), driven by [`delivery`]. What the
 //! admin sets is in [`config`]; at the top, what every step may use.
 
+pub mod alerts;
 pub mod clock;
 pub mod config;
 pub mod crypto;

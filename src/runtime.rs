@@ -138,6 +138,11 @@ impl Runtime {
     /// The cipher. The key file is created on first use, unless the store
     /// already holds passwords sealed with a key that is now missing: a new
     /// key would silently make every one of them undecryptable.
+    /// The cipher if an earlier call opened it (for code that holds the store in a transaction).
+    pub fn opened_cipher(&self) -> Option<&Cipher> {
+        self.cipher.as_ref()
+    }
+
     pub fn cipher(&mut self) -> Result<&Cipher> {
         if self.cipher.is_none() {
             let may_create = !self.store.has_sealed_passwords()?;

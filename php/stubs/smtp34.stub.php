@@ -40,7 +40,7 @@ namespace {
      * their values). With $check, connects, does TLS, EHLO and AUTH first (and sends
      * a test letter when `check_sends_test` is on); nothing is saved if it fails.
      *
-     * @param array{id?: int, active?: bool, name?: string, email?: string, host?: string, port?: int, security?: 'none'|'ssl'|'starttls', auth?: 'none'|'login', login?: string, password?: string, mailing_first?: bool, verify_tls?: bool, daily_limit?: int} $account
+     * @param array{id?: int, active?: bool, name?: string, email?: string, host?: string, port?: int, security?: 'none'|'ssl'|'starttls', auth?: 'none'|'login', login?: string, password?: string, mailing_first?: bool, verify_tls?: bool, daily_limit?: int, hourly_limit?: int, minute_limit?: int} $account
      * @return int the account's id
      * @throws \ValueError naming the field that is wrong
      * @throws \Smtp34\Exception when the check fails (the message holds the server's reply)
@@ -125,6 +125,16 @@ namespace {
      * @return list<array{start: int, account_id: ?int, status: string, count: int}>
      */
     function smtp34_journal_counts(int $since, int $until = 0, int $bucket = 3600): array
+    {
+    }
+
+    /**
+     * Puts a letter whose bytes the journal kept (keep_letters) back into the outbox,
+     * byte for byte, to the recipients it was kept for or only to the addresses in
+     * $to; returns the new journal row's id (its resent_from is $id). Throws
+     * Smtp34\Exception when nothing was kept, \ValueError for a bad $to.
+     */
+    function smtp34_journal_resend(int $id, string $to = ''): int
     {
     }
 

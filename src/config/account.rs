@@ -24,6 +24,8 @@ pub struct Account {
     pub has_password: bool,
     pub mailing_first: bool,
     pub daily_limit: i64,
+    pub hourly_limit: i64,
+    pub minute_limit: i64,
     pub created_at: i64,
     pub updated_at: i64,
     /// Bumped by every save; a transcript log restarts when it changes.
@@ -34,6 +36,10 @@ pub struct Account {
 }
 
 impl Account {
+    pub fn limits(&self) -> crate::store::health::Limits {
+        crate::store::health::Limits { minute: self.minute_limit, hour: self.hourly_limit, day: self.daily_limit }
+    }
+
     /// What SPEC §3 routing looks at.
     pub fn routing(&self) -> crate::route::Candidate<'_> {
         crate::route::Candidate {
@@ -58,6 +64,8 @@ pub struct AccountDraft {
     pub password: Option<String>,
     pub mailing_first: bool,
     pub daily_limit: i64,
+    pub hourly_limit: i64,
+    pub minute_limit: i64,
     pub oauth: Option<OAuthConfig>,
     /// Write-only, like the password; `None` keeps the stored one.
     pub client_secret: Option<String>,
@@ -68,7 +76,7 @@ pub struct AccountDraft {
 /// Fields an account array may carry. The read-only ones come back from
 /// `smtp34_account_get()` and are ignored on save, so a get → edit → save
 /// round trip works.
-const WRITABLE: [&str; 21] = [
+const WRITABLE: [&str; 23] = [
     "id",
     "active",
     "name",
@@ -82,6 +90,8 @@ const WRITABLE: [&str; 21] = [
     "mailing_first",
     "verify_tls",
     "daily_limit",
+    "hourly_limit",
+    "minute_limit",
     "oauth_provider",
     "oauth_client_id",
     "oauth_client_secret",
@@ -91,11 +101,13 @@ const WRITABLE: [&str; 21] = [
     "oauth_scope",
     "oauth_refresh_token",
 ];
-const READ_ONLY: [&str; 14] = [
+const READ_ONLY: [&str; 16] = [
     "has_password",
     "created_at",
     "updated_at",
     "sent_today",
+    "sent_this_hour",
+    "sent_this_minute",
     "failures",
     "last_error",
     "last_error_at",
@@ -174,10 +186,13 @@ impl AccountDraft {
                 ));
             }
         }
-        let daily_limit = match given("daily_limit") {
-            Some(v) => v.to_int_in("daily_limit", 0..=i64::from(u32::MAX))?,
-            None => existing.map_or(0, |a| a.daily_limit),
+        let limit = |key: &str, stored: fn(&Account) -> i64| match given(key) {
+            Some(v) => v.to_int_in(key, 0..=i64::from(u32::MAX)),
+            None => Ok(existing.map_or(0, stored)),
         };
+        let daily_limit = limit("daily_limit", |a| a.daily_limit)?;
+        let hourly_limit = limit("hourly_limit", |a| a.hourly_limit)?;
+        let minute_limit = limit("minute_limit", |a| a.minute_limit)?;
 
         let secret = |key: &str| given(key).map(|v| v.to_text(key)).transpose().map(|s| s.filter(|s| !s.trim().is_empty()));
         let client_secret = secret("oauth_client_secret")?;
@@ -236,6 +251,8 @@ impl AccountDraft {
             password,
             mailing_first,
             daily_limit,
+            hourly_limit,
+            minute_limit,
             oauth,
             client_secret,
             refresh_token,
@@ -318,6 +335,8 @@ mod tests {
             has_password: true,
             mailing_first: draft.mailing_first,
             daily_limit: 0,
+            hourly_limit: 0,
+            minute_limit: 0,
             created_at: 1,
             updated_at: 1,
             revision: 1,
@@ -347,6 +366,8 @@ mod tests {
             has_password: true,
             mailing_first: false,
             daily_limit: 0,
+            hourly_limit: 0,
+            minute_limit: 0,
             created_at: 1,
             updated_at: 1,
             revision: 1,

@@ -23,6 +23,70 @@ pub struct Settings {
     /// A kept SMTP connection is closed after this many letters.
     pub letters_per_connection: i64,
     pub delivery: DeliveryMode,
+    pub keep_letters: KeepLetters,
+    /// Where alerts and the weekly report go (none: empty).
+    pub alert_email: Vec<String>,
+    /// The webhook as stored: `sealed:<shown>|<hex of the sealed URL>`, or empty.
+    pub alert_webhook: String,
+    pub alert_after_failures: i64,
+    pub weekly_report: bool,
+}
+
+/// What the admin sees of a webhook URL: its scheme and host, the rest (a
+/// Slack path or a Telegram bot token is the secret) hidden.
+pub fn shown_webhook(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    format!("{scheme}://{host}/•••")
+}
+
+/// `smtp34_settings()` changes with a new `alert_webhook` URL checked and
+/// sealed (`seal` encrypts), so that only its sealed form is ever stored; the
+/// masked value a form sends back means "unchanged" and is dropped.
+pub fn seal_webhook(changes: &mut Fields, seal: impl FnOnce(&str) -> Vec<u8>) -> Result<(), FieldError> {
+    let Some(value) = changes.get("alert_webhook") else { return Ok(()) };
+    let url = value.to_line("alert_webhook")?.trim().to_owned();
+    if url.is_empty() {
+        changes.insert("alert_webhook".into(), Value::Bytes(Vec::new()));
+        return Ok(());
+    }
+    if url.ends_with("/•••") {
+        changes.remove("alert_webhook");
+        return Ok(());
+    }
+    crate::oauth::check_endpoint("alert_webhook", &url)?;
+    let sealed: String = seal(&url).iter().map(|b| format!("{b:02x}")).collect();
+    changes.insert("alert_webhook".into(), Value::Bytes(format!("sealed:{}|{sealed}", shown_webhook(&url)).into_bytes()));
+    Ok(())
+}
+
+impl Settings {
+    /// The sealed webhook URL's bytes, if one is set.
+    pub fn sealed_webhook(&self) -> Option<Vec<u8>> {
+        let hex = self.alert_webhook.split_once('|')?.1;
+        (0..hex.len()).step_by(2).map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
+    }
+}
+
+/// Whose bytes the journal keeps for `journal_days`, so they can be resent (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeepLetters {
+    /// Letters refused for good or given up.
+    Failed,
+    All,
+    None,
+}
+
+impl Choice for KeepLetters {
+    const ALL: &'static [Self] = &[KeepLetters::Failed, KeepLetters::All, KeepLetters::None];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            KeepLetters::Failed => "failed",
+            KeepLetters::All => "all",
+            KeepLetters::None => "none",
+        }
+    }
 }
 
 pub const LOG_PERIODS: [&str; 4] = ["day", "week", "month", "year"];
@@ -68,7 +132,7 @@ impl Choice for Fallback {
 }
 
 /// Every setting name, in the order of the SPEC table.
-pub const KEYS: [&str; 14] = [
+pub const KEYS: [&str; 19] = [
     "enabled",
     "log_enabled",
     "log_level",
@@ -83,6 +147,11 @@ pub const KEYS: [&str; 14] = [
     "keepalive_seconds",
     "letters_per_connection",
     "delivery",
+    "keep_letters",
+    "alert_email",
+    "alert_webhook",
+    "alert_after_failures",
+    "weekly_report",
 ];
 
 impl Default for Settings {
@@ -102,6 +171,11 @@ impl Default for Settings {
             keepalive_seconds: 30,
             letters_per_connection: 100,
             delivery: DeliveryMode::Background,
+            keep_letters: KeepLetters::Failed,
+            alert_email: Vec::new(),
+            alert_webhook: String::new(),
+            alert_after_failures: 3,
+            weekly_report: true,
         }
     }
 }
@@ -149,6 +223,21 @@ impl Settings {
             "keepalive_seconds" => self.keepalive_seconds = value.to_int_in(key, 0..=3600)?,
             "letters_per_connection" => self.letters_per_connection = value.to_int_in(key, 1..=100_000)?,
             "delivery" => self.delivery = value.to_enum(key)?,
+            "keep_letters" => self.keep_letters = value.to_enum(key)?,
+            "alert_email" => {
+                let text = value.to_line(key)?;
+                self.alert_email =
+                    text.split(',').map(str::trim).filter(|a| !a.is_empty()).map(|a| check_email(key, a)).collect::<Result<_, _>>()?;
+            }
+            "alert_webhook" => {
+                let text = value.to_line(key)?;
+                if !(text.is_empty() || text.starts_with("sealed:") && text.contains('|')) {
+                    return Err(FieldError::new(key, "must be an https URL (plain http only to a loopback address)"));
+                }
+                self.alert_webhook = text;
+            }
+            "alert_after_failures" => self.alert_after_failures = value.to_int_in(key, 1..=1000)?,
+            "weekly_report" => self.weekly_report = value.to_bool(key)?,
             _ => return Err(FieldError::new(key, "is not a setting")),
         }
         Ok(())
@@ -170,12 +259,28 @@ impl Settings {
             "keepalive_seconds" => Value::Int(self.keepalive_seconds),
             "letters_per_connection" => Value::Int(self.letters_per_connection),
             "delivery" => Value::Bytes(self.delivery.as_str().as_bytes().to_vec()),
+            "keep_letters" => Value::Bytes(self.keep_letters.as_str().as_bytes().to_vec()),
+            "alert_email" => Value::Bytes(self.alert_email.join(", ").into_bytes()),
+            // never the URL: what the admin may see of it
+            "alert_webhook" => Value::Bytes(
+                self.alert_webhook
+                    .strip_prefix("sealed:")
+                    .and_then(|s| s.split_once('|'))
+                    .map_or("", |(shown, _)| shown)
+                    .as_bytes()
+                    .to_vec(),
+            ),
+            "alert_after_failures" => Value::Int(self.alert_after_failures),
+            "weekly_report" => Value::Bool(self.weekly_report),
             _ => Value::Null,
         }
     }
 
     /// The text a setting is stored as.
     pub fn stored(&self, key: &str) -> String {
+        if key == "alert_webhook" {
+            return self.alert_webhook.clone();
+        }
         match self.get(key) {
             Value::Bool(b) => if b { "1" } else { "0" }.to_owned(),
             Value::Int(i) => i.to_string(),
@@ -199,7 +304,7 @@ mod tests {
         let got: Vec<String> = KEYS.iter().map(|k| format!("{k}={}", s.stored(k))).collect();
         assert_eq!(
             got.join(" "),
-            "enabled=0 log_enabled=1 log_level=2 log_period=day log_max_mb=10 timeout=10 check_sends_test=0 test_recipient= fallback=mail outbox_max_hours=48 journal_days=30 keepalive_seconds=30 letters_per_connection=100 delivery=background"
+            "enabled=0 log_enabled=1 log_level=2 log_period=day log_max_mb=10 timeout=10 check_sends_test=0 test_recipient= fallback=mail outbox_max_hours=48 journal_days=30 keepalive_seconds=30 letters_per_connection=100 delivery=background keep_letters=failed alert_email= alert_webhook= alert_after_failures=3 weekly_report=1"
         );
     }
 
@@ -231,5 +336,30 @@ mod tests {
         assert!(s.enabled);
         assert_eq!(s.timeout, 30);
         assert_eq!(s.log_level, Level::Reply);
+    }
+
+    #[test]
+    fn the_webhook_is_stored_sealed_and_shown_masked() {
+        let mut changes: Fields =
+            [("alert_webhook".to_string(), Value::Bytes(b"https://hooks.slack.com/services/T0/B0/secret".to_vec()))].into_iter().collect();
+        seal_webhook(&mut changes, |url| url.bytes().rev().collect()).unwrap();
+        let mut s = Settings::default();
+        s.apply(&changes).unwrap();
+        assert_eq!(s.get("alert_webhook"), Value::Bytes("https://hooks.slack.com/•••".as_bytes().to_vec()));
+        assert!(!s.stored("alert_webhook").contains("secret"), "{}", s.stored("alert_webhook"));
+        let unsealed: Vec<u8> = s.sealed_webhook().unwrap().into_iter().rev().collect();
+        assert_eq!(unsealed, b"https://hooks.slack.com/services/T0/B0/secret");
+        // the masked value sent back keeps it; plain http elsewhere than loopback is refused; empty clears
+        let mut back: Fields = [("alert_webhook".to_string(), s.get("alert_webhook"))].into_iter().collect();
+        seal_webhook(&mut back, |_| unreachable!()).unwrap();
+        assert!(back.is_empty());
+        let mut plain: Fields = [("alert_webhook".to_string(), Value::Bytes(b"http://example.com/hook".to_vec()))].into_iter().collect();
+        assert_eq!(seal_webhook(&mut plain, |_| Vec::new()).unwrap_err().field, "alert_webhook");
+        let raw: Fields = [("alert_webhook".to_string(), Value::Bytes(b"https://x.test/hook".to_vec()))].into_iter().collect();
+        assert!(Settings::default().apply(&raw).is_err(), "an unsealed URL never reaches the store");
+        let mut cleared: Fields = [("alert_webhook".to_string(), Value::Bytes(Vec::new()))].into_iter().collect();
+        seal_webhook(&mut cleared, |_| unreachable!()).unwrap();
+        s.apply(&cleared).unwrap();
+        assert_eq!(s.sealed_webhook(), None);
     }
 }

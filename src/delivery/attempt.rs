@@ -24,16 +24,19 @@ pub(super) fn try_accounts(rt: &mut Runtime, settings: &Settings, accounts: &[Ac
         let now = clock::now_unix();
         let recipients: Vec<Address> = outcome.pending.iter().filter_map(|r| Address::from_str(r).ok()).collect();
         let count = recipients.len() as i64;
-        match rt.store.reserve_today(account.id, count, account.daily_limit) {
+        match rt.store.reserve(account.id, count, account.limits(), now) {
             Ok(true) => {}
             Ok(false) => {
-                // another worker took the last places since the decision
+                // another worker took the last places since the decision: say which, and until when
                 let used = rt.store.used_today().ok().and_then(|used| used.get(&account.id).copied()).unwrap_or(0);
-                outcome
-                    .notes
-                    .push(format!("account {} reached its daily limit ({used} of {} recipients today)", account.id, account.daily_limit));
+                let (minute, hour) = rt.store.used_this_window(now).ok().and_then(|w| w.get(&account.id).copied()).unwrap_or_default();
                 let midnight = rt.store.next_local_midnight().unwrap_or(now + retry_delay(1));
-                outcome.not_before = Some(outcome.not_before.map_or(midnight, |t| t.min(midnight)));
+                let view = view_of(account, used, (minute, hour), 0);
+                let (why, until) = view
+                    .over_limit(count, now, midnight)
+                    .unwrap_or_else(|| (format!("account {} reached a limit", account.id), now + retry_delay(1)));
+                outcome.notes.push(why);
+                outcome.not_before = Some(outcome.not_before.map_or(until, |t| t.min(until)));
                 continue;
             }
             Err(e) => {

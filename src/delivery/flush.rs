@@ -34,8 +34,8 @@ pub(super) fn flush_outbox(rt: &mut Runtime, limit: i64, now_flag: bool) -> Resu
         // account saved while this flush runs is used for the letters after
         let config = rt.config()?;
         let settings = &config.settings;
-        let views = AccountUsage::load(rt, &config)?;
         let now = clock::now_unix();
+        let views = AccountUsage::load(rt, &config, now)?;
         // the letter is not read yet: the claim allows for a large one (20 MB), it lapses only if the flusher dies
         let claim = Claim { token: token.clone(), until: now + lease(settings, config.accounts.len().min(3), 10, 20 << 20) };
         let Some(row) = rt.store.claim_next(&claim, now, !now_flag, after_id)? else { break };

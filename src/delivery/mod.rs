@@ -15,7 +15,7 @@ use lettre::Address;
 
 use crate::clock;
 use crate::config::account::{Account, AccountDraft};
-use crate::config::settings::{DeliveryMode, Fallback, Settings};
+use crate::config::settings::{DeliveryMode, Fallback, KeepLetters, Settings};
 use crate::error::{Error, Result};
 use crate::letter::headers::Mailbox;
 use crate::letter::{Letter, MailArgs};
@@ -71,7 +71,7 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
     let letter = Letter::parse(args, &crate::process::unique_id());
     let config = rt.config()?;
     let (settings, accounts) = (&config.settings, &config.accounts);
-    let views = AccountUsage::load(rt, &config)?;
+    let views = AccountUsage::load(rt, &config, now)?;
     prune_now_and_then(rt, settings, now);
     let facts = LetterFacts { from: letter.from.as_ref(), mailing: letter.mailing.is_some(), recipients: letter.recipients.len() };
     let decision =
@@ -165,6 +165,8 @@ fn send_now(rt: &mut Runtime, settings: &Settings, accounts: &[Account], mut ent
     outcome.notes.extend(notes);
     let mut shipment = Outgoing { message: &message, envelope_from: letter.envelope_from.clone(), message_id: &letter.message_id };
     try_accounts(rt, settings, &chosen, &mut shipment, &mut outcome);
+    // the bytes travel with the row to be settled: `keep_letters` may keep them
+    row.message = message;
     let journal_error = settle(rt, settings, &row, &outcome, Some(started)).err().map(journal_problem);
     Ok(MailStep::Done(MailResult { accepted: outcome.accepted(), journal_error }))
 }
@@ -281,14 +283,17 @@ fn lease(settings: &Settings, candidates: usize, recipients: usize, bytes: usize
 /// What the decision needs of the accounts besides their fields.
 struct AccountUsage {
     used: HashMap<i64, i64>,
+    windows: HashMap<i64, (i64, i64)>,
     midnight: i64,
 }
 
 impl AccountUsage {
-    fn load(rt: &Runtime, config: &crate::runtime::Config) -> Result<AccountUsage> {
+    fn load(rt: &Runtime, config: &crate::runtime::Config, now: i64) -> Result<AccountUsage> {
         let limited = config.accounts.iter().any(|a| a.daily_limit > 0);
+        let windowed = config.accounts.iter().any(|a| a.hourly_limit > 0 || a.minute_limit > 0);
         Ok(AccountUsage {
             used: if limited { rt.store.used_today()? } else { HashMap::new() },
+            windows: if windowed { rt.store.used_this_window(now)? } else { HashMap::new() },
             midnight: if limited { rt.store.next_local_midnight()? } else { i64::MAX },
         })
     }
@@ -297,13 +302,27 @@ impl AccountUsage {
         config
             .accounts
             .iter()
-            .map(|a| AccountView {
-                routing: a.routing(),
-                daily_limit: a.daily_limit,
-                used_today: self.used.get(&a.id).copied().unwrap_or(0),
-                backoff_until: config.health.get(&a.id).map_or(0, |h| h.backoff_until),
+            .map(|a| {
+                let used = self.used.get(&a.id).copied().unwrap_or(0);
+                let window = self.windows.get(&a.id).copied().unwrap_or_default();
+                view_of(a, used, window, config.health.get(&a.id).map_or(0, |h| h.backoff_until))
             })
             .collect()
+    }
+}
+
+/// An account as the decision sees it: its limits beside what it used today, this hour
+/// and this minute (`window`: minute, hour), and when its rest ends.
+pub(crate) fn view_of(a: &Account, used_today: i64, window: (i64, i64), backoff_until: i64) -> AccountView<'_> {
+    AccountView {
+        routing: a.routing(),
+        daily_limit: a.daily_limit,
+        used_today,
+        hourly_limit: a.hourly_limit,
+        used_this_hour: window.1,
+        minute_limit: a.minute_limit,
+        used_this_minute: window.0,
+        backoff_until,
     }
 }
 
@@ -334,6 +353,8 @@ pub struct Maintenance {
     pub flushed: FlushReport,
     pub pruned: usize,
     pub tokens_refreshed: usize,
+    /// Alerts raised, and the letters (alerts by email, the weekly report) for the caller to send.
+    pub raised: crate::alerts::Raised,
 }
 
 /// SPEC §6 `smtp34_maintain()`: the periodic work in one call, for the
@@ -343,7 +364,72 @@ pub fn maintain(rt: &mut Runtime) -> Result<Maintenance> {
     let config = rt.config()?;
     let pruned = prune(rt, &config.settings, clock::now_unix())?;
     let flushed = flush::flush_outbox(rt, 500, false)?;
-    Ok(Maintenance { flushed, pruned, tokens_refreshed })
+    // after the flush: its failures count toward the alerts
+    let raised = crate::alerts::run(rt, &config.settings)?;
+    Ok(Maintenance { flushed, pruned, tokens_refreshed, raised })
+}
+
+/// `smtp34_journal_resend()`: a letter whose bytes the journal kept goes into
+/// the outbox again, byte for byte, to the recipients it was kept for or only
+/// to the addresses in `to`; the new journal row (`queued`) points at the old
+/// one. Returns at once: the outbox delivers it (the sender thread in
+/// background mode, else the next flush).
+pub fn resend(rt: &mut Runtime, id: i64, to: &[u8]) -> Result<i64> {
+    let kept = rt.store.kept_letter(id)?.ok_or_else(|| {
+        Error::Storage(format!("journal row {id} has no kept letter to resend (keep_letters, or pruned after journal_days)"))
+    })?;
+    let recipients: Vec<String> = if to.iter().all(u8::is_ascii_whitespace) {
+        kept.recipients.clone()
+    } else {
+        let list = crate::letter::addresses::parse(to, None);
+        if !list.rejected.is_empty() || list.mailboxes.is_empty() {
+            let why = if list.rejected.is_empty() { "no address".to_owned() } else { list.rejected.join(", ") };
+            return Err(crate::config::fields::FieldError::new("to", format!("must be a list of email addresses ({why})")).into());
+        }
+        list.mailboxes.into_iter().map(|m| m.address).collect()
+    };
+    let message = rt.cipher()?.decrypt_bytes(&kept.sealed).map_err(Error::Storage)?;
+    let settings = rt.config()?.settings.clone();
+    let now = clock::now_unix();
+    let from = if kept.from_name.is_empty() { kept.from_email.clone() } else { format!("{} <{}>", kept.from_name, kept.from_email) };
+    let original = rt.store.journal_page(1, id + 1, &crate::store::journal::JournalFilter::default())?.into_iter().find(|r| r.id == id);
+    let entry = JournalEntry {
+        time: now,
+        account_id: None,
+        mailing_id: original.as_ref().and_then(|r| r.mailing_id.clone()),
+        from,
+        recipients: recipients.join(", "),
+        subject: kept.subject.clone(),
+        message_id: original.map(|r| r.message_id).unwrap_or_default(),
+        status: Status::Queued,
+        reply: format!("resent from journal row {id}"),
+        resent_from: Some(id),
+        ..Default::default()
+    };
+    let row = OutboxLetter {
+        id: 0,
+        journal_id: None,
+        created_at: now,
+        from_name: kept.from_name,
+        from_email: kept.from_email,
+        mailing: kept.mailing,
+        envelope_from: kept.envelope_from,
+        recipients,
+        subject: kept.subject,
+        size: message.len() as i64,
+        message: Vec::new(),
+        account_id: None,
+        attempts: 0,
+        next_try_at: now,
+        last_try_at: None,
+        last_error: String::new(),
+        claimed: false,
+    };
+    let (journal_id, _) = rt.store.begin_letter(&entry, &row, &message, None, now)?;
+    if settings.delivery == DeliveryMode::Background {
+        background::wake(&rt.paths, settings.timeout());
+    }
+    Ok(journal_id)
 }
 
 /// Resolution used by `smtp34_resolve()`: the account custom_mail would use.

@@ -14,6 +14,7 @@ pub(super) fn settle(
     outcome: &Outcome,
     sent_at: Option<Instant>,
 ) -> rusqlite::Result<Settlement> {
+    open_cipher_to_keep(rt, settings);
     // one transaction for all a letter's bookkeeping: one commit a letter, not five
     let tx = rusqlite::Transaction::new_unchecked(&rt.store.conn, rusqlite::TransactionBehavior::Immediate)?;
     let settled = settle_in(rt, settings, row, outcome, sent_at)?;
@@ -60,6 +61,7 @@ pub(super) fn settle_in(
         Settlement::Waiting
     };
     let Some(journal_id) = row.journal_id else { return Ok(settled) };
+    keep_letter(rt, settings, journal_id, row, settled, outcome, now)?;
     let reply = outcome.reply();
     if let Some(started) = sent_at {
         rt.store.complete_journal(
@@ -91,6 +93,38 @@ pub(super) fn settle_in(
         rt.store.add_journal_note(journal_id, &text)?;
     }
     Ok(settled)
+}
+
+/// The key file is opened before a settling transaction when letters may be kept:
+/// opening it may need to read the store, which the transaction holds.
+pub(super) fn open_cipher_to_keep(rt: &mut Runtime, settings: &Settings) {
+    if settings.keep_letters != KeepLetters::None {
+        if let Err(e) = rt.cipher() {
+            tracing::warn!("letters cannot be kept for resending: {e}");
+        }
+    }
+}
+
+/// Keeps the letter's bytes, sealed, beside its journal row when `keep_letters` asks
+/// for this outcome (SPEC §5): for whom it did not reach, or for all when it went out.
+fn keep_letter(
+    rt: &Runtime,
+    settings: &Settings,
+    journal_id: i64,
+    row: &OutboxLetter,
+    settled: Settlement,
+    outcome: &Outcome,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let recipients: Vec<String> = match (settings.keep_letters, settled) {
+        (KeepLetters::None, _) | (_, Settlement::Waiting) | (KeepLetters::Failed, Settlement::Sent) => return Ok(()),
+        (_, Settlement::Failed) => outcome.refused.iter().map(|(address, _)| address.clone()).collect(),
+        (_, Settlement::GivenUp) => outcome.pending.clone(),
+        (KeepLetters::All, Settlement::Sent) => row.recipients.clone(),
+    };
+    let recipients = if recipients.is_empty() { row.recipients.clone() } else { recipients };
+    let Some(cipher) = rt.opened_cipher() else { return Ok(()) };
+    rt.store.keep_letter(journal_id, row, &recipients, &cipher.encrypt_bytes(&row.message), now)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

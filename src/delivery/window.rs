@@ -31,8 +31,8 @@ pub(super) fn flush_windows(rt: &mut Runtime, limit: i64, token: &str) -> Result
     while report.tried < limit {
         let config = rt.config()?;
         let (settings, accounts) = (&config.settings, &config.accounts);
-        let views = AccountUsage::load(rt, &config)?;
         let now = clock::now_unix();
+        let views = AccountUsage::load(rt, &config, now)?;
         // a whole window may be ahead of the last letter: its claim allows for that
         let claim = Claim { token: token.to_owned(), until: now + lease(settings, accounts.len().min(3), 10 * WINDOW, 20 << 20) };
         let most = WINDOW.min((limit - report.tried).max(0) as usize);
@@ -61,6 +61,7 @@ pub(super) fn flush_windows(rt: &mut Runtime, limit: i64, token: &str) -> Result
             failed_here.extend(plan.outcome.failures.iter().map(|(id, _)| *id));
         }
         // the whole window's bookkeeping in one write transaction, after every word to a server
+        super::settle::open_cipher_to_keep(rt, settings);
         let tx = rusqlite::Transaction::new_unchecked(&rt.store.conn, rusqlite::TransactionBehavior::Immediate)?;
         for plan in &plans {
             report.count(settle_in(rt, settings, &plan.row, &plan.outcome, None)?);
@@ -78,7 +79,7 @@ fn send_together(rt: &mut Runtime, settings: &Settings, account: &Account, plans
     let mut chosen: Vec<usize> = Vec::new();
     for (at, plan) in plans.iter().enumerate() {
         let first = plan.candidates.first().is_some_and(|a| a.id == account.id);
-        if first && rt.store.reserve_today(account.id, plan.row.recipients.len() as i64, account.daily_limit).unwrap_or(false) {
+        if first && rt.store.reserve(account.id, plan.row.recipients.len() as i64, account.limits(), now).unwrap_or(false) {
             chosen.push(at);
         }
     }

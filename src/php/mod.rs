@@ -251,12 +251,15 @@ struct AccountState {
     account: Account,
     health: Health,
     sent_today: i64,
+    /// Recipients this calendar minute and hour (counted for accounts limited per minute or hour).
+    window: (i64, i64),
     tokens: Option<crate::store::oauth::StoredTokens>,
 }
 
 fn account_states(rt: &crate::runtime::Runtime, accounts: Vec<Account>) -> Result<Vec<AccountState>, Error> {
     let mut health = rt.store.health()?;
     let used = rt.store.used_today()?;
+    let windows = rt.store.used_this_window(crate::clock::now_unix())?;
     let mut tokens = rt.store.oauth_states()?;
     Ok(accounts
         .into_iter()
@@ -264,6 +267,7 @@ fn account_states(rt: &crate::runtime::Runtime, accounts: Vec<Account>) -> Resul
             health: health.remove(&account.id).unwrap_or_default(),
             tokens: tokens.remove(&account.id),
             sent_today: used.get(&account.id).copied().unwrap_or(0),
+            window: windows.get(&account.id).copied().unwrap_or_default(),
             account,
         })
         .collect())
@@ -275,6 +279,8 @@ fn account_array(state: &AccountState) -> PhpArray {
     let mut array = account_fields(a);
     for (key, value) in [
         ("sent_today", Value::Int(state.sent_today)),
+        ("sent_this_hour", Value::Int(state.window.1)),
+        ("sent_this_minute", Value::Int(state.window.0)),
         ("failures", Value::Int(h.failures)),
         ("last_error", text(&h.last_error)),
         ("last_error_at", int_or_null(h.last_error_at)),
@@ -302,6 +308,8 @@ fn account_fields(a: &Account) -> PhpArray {
         ("mailing_first", Value::Bool(a.mailing_first)),
         ("verify_tls", Value::Bool(a.server.verify_tls)),
         ("daily_limit", Value::Int(a.daily_limit)),
+        ("hourly_limit", Value::Int(a.hourly_limit)),
+        ("minute_limit", Value::Int(a.minute_limit)),
         ("created_at", Value::Int(a.created_at)),
         ("updated_at", Value::Int(a.updated_at)),
     ])
@@ -466,7 +474,14 @@ pub fn smtp34_settings(changes: Option<&ZendHashTable>) -> PhpResult<PhpArray> {
     let changes = changes.map(fields_of);
     let current = guard(|| {
         with_runtime(|rt| match changes.filter(|c| !c.is_empty()) {
-            Some(changes) => rt.store.update_settings(&changes),
+            Some(mut changes) => {
+                // a new webhook URL is a secret: only its sealed form is stored
+                if changes.contains_key("alert_webhook") {
+                    let cipher = rt.cipher()?;
+                    settings::seal_webhook(&mut changes, |url| cipher.encrypt(url))?;
+                }
+                rt.store.update_settings(&changes)
+            }
             None => Ok(rt.store.settings()?),
         })
     })?;
@@ -529,6 +544,13 @@ pub fn smtp34_journal_counts(since: i64, until: i64, bucket: i64) -> PhpResult<V
         .collect())
 }
 
+#[php_function]
+#[php(name = "smtp34_journal_resend")]
+#[php(defaults(to = Bytes::EMPTY))]
+pub fn smtp34_journal_resend(id: i64, to: Bytes) -> PhpResult<i64> {
+    guard(|| with_runtime(|rt| delivery::resend(rt, id, to.0)))
+}
+
 // ---- the outbox ----
 
 #[php_function]
@@ -547,14 +569,40 @@ fn flush_array(report: &delivery::FlushReport) -> PhpArray {
 #[php(name = "smtp34_maintain")]
 pub fn smtp34_maintain() -> PhpResult<PhpArray> {
     let done = guard(|| with_runtime(delivery::maintain))?;
+    // alert letters and the weekly report go out as any letter of the site does,
+    // with the runtime back in its slot (custom_mail() may hand one to PHP's mail())
+    for letter in &done.raised.letters {
+        custom_mail(
+            Bytes(letter.to.as_bytes()),
+            Bytes(letter.subject.as_bytes()),
+            Bytes(letter.body.as_bytes()),
+            Bytes(letter.headers.as_bytes()),
+            Bytes::EMPTY,
+            None,
+        );
+    }
+    let alerts: Vec<PhpArray> = done
+        .raised
+        .alerts
+        .iter()
+        .map(|(alert, id)| {
+            array_of(vec![
+                ("id", Value::Int(*id)),
+                ("event", text(alert.event)),
+                ("account_id", int_or_null(alert.account_id)),
+                ("text", text(&alert.text)),
+            ])
+        })
+        .collect();
     let mut array = array_of(vec![
         ("pruned", Value::Int(done.pruned as i64)),
         ("tokens_refreshed", Value::Int(done.tokens_refreshed as i64)),
-        // alerts and the weekly report (SPEC §10) are not built yet: nothing is sent
-        ("alerts_sent", Value::Int(0)),
-        ("report_sent", Value::Bool(false)),
+        ("alerts_sent", Value::Int(alerts.len() as i64)),
+        ("report_sent", Value::Bool(done.raised.report_sent)),
     ]);
     let _ = array.insert("flushed", flush_array(&done.flushed));
+    // beyond SPEC §6's keys: the alerts themselves, for the host's own notifications (Bitrix's CAdminNotify)
+    let _ = array.insert("alerts", alerts);
     Ok(array)
 }
 
@@ -726,6 +774,7 @@ pub fn register(module: ModuleBuilder) -> ModuleBuilder {
         .function(wrap_function!(smtp34_resolve))
         .function(wrap_function!(smtp34_journal))
         .function(wrap_function!(smtp34_journal_counts))
+        .function(wrap_function!(smtp34_journal_resend))
         .function(wrap_function!(smtp34_log_list))
         .function(wrap_function!(smtp34_log_read))
         .function(wrap_function!(smtp34_log_delete))

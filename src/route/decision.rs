@@ -14,8 +14,31 @@ pub struct AccountView<'a> {
     /// 0: no limit.
     pub daily_limit: i64,
     pub used_today: i64,
+    /// Recipients a calendar hour and minute may take (0: no limit), and what this one has taken.
+    pub hourly_limit: i64,
+    pub used_this_hour: i64,
+    pub minute_limit: i64,
+    pub used_this_minute: i64,
     /// The account rests after failures until then (page hits skip it).
     pub backoff_until: i64,
+}
+
+impl AccountView<'_> {
+    /// The first of its limits (minute, hour, day) that `recipients` more
+    /// would pass: why, and when that window ends.
+    pub fn over_limit(&self, recipients: i64, now: i64, next_midnight: i64) -> Option<(String, i64)> {
+        let id = self.routing.id;
+        [
+            (self.minute_limit, self.used_this_minute, "per-minute", (now / 60 + 1) * 60, "this minute"),
+            (self.hourly_limit, self.used_this_hour, "hourly", (now / 3600 + 1) * 3600, "this hour"),
+            (self.daily_limit, self.used_today, "daily", next_midnight, "today"),
+        ]
+        .into_iter()
+        .find(|&(limit, used, ..)| limit > 0 && used + recipients > limit)
+        .map(|(limit, used, name, until, when)| {
+            (format!("account {id} reached its {name} limit ({used} of {limit} recipients {when})"), until)
+        })
+    }
 }
 
 /// Why PHP's own `mail()` gets the letter, unchanged.
@@ -159,11 +182,9 @@ fn usable(
         } else if respect_backoff && account.backoff_until > now {
             result.skipped.push(format!("account {id} rests after failing, for {} s more", account.backoff_until - now));
             result.until = result.until.min(account.backoff_until);
-        } else if account.daily_limit > 0 && account.used_today + recipients as i64 > account.daily_limit {
-            result
-                .skipped
-                .push(format!("account {id} reached its daily limit ({} of {} recipients today)", account.used_today, account.daily_limit));
-            result.until = result.until.min(next_midnight);
+        } else if let Some((why, until)) = account.over_limit(recipients as i64, now, next_midnight) {
+            result.skipped.push(why);
+            result.until = result.until.min(until);
         } else {
             result.candidates.push(*id);
         }
@@ -180,7 +201,16 @@ mod tests {
 
     fn account(id: i64, name: &'static str) -> AccountView<'static> {
         let routing = Candidate { id, active: true, name, email: "shop@site.ru", mailing_first: false };
-        AccountView { routing, daily_limit: 0, used_today: 0, backoff_until: 0 }
+        AccountView {
+            routing,
+            daily_limit: 0,
+            used_today: 0,
+            hourly_limit: 0,
+            used_this_hour: 0,
+            minute_limit: 0,
+            used_this_minute: 0,
+            backoff_until: 0,
+        }
     }
 
     fn from(name: &str) -> Mailbox {
@@ -272,5 +302,30 @@ mod tests {
         assert_eq!(usable.until, NOW + 60);
         let nobody = retry_candidates(&from("x"), false, 1, &[], NOW, MIDNIGHT, &[]);
         assert_eq!(nobody.skipped, ["no active account for shop@site.ru now"]);
+    }
+
+    #[test]
+    fn minute_and_hour_limits_fail_over_then_wait_for_their_window() {
+        let f = from("Shop");
+        let mut accounts = vec![account(1, "Shop"), account(2, "Shop")];
+        accounts[0].minute_limit = 10;
+        accounts[0].used_this_minute = 9;
+        let Decision::Send { candidates, skipped, .. } = decide(true, true, letter(&f, 2), &accounts, NOW, MIDNIGHT) else { panic!() };
+        assert_eq!(candidates, vec![2], "over its minute: the next account");
+        assert_eq!(skipped, ["account 1 reached its per-minute limit (9 of 10 recipients this minute)"]);
+        accounts[1].hourly_limit = 100;
+        accounts[1].used_this_hour = 100;
+        let Decision::Wait { until, why, .. } = decide(true, true, letter(&f, 2), &accounts, NOW, MIDNIGHT) else { panic!() };
+        assert_eq!(until, (NOW / 60 + 1) * 60, "the earliest window: account 1's next minute");
+        assert!(why.contains("account 2 reached its hourly limit (100 of 100 recipients this hour)"), "{why}");
+        accounts[0].minute_limit = 0;
+        accounts[0].hourly_limit = 5;
+        accounts[0].used_this_hour = 5;
+        let Decision::Wait { until, .. } = decide(true, true, letter(&f, 2), &accounts, NOW, MIDNIGHT) else { panic!() };
+        assert_eq!(until, (NOW / 3600 + 1) * 3600);
+        // the minute is checked first, then the hour, then the day
+        accounts[0].minute_limit = 1;
+        accounts[0].daily_limit = 1;
+        assert!(accounts[0].over_limit(2, NOW, MIDNIGHT).unwrap().0.contains("per-minute"));
     }
 }

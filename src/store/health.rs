@@ -17,6 +17,14 @@ pub fn backoff_seconds(failures: i64) -> i64 {
     doubling.min(15 * 60)
 }
 
+/// Recipients an account may send to per calendar minute, hour and day (0: no limit).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub minute: i64,
+    pub hour: i64,
+    pub day: i64,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Health {
     /// Failures in a row; 0 once it delivers again.
@@ -91,6 +99,66 @@ impl Store {
             params![account_id, now + backoff_seconds(failures)],
         )?;
         Ok(failures)
+    }
+
+    /// Recipients each limited account sent to this calendar minute and hour
+    /// (`now`'s): account id → (minute, hour).
+    pub fn used_this_window(&self, now: i64) -> rusqlite::Result<HashMap<i64, (i64, i64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT account_id, period, recipients FROM rate_usage WHERE (period = 60 AND start = ?1) OR (period = 3600 AND start = ?2)",
+        )?;
+        let mut used: HashMap<i64, (i64, i64)> = HashMap::new();
+        for row in
+            stmt.query_map([now / 60 * 60, now / 3600 * 3600], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))?
+        {
+            let (account, period, recipients) = row?;
+            let entry = used.entry(account).or_default();
+            if period == 60 {
+                entry.0 = recipients;
+            } else {
+                entry.1 = recipients;
+            }
+        }
+        Ok(used)
+    }
+
+    /// Takes `count` places of each limit the account has (per minute, hour
+    /// and day; 0 = none), all or nothing, so two workers never both take the
+    /// last places. Places of the minute and hour are not given back: a
+    /// provider counts what was tried.
+    pub fn reserve(&self, account_id: i64, count: i64, limits: Limits, now: i64) -> rusqlite::Result<bool> {
+        if limits.minute <= 0 && limits.hour <= 0 {
+            return self.reserve_today(account_id, count, limits.day);
+        }
+        self.conn.execute_batch("SAVEPOINT reserve")?;
+        let taken = (|| -> rusqlite::Result<bool> {
+            for (period, limit) in [(60, limits.minute), (3600, limits.hour)] {
+                if limit > 0 && !self.reserve_window(account_id, period, now / period * period, count, limit)? {
+                    return Ok(false);
+                }
+            }
+            self.reserve_today(account_id, count, limits.day)
+        })();
+        match taken {
+            Ok(true) => self.conn.execute_batch("RELEASE reserve")?,
+            _ => self.conn.execute_batch("ROLLBACK TO reserve; RELEASE reserve")?,
+        }
+        taken
+    }
+
+    fn reserve_window(&self, account_id: i64, period: i64, start: i64, count: i64, limit: i64) -> rusqlite::Result<bool> {
+        let taken = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO rate_usage (account_id, period, start, recipients) SELECT ?1, ?2, ?3, ?4 WHERE ?4 <= ?5
+                 ON CONFLICT (account_id, period) DO UPDATE
+                     SET recipients = CASE WHEN start = ?3 THEN recipients + ?4 ELSE ?4 END, start = ?3
+                     WHERE CASE WHEN start = ?3 THEN recipients ELSE 0 END + ?4 <= ?5
+                 RETURNING recipients",
+            )?
+            .query_row(params![account_id, period, start, count, limit], |r| r.get::<_, i64>(0))
+            .optional()?;
+        Ok(taken.is_some())
     }
 
     /// Recipients each account sent to today.
@@ -190,5 +258,24 @@ mod tests {
         assert!(store.reserve_today(1, 2, 3).unwrap(), "given back");
         assert!(store.reserve_today(5, 1000, 0).unwrap(), "0: no limit");
         assert!(store.next_local_midnight().unwrap() > crate::clock::now_unix());
+    }
+
+    #[test]
+    fn minute_and_hour_places_are_taken_all_or_nothing_and_start_over_with_their_window() {
+        let store = store("windows");
+        let limits = Limits { minute: 3, hour: 5, day: 0 };
+        let t = 36_000_000; // on the hour
+        assert!(store.reserve(1, 2, limits, t).unwrap());
+        assert!(!store.reserve(1, 2, limits, t + 10).unwrap(), "the minute has one place left");
+        assert_eq!(store.used_this_window(t).unwrap()[&1], (2, 2), "a refused reservation took nothing");
+        assert!(store.reserve(1, 1, limits, t + 20).unwrap());
+        assert!(store.reserve(1, 2, limits, t + 60).unwrap(), "a new minute");
+        assert!(!store.reserve(1, 1, limits, t + 120).unwrap(), "but the hour is full (5 of 5)");
+        assert_eq!(store.used_this_window(t + 120).unwrap()[&1], (0, 5));
+        assert!(store.reserve(1, 3, limits, t + 3600).unwrap(), "a new hour");
+        let day = Limits { minute: 10, hour: 0, day: 1 };
+        assert!(store.reserve(2, 1, day, t).unwrap());
+        assert!(!store.reserve(2, 1, day, t + 60).unwrap(), "the day is full");
+        assert_eq!(store.used_this_window(t + 60).unwrap().get(&2), None, "and the new minute took nothing");
     }
 }

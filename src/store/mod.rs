@@ -4,6 +4,7 @@
 //! writers queue instead of failing, and numbered migrations so a newer
 //! extension upgrades an older file in place.
 
+pub mod alerts;
 pub mod dkim;
 pub mod health;
 pub mod journal;
@@ -172,6 +173,39 @@ const MIGRATIONS: &[&str] = &[
         kept_at INTEGER NOT NULL,
         sealed BLOB NOT NULL
     );",
+    // 9: limits per calendar hour and minute (SPEC §5); rate_usage holds each limited
+    // account's current window only, started afresh when the window moves on
+    "ALTER TABLE accounts ADD COLUMN hourly_limit INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE accounts ADD COLUMN minute_limit INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE rate_usage (
+        account_id INTEGER NOT NULL,
+        period INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        recipients INTEGER NOT NULL,
+        PRIMARY KEY (account_id, period)
+    );
+    ALTER TABLE kept_letters ADD COLUMN from_name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE kept_letters ADD COLUMN from_email TEXT NOT NULL DEFAULT '';
+    ALTER TABLE kept_letters ADD COLUMN mailing INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE kept_letters ADD COLUMN envelope_from TEXT;
+    ALTER TABLE kept_letters ADD COLUMN recipients TEXT NOT NULL DEFAULT '';
+    ALTER TABLE kept_letters ADD COLUMN subject TEXT NOT NULL DEFAULT '';
+    CREATE TABLE alert_state (
+        event TEXT NOT NULL,
+        account_id INTEGER NOT NULL,
+        raised INTEGER NOT NULL DEFAULT 0,
+        last_sent_at INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (event, account_id)
+    );
+    CREATE TABLE alert_log (
+        id INTEGER PRIMARY KEY,
+        time INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        account_id INTEGER,
+        text TEXT NOT NULL,
+        outcome TEXT NOT NULL
+    );
+    CREATE TABLE marks (key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -349,7 +383,7 @@ impl Store {
     const ACCOUNT_COLUMNS: &'static str = "id, active, name, email, host, port, security, auth, login, \
         password IS NOT NULL AND length(password) > 0, mailing_first, verify_tls, daily_limit, created_at, updated_at, revision, \
         oauth_provider, oauth_client_id, oauth_client_secret IS NOT NULL AND length(oauth_client_secret) > 0, oauth_tenant, \
-        oauth_authorize_url, oauth_token_url, oauth_scope";
+        oauth_authorize_url, oauth_token_url, oauth_scope, hourly_limit, minute_limit";
 
     fn account_from_row(row: &rusqlite::Row) -> rusqlite::Result<Account> {
         let security: String = row.get(6)?;
@@ -381,6 +415,8 @@ impl Store {
             has_password: row.get(9)?,
             mailing_first: row.get(10)?,
             daily_limit: row.get(12)?,
+            hourly_limit: row.get(23)?,
+            minute_limit: row.get(24)?,
             created_at: row.get(13)?,
             updated_at: row.get(14)?,
             revision: row.get(15)?,
@@ -425,8 +461,8 @@ impl Store {
         self.run(
             "INSERT INTO accounts (active, name, email, host, port, security, auth, login, password,
                 mailing_first, verify_tls, daily_limit, created_at, updated_at, oauth_provider, oauth_client_id,
-                oauth_client_secret, oauth_tenant, oauth_authorize_url, oauth_token_url, oauth_scope)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                oauth_client_secret, oauth_tenant, oauth_authorize_url, oauth_token_url, oauth_scope, hourly_limit, minute_limit)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
             params![
                 draft.active,
                 draft.name,
@@ -448,6 +484,8 @@ impl Store {
                 o.map_or("", |o| o.authorize_url.as_str()),
                 o.map_or("", |o| o.token_url.as_str()),
                 o.map_or("", |o| o.scope.as_str()),
+                draft.hourly_limit,
+                draft.minute_limit,
             ],
         )?;
         Ok(self.conn.last_insert_rowid())
@@ -477,6 +515,8 @@ impl Store {
         changed("mailing_first", before.mailing_first != draft.mailing_first, Box::new(draft.mailing_first));
         changed("verify_tls", old.verify_tls != new.verify_tls, Box::new(new.verify_tls));
         changed("daily_limit", before.daily_limit != draft.daily_limit, Box::new(draft.daily_limit));
+        changed("hourly_limit", before.hourly_limit != draft.hourly_limit, Box::new(draft.hourly_limit));
+        changed("minute_limit", before.minute_limit != draft.minute_limit, Box::new(draft.minute_limit));
         changed("password", sealed.password.is_some(), Box::new(sealed.password));
         let columns_of = |o: Option<&crate::oauth::OAuthConfig>| o.map_or_else(crate::oauth::OAuthConfig::no_columns, |o| o.columns());
         for ((column, was), (_, will)) in columns_of(before.oauth.as_ref()).into_iter().zip(columns_of(draft.oauth.as_ref())) {

@@ -235,6 +235,72 @@ impl Store {
     }
 }
 
+/// A letter whose bytes the journal kept (SPEC §5 `keep_letters`), the bytes still sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptLetter {
+    pub journal_id: i64,
+    pub from_name: String,
+    pub from_email: String,
+    pub mailing: bool,
+    pub envelope_from: Option<String>,
+    /// Whom it was kept for: every recipient, or those it never reached.
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub sealed: Vec<u8>,
+}
+
+impl Store {
+    /// Keeps a letter's sealed bytes beside its journal row, for `smtp34_journal_resend()`.
+    pub fn keep_letter(
+        &self,
+        journal_id: i64,
+        letter: &OutboxLetter,
+        recipients: &[String],
+        sealed: &[u8],
+        now: i64,
+    ) -> rusqlite::Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO kept_letters (journal_id, kept_at, sealed, from_name, from_email, mailing, envelope_from, recipients, subject)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                journal_id,
+                now,
+                sealed,
+                letter.from_name,
+                letter.from_email,
+                letter.mailing,
+                letter.envelope_from,
+                recipients.join("\n"),
+                letter.subject
+            ])?;
+        Ok(())
+    }
+
+    pub fn kept_letter(&self, journal_id: i64) -> rusqlite::Result<Option<KeptLetter>> {
+        self.conn
+            .query_row(
+                "SELECT journal_id, from_name, from_email, mailing, envelope_from, recipients, subject, sealed FROM kept_letters WHERE journal_id = ?1",
+                [journal_id],
+                |r| {
+                    let recipients: String = r.get(5)?;
+                    Ok(KeptLetter {
+                        journal_id: r.get(0)?,
+                        from_name: r.get(1)?,
+                        from_email: r.get(2)?,
+                        mailing: r.get(3)?,
+                        envelope_from: r.get(4)?,
+                        recipients: recipients.split('\n').filter(|r| !r.is_empty()).map(str::to_owned).collect(),
+                        subject: r.get(6)?,
+                        sealed: r.get(7)?,
+                    })
+                },
+            )
+            .optional()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -473,4 +473,75 @@ test('the DKIM page adds keys, shows the TXT record that verifies the next lette
   await page.click('#apply-group');
   assert.equal(await page.locator('#dkim tbody tr').count(), 1);
   assert.equal(php(`echo count(smtp34_dkim_list());`), '1');
+});
+
+test('kept letters are resent from the journal in bulk, to another address', async () => {
+  php(`smtp34_settings(['enabled' => true, 'keep_letters' => 'all', 'delivery' => 'wait']);
+    for ($i = 1; $i <= 3; $i++) { custom_mail("r$i@mail.ru", "Повтор $i", "Текст $i\\n", 'From: shop@site.ru'); }`);
+  await page.goto(base + '/journal?text=' + encodeURIComponent('Повтор'));
+  const rows = page.locator('#journal tbody tr');
+  assert.equal(await rows.count(), 3);
+  assert.deepEqual(await rows.locator('td.kept').allInnerTexts(), ['Да', 'Да', 'Да']);
+  for (const box of await rows.locator('input[type=checkbox]').all()) await box.check();
+  await page.fill('#resend-to', 'manager@site.ru');
+  await page.click('#resend');
+  assert.match(await page.locator('.smtp34-note').innerText(), /Поставлено в очередь на повторную отправку: 3\./);
+  assert.equal(await page.locator('#filter-text').inputValue(), 'Повтор', 'the filter stays');
+  await shot('journal-resent');
+
+  const spool = join(work, 'spool');
+  const before = readdirSync(spool).filter((f) => f.endsWith('.json')).length;
+  php(`smtp34_outbox_flush(10, true);`);
+  const metas = readdirSync(spool).filter((f) => f.endsWith('.json')).sort((a, b) => parseInt(a) - parseInt(b)).slice(before)
+    .map((f) => JSON.parse(readFileSync(join(spool, f), 'utf8')));
+  assert.equal(metas.length, 3);
+  assert.deepEqual(metas.map((m) => m.rcpt_tos), [['manager@site.ru'], ['manager@site.ru'], ['manager@site.ru']]);
+  const resent = JSON.parse(php(`echo json_encode(smtp34_journal(3));`));
+  assert.ok(resent.every((r) => r.resent_from !== null && r.status === 'sent'), JSON.stringify(resent));
+  php(`smtp34_settings(['keep_letters' => 'failed']);`);
+});
+
+test('the journal filters and pages over 5,000 rows, window by window; the dashboard shows limits', async () => {
+  // 5,000 rows written straight into the journal, a minute apart, older than anything sent above
+  execFileSync('php', ['-r', `
+    $pdo = new PDO('sqlite:${work}/smtp34.db');
+    $pdo->exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+      INSERT INTO journal (time, account_id, mailing_id, from_addr, recipients, subject, message_id, status, reply, duration_ms)
+      SELECT strftime('%s', 'now') - 86400 * 3 - (5000 - i) * 60, NULL, NULL, 'old@site.ru', 'client' || i || '@mail.ru',
+             'Архив ' || i, '<a' || i || '@site.ru>', CASE WHEN i % 50 = 0 THEN 'failed' ELSE 'sent' END, '250 ok', 5 FROM n
+      ORDER BY i");`], { cwd: repo });
+  // those rows take ids above the letters sent earlier: order by time is what the pages promise only within a window
+  const total = Number(php(`echo count(smtp34_journal(100000));`));
+  assert.ok(total > 5000);
+  await page.goto(base + '/journal');
+  assert.equal(await page.locator('#journal tbody tr').count(), 50);
+  assert.match(await page.locator('#window-note').innerText(), /последние 2000 подходящих писем/);
+  assert.equal(await page.locator('#pager a').count(), 39, '40 pages of 50 in a window of 2,000');
+  const seen = new Set();
+  let windows = 0;
+  for (;;) {
+    windows++;
+    for (const id of await page.locator('#journal tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.id))) seen.add(id);
+    const older = page.locator('#journal-older');
+    if (!(await older.count())) break;
+    await older.click();
+    assert.equal(await page.locator('#journal-newest').count(), 1);
+  }
+  assert.equal(windows, Math.ceil(total / 2000));
+  await shot('journal-last-window');
+
+  // a filter reaches the oldest rows: every failed one of the 5,000, newest first
+  await page.goto(base + '/journal?status=failed&text=' + encodeURIComponent('архив'));
+  assert.equal(await page.locator('#journal-count').innerText(), 'Найдено писем: 100');
+  assert.equal(await page.locator('#journal tbody tr').first().locator('td.subject').innerText(), 'Архив 5000');
+  await page.click('#pager a:text-is("2")');
+  assert.equal(await page.locator('#journal tbody tr').last().locator('td.subject').innerText(), 'Архив 50');
+
+  // the dashboard counts the 5,000 too, and shows each account's use against its limits
+  php(`foreach (smtp34_account_list() as $a) { if ($a['active']) { smtp34_account_save(['id' => $a['id'], 'hourly_limit' => 1000, 'minute_limit' => 60], false); } }`);
+  await page.goto(base + '/dashboard');
+  const failedTotal = Number((await page.locator('#totals .total.failed strong').innerText()));
+  assert.ok(failedTotal >= 100, `${failedTotal}`);
+  assert.match(await page.locator('#dashboard-accounts').innerText(), /за час \d+ \/ 1000, за минуту \d+ \/ 60/);
+  await shot('dashboard-limits');
 });

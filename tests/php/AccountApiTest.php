@@ -12,9 +12,9 @@ final class AccountApiTest extends Smtp34TestCase
         $account = smtp34_account_get($id);
         $this->assertSame([
             'id', 'active', 'name', 'email', 'host', 'port', 'security', 'auth', 'login', 'has_password',
-            'mailing_first', 'verify_tls', 'daily_limit', 'created_at', 'updated_at',
-            // what every worker knows of it: today's count and its health
-            'sent_today', 'failures', 'last_error', 'last_error_at', 'last_success_at', 'resting_until',
+            'mailing_first', 'verify_tls', 'daily_limit', 'hourly_limit', 'minute_limit', 'created_at', 'updated_at',
+            // what every worker knows of it: today's count (this hour's and minute's when limited) and its health
+            'sent_today', 'sent_this_hour', 'sent_this_minute', 'failures', 'last_error', 'last_error_at', 'last_success_at', 'resting_until',
             // SPEC §9, empty for a password account
             'oauth_provider', 'oauth_client_id', 'has_client_secret', 'oauth_tenant', 'oauth_authorize_url', 'oauth_token_url',
             'oauth_scope', 'oauth_connected', 'oauth_expires_at', 'oauth_refreshed_at', 'oauth_error',
@@ -186,11 +186,13 @@ final class AccountApiTest extends Smtp34TestCase
     public function testSettingsDefaultsChangesAndValidation(): void
     {
         $all = smtp34_settings();
-        $this->assertSame(['enabled', 'log_enabled', 'log_level', 'log_period', 'log_max_mb', 'timeout', 'check_sends_test', 'test_recipient', 'fallback', 'outbox_max_hours', 'journal_days', 'keepalive_seconds', 'letters_per_connection', 'delivery'], array_keys($all));
+        $this->assertSame(['enabled', 'log_enabled', 'log_level', 'log_period', 'log_max_mb', 'timeout', 'check_sends_test', 'test_recipient', 'fallback', 'outbox_max_hours', 'journal_days', 'keepalive_seconds', 'letters_per_connection', 'delivery',
+            'keep_letters', 'alert_email', 'alert_webhook', 'alert_after_failures', 'weekly_report'], array_keys($all));
         $changed = smtp34_settings(['log_level' => '4', 'fallback' => 'none']);
         $this->assertSame(4, $changed['log_level']);
         $this->assertSame('none', $changed['fallback']);
-        foreach ([['log_level' => 5], ['fallback' => 'drop'], ['delivery' => 'later'], ['timeout' => 0], ['log_period' => 'hour'], ['nope' => 1], ['test_recipient' => 'x@']] as $bad) {
+        foreach ([['log_level' => 5], ['fallback' => 'drop'], ['delivery' => 'later'], ['timeout' => 0], ['log_period' => 'hour'], ['nope' => 1], ['test_recipient' => 'x@'],
+            ['keep_letters' => 'some'], ['alert_email' => 'a@site.ru, nope'], ['alert_webhook' => 'http://example.com/hook'], ['alert_after_failures' => 0]] as $bad) {
             try {
                 smtp34_settings($bad + ['enabled' => false]);
                 $this->fail('accepted ' . json_encode($bad));

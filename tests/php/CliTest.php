@@ -81,6 +81,29 @@ final class CliTest extends Smtp34TestCase
         $this->assertSame(2, $this->cli('outbox', 'bogus')['code']);
     }
 
+    public function testMaintainAndJournalResend(): void
+    {
+        $server = $this->authServer(['reject-data' => true]);
+        $this->addAccount($server);
+        $this->assertSame(0, $this->cli('settings', 'enabled=1', 'delivery=wait', 'keep_letters=all')['code']);
+        $send = ChildPhp::run('var_dump(custom_mail("a@mail.ru", "s", "b\n", "From: shop@site.ru"));', $this->ini);
+        $this->assertSame("bool(false)\n", $send['stdout'], $send['stderr']);
+        $row = json_decode($this->cli('--json', 'journal', '--limit', '1')['stdout'], true)[0];
+        $this->assertTrue($row['kept']);
+
+        $resend = $this->cli('journal', 'resend', (string) $row['id'], 'boss@site.ru');
+        $this->assertSame(0, $resend['code'], $resend['stderr']);
+        $this->assertMatchesRegularExpression('/^queued again as journal row \d+$/', trim($resend['stdout']));
+        $this->assertSame(1, $this->cli('journal', 'resend', '999999')['code'], 'nothing kept: an error');
+
+        // the resent letter is due now: the flush tries it, and this server refuses it again
+        $maintain = $this->cli('maintain');
+        $this->assertSame(1, $maintain['code'], 'a letter failed: exit 1, as outbox flush does');
+        $this->assertMatchesRegularExpression('/^sent 0, given up 1, waiting 0; pruned \d+; tokens refreshed 0; alerts \d+; weekly report (sent|not due)$/', trim($maintain['stdout']));
+        $json = json_decode($this->cli('--json', 'maintain')['stdout'], true);
+        $this->assertSame(['pruned', 'tokens_refreshed', 'alerts_sent', 'report_sent', 'flushed', 'alerts'], array_keys($json));
+    }
+
     public function testControlCharactersFromTheJournalAreEscapedOnTheTerminal(): void
     {
         $server = $this->authServer();

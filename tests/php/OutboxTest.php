@@ -242,6 +242,44 @@ final class OutboxTest extends Smtp34TestCase
         $this->assertSame(['sent' => 0, 'failed' => 0, 'left' => 3], smtp34_outbox_flush(100, true), 'still today');
     }
 
+    public function testMinuteAndHourLimitsFailOverThenQueueAndReleaseWhenTheWindowOpens(): void
+    {
+        $first = $this->authServer();
+        $second = $this->authServer();
+        if ((int) date('s') > 45) {
+            sleep(61 - (int) date('s'));   // the four letters below go within one minute (and one hour)
+        }
+        $limited = $this->account($first, ['minute_limit' => 2, 'hourly_limit' => 3], false);
+        $spare = $this->account($second, ['name' => 'Запасной', 'hourly_limit' => 1], false);
+        smtp34_settings(['enabled' => true, 'delivery' => 'wait']);
+        $send = fn (string $to) => custom_mail($to, 's', "b\n", 'From: shop@site.ru');
+        $to = static fn (SmtpServer $server) => array_merge(...array_map(static fn ($l) => $l['meta']['rcpt_tos'], $server->received()));
+
+        // accounts are tried highest id first: the spare takes one, then its hour is full
+        foreach (['a@mail.ru', 'b@mail.ru', 'c@mail.ru', 'd@mail.ru'] as $recipient) {
+            $this->assertTrue($send($recipient));
+        }
+        $this->assertSame(['a@mail.ru'], $to($second));
+        $this->assertSame(['b@mail.ru', 'c@mail.ru'], $to($first), 'two a minute');
+        [$waiting] = $this->waiting();
+        $this->assertSame('d@mail.ru', $waiting['recipients']);
+        $this->assertStringContainsString("account $limited reached its per-minute limit (2 of 2 recipients this minute)", $waiting['last_error']);
+        $this->assertStringContainsString("account $spare reached its hourly limit (1 of 1 recipients this hour)", $waiting['last_error']);
+        $this->assertLessThanOrEqual((intdiv(time(), 60) + 1) * 60, $waiting['next_try_at'], 'it waits for the next minute, not the next day');
+        $account = smtp34_account_get($limited);
+        $this->assertSame([2, 2, 2], [$account['sent_this_minute'], $account['sent_this_hour'], $account['sent_today']]);
+        $this->assertSame(['sent' => 0, 'failed' => 0, 'left' => 1], smtp34_outbox_flush(100, true), 'the same minute: still full');
+
+        // the minute passes (the window's start moved back a minute)
+        self::sqlite(ini_get('smtp34.db'), 'UPDATE rate_usage SET start = start - 60 WHERE period = 60');
+        $this->assertSame(['sent' => 1, 'failed' => 0, 'left' => 0], smtp34_outbox_flush(100, true));
+        $this->assertSame(['b@mail.ru', 'c@mail.ru', 'd@mail.ru'], $to($first));
+        // and now its hour (3) is full: the next letter waits for the next hour
+        $this->assertTrue($send('e@mail.ru'));
+        [$waiting] = $this->waiting();
+        $this->assertStringContainsString('reached its hourly limit (3 of 3 recipients this hour)', $waiting['last_error']);
+    }
+
     public function testALetterIsGivenUpAfterOutboxMaxHours(): void
     {
         $server = $this->authServer();

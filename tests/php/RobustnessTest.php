@@ -31,7 +31,10 @@ final class RobustnessTest extends Smtp34TestCase
         $this->assertSame('$to, $subject, $message, ?$additional_headers, ?$additional_parameters, ?$context', $signature('custom_mail'));
         $this->assertSame('$account, ?$check', $signature('smtp34_account_save'));
         $this->assertSame('$from, ?$mailing', $signature('smtp34_resolve'));
-        $this->assertSame('?$limit', $signature('smtp34_journal'));
+        $this->assertSame('?$limit, ?$before_id, ?$filter', $signature('smtp34_journal'));
+        $this->assertSame([50, 0], array_map(static fn ($p) => $p->getDefaultValue(), array_slice((new ReflectionFunction('smtp34_journal'))->getParameters(), 0, 2)));
+        $this->assertSame('$since, ?$until, ?$bucket', $signature('smtp34_journal_counts'));
+        $this->assertSame('$id, ?$to', $signature('smtp34_journal_resend'));
         $this->assertSame('?$changes', $signature('smtp34_settings'));
         $this->assertSame('?$limit, ?$now', $signature('smtp34_outbox_flush'));
         $this->assertSame([100, false], array_map(static fn ($p) => $p->getDefaultValue(), (new ReflectionFunction('smtp34_outbox_flush'))->getParameters()));

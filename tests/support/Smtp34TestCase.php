@@ -3,13 +3,14 @@ declare(strict_types=1);
 
 use PHPUnit\Framework\TestCase;
 
-/** Each test starts with no accounts and the default settings, smtp34 enabled. */
+/** Each test starts with no accounts, no waiting letters, no DKIM keys and the default settings, smtp34 enabled. */
 abstract class Smtp34TestCase extends TestCase
 {
     protected const DEFAULTS = [
         'enabled' => true, 'log_enabled' => true, 'log_level' => 2, 'log_period' => 'day', 'log_max_mb' => 10,
         'timeout' => 5, 'check_sends_test' => false, 'test_recipient' => '', 'fallback' => 'mail', 'outbox_max_hours' => 48,
         'journal_days' => 30, 'keepalive_seconds' => 30, 'letters_per_connection' => 100, 'delivery' => 'wait',
+        'keep_letters' => 'failed',
     ];
 
     /** @var list<SmtpServer> */
@@ -22,6 +23,9 @@ abstract class Smtp34TestCase extends TestCase
         }
         foreach (smtp34_outbox_list() as $letter) {
             smtp34_outbox_delete($letter['id']);
+        }
+        foreach (smtp34_dkim_list() as $key) {
+            smtp34_dkim_delete($key['id']);
         }
         smtp34_settings(self::DEFAULTS);
     }

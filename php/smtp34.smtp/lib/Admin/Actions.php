@@ -37,10 +37,12 @@ final class Actions
         'oauth_scope' => ['text', false, 60, []],
         'mailing_first' => ['checkbox', false, 0, []],
         'daily_limit' => ['number', false, 6, []],
+        'hourly_limit' => ['number', false, 6, []],
+        'minute_limit' => ['number', false, 6, []],
     ];
     /** Account fields as the forms carry them (the API's names). */
     public const ACCOUNT_FIELDS = ['active', 'name', 'email', 'host', 'port', 'security', 'auth', 'login', 'password', 'mailing_first', 'verify_tls', 'daily_limit',
-        'oauth_provider', 'oauth_client_id', 'oauth_client_secret', 'oauth_tenant', 'oauth_authorize_url', 'oauth_token_url', 'oauth_scope'];
+        'hourly_limit', 'minute_limit', 'oauth_provider', 'oauth_client_id', 'oauth_client_secret', 'oauth_tenant', 'oauth_authorize_url', 'oauth_token_url', 'oauth_scope'];
     /** Write-only fields: never shown again, kept when left empty. */
     public const SECRET_FIELDS = ['password' => 'has_password', 'oauth_client_secret' => 'has_client_secret'];
     public const BOOLEAN_FIELDS = ['active', 'mailing_first', 'verify_tls'];
@@ -71,7 +73,7 @@ final class Actions
     public const ACCOUNT_ACTIONS = ['activate', 'deactivate', 'delete'];
     /** What the form shows for an account not saved yet. */
     public const NEW_ACCOUNT = ['active' => true, 'name' => '', 'email' => '', 'host' => '', 'port' => 465, 'security' => 'ssl', 'auth' => 'login', 'login' => '',
-        'mailing_first' => false, 'verify_tls' => true, 'daily_limit' => 0, 'has_password' => false, 'oauth_provider' => 'microsoft'];
+        'mailing_first' => false, 'verify_tls' => true, 'daily_limit' => 0, 'hourly_limit' => 0, 'minute_limit' => 0, 'has_password' => false, 'oauth_provider' => 'microsoft'];
 
     /**
      * What the form says of an OAuth account's connection: connected (and
@@ -195,6 +197,27 @@ final class Actions
     public static function flushOutbox(): array
     {
         return smtp34_outbox_flush(100, true);
+    }
+
+    /**
+     * Resends the kept letters `$ids` (SPEC §6), to their own recipients or
+     * only to `$to`: each goes into the outbox, so a thousand return at once.
+     *
+     * @return array{0: int, 1: list<string>} how many were queued, and why others were not
+     */
+    public static function resend(array $ids, string $to): array
+    {
+        $queued = 0;
+        $problems = [];
+        foreach (array_unique(array_map('intval', $ids)) as $id) {
+            try {
+                smtp34_journal_resend($id, trim($to));
+                $queued++;
+            } catch (\Smtp34\Exception|\ValueError $e) {
+                $problems[$e->getMessage()] = true;
+            }
+        }
+        return [$queued, array_keys($problems)];
     }
 
     public static function deleteLetters(array $ids): void

@@ -58,6 +58,7 @@ final class Html
             $key === 'log_level' => self::select($key, ['1' => '1', '2' => '2', '3' => '3', '4' => '4'], (string) $value),
             $key === 'log_period' => self::select($key, array_combine(['day', 'week', 'month', 'year'], array_map(static fn ($p) => $t->get("PERIOD_$p"), ['day', 'week', 'month', 'year'])), (string) $value),
             $key === 'fallback' => self::select($key, ['mail' => $t->get('FALLBACK_mail'), 'none' => $t->get('FALLBACK_none')], (string) $value),
+            $key === 'keep_letters' => self::select($key, ['failed' => $t->get('KEEP_failed'), 'all' => $t->get('KEEP_all'), 'none' => $t->get('KEEP_none')], (string) $value),
             $key === 'delivery' => self::select($key, ['background' => $t->get('DELIVERY_background'), 'wait' => $t->get('DELIVERY_wait')], (string) $value),
             default => '<input type="text" name="' . $key . '" id="' . $key . '" value="' . self::e((string) $value) . '">',
         };

@@ -68,16 +68,37 @@ final class Lists
         'MESSAGE_ID' => ['J_message_id', 'text', null, 'message-id', false],
         'REPLY' => ['J_reply', 'text', null, 'reply', true],
         'DURATION_MS' => ['J_duration', 'int', null, 'duration', true],
+        'KEPT' => ['J_kept', 'yesno', null, 'kept', true],
     ];
 
+    /** What W may do to several journal rows at once. */
+    public const JOURNAL_GROUP_ACTIONS = ['resend' => 'J_RESEND'];
+
     /** @return array<string, mixed> column id => value */
-    public static function accountValues(array $a): array
+    public static function accountValues(array $a, I18n $t): array
     {
         return [
             'ID' => $a['id'], 'ACTIVE' => $a['active'], 'NAME' => $a['name'], 'EMAIL' => $a['email'], 'HOST' => $a['host'], 'PORT' => $a['port'],
             'SECURITY' => $a['security'], 'AUTH' => $a['auth'] !== 'none', 'STATE' => $a,
-            'SENT_TODAY' => $a['sent_today'] . ($a['daily_limit'] > 0 ? ' / ' . $a['daily_limit'] : ''),
+            'SENT_TODAY' => self::usage($a, $t),
         ];
+    }
+
+    /**
+     * What an account sent today against its daily limit, and this hour and
+     * minute against those limits when it has them: "120 / 500 (this hour 30 / 100)".
+     */
+    public static function usage(array $a, I18n $t): string
+    {
+        $of = static fn (int $used, int $limit) => $used . ($limit > 0 ? ' / ' . $limit : '');
+        $windows = [];
+        if (($a['hourly_limit'] ?? 0) > 0) {
+            $windows[] = sprintf($t->get('USE_HOUR'), $of($a['sent_this_hour'], $a['hourly_limit']));
+        }
+        if (($a['minute_limit'] ?? 0) > 0) {
+            $windows[] = sprintf($t->get('USE_MINUTE'), $of($a['sent_this_minute'], $a['minute_limit']));
+        }
+        return $of($a['sent_today'], $a['daily_limit']) . ($windows ? ' (' . implode(', ', $windows) . ')' : '');
     }
 
     /** What W may do to one account: action => label key (its toggle, then delete). */
@@ -111,7 +132,7 @@ final class Lists
         return [
             'ID' => $r['id'], 'TIME' => $r['time'], 'STATUS' => $r['status'], 'ACCOUNT_ID' => $r['account_id'], 'MAILING_ID' => $r['mailing_id'],
             'FROM' => $r['from'], 'RECIPIENTS' => $r['recipients'], 'SUBJECT' => $r['subject'], 'MESSAGE_ID' => $r['message_id'],
-            'REPLY' => $r['reply'], 'DURATION_MS' => $r['duration_ms'],
+            'REPLY' => $r['reply'], 'DURATION_MS' => $r['duration_ms'], 'KEPT' => $r['kept'],
         ];
     }
 

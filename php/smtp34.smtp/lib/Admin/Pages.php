@@ -123,7 +123,7 @@ final class Pages
                 $buttons .= ' <button type="submit" name="row" class="' . $class . '" value="' . $action . ':' . $a['id'] . '">' . $this->t($label) . '</button>';
             }
             $html .= '<tr data-id="' . $a['id'] . '"><td><input type="checkbox" name="ids[]" value="' . $a['id'] . '"></td>'
-                . $this->valueCells(Lists::ACCOUNTS, Lists::accountValues($a), 'ID', $edit)
+                . $this->valueCells(Lists::ACCOUNTS, Lists::accountValues($a, $this->t), 'ID', $edit)
                 . '<td><a class="edit" href="' . Html::e($edit) . '">' . $this->t('EDIT') . '</a>' . $buttons . '</td></tr>';
         }
         $html .= '</tbody></table><p>' . $this->t('FOR_SELECTED') . ': '
@@ -409,22 +409,37 @@ final class Pages
 
     public function journal(Request $request): Response
     {
+        if ($request->isPost()) {
+            $ids = array_map('intval', (array) ($request->post['ids'] ?? []));
+            if (is_string($request->post['row'] ?? null) && preg_match('/^resend:(\d+)$/', $request->post['row'], $m)) {
+                $ids = [(int) $m[1]];
+            }
+            [$queued, $problems] = Actions::resend($ids, (string) ($request->post['to'] ?? ''));
+            return Response::redirect($this->url('journal', array_filter($request->query, 'is_string') + ['resent' => $queued] + ($problems ? ['problem' => implode('; ', $problems)] : [])));
+        }
         $filter = Journal::filterFrom($request->query);
         $before = max(0, (int) ($request->query['before'] ?? 0));
         $window = Journal::window($filter, $before);
         $found = Journal::page($window, (int) ($request->query['page'] ?? 1));
         $query = array_filter($filter, static fn ($v) => $v !== '') + ($before > 0 ? ['before' => $before] : []);
-        $html = $this->journalFilter($filter) . $this->windowLinks($window, $before, array_filter($filter, static fn ($v) => $v !== ''));
+        $html = (isset($request->query['resent']) ? self::note(sprintf($this->t->get('J_RESENT'), (int) $request->query['resent'])) : '')
+            . (isset($request->query['problem']) ? self::error($this->t->get('J_RESEND_FAILED') . ' ' . (string) $request->query['problem']) : '')
+            . $this->journalFilter($filter) . $this->windowLinks($window, $before, array_filter($filter, static fn ($v) => $v !== ''));
         if ($found['total'] === 0) {
             $nothing = $before === 0 && $filter === Journal::filterFrom([]) ? 'NO_JOURNAL' : 'J_NOTHING_FOUND';
             return new Response($this->t->get('JOURNAL_TITLE'), $html . '<p id="journal-empty">' . $this->t($nothing) . '</p>');
         }
-        $html .= '<p id="journal-count">' . Html::e(sprintf($this->t->get('J_FOUND'), $found['total'])) . '</p><table class="smtp34-table" id="journal"><thead><tr>'
+        $html .= '<p id="journal-count">' . Html::e(sprintf($this->t->get('J_FOUND'), $found['total'])) . '</p>'
+            . $this->form('journal', array_filter($request->query, 'is_string'), 'journal-form') . '<table class="smtp34-table" id="journal"><thead><tr><th></th>'
             . $this->headerCells(Lists::JOURNAL) . '</tr></thead><tbody>';
         foreach ($found['rows'] as $row) {
-            $html .= '<tr class="status-' . Html::e($row['status']) . '" data-id="' . $row['id'] . '">' . $this->valueCells(Lists::JOURNAL, Lists::journalValues($row)) . '</tr>';
+            $box = $row['kept'] ? '<input type="checkbox" name="ids[]" value="' . $row['id'] . '">' : '';
+            $html .= '<tr class="status-' . Html::e($row['status']) . '" data-id="' . $row['id'] . '"><td>' . $box . '</td>'
+                . $this->valueCells(Lists::JOURNAL, Lists::journalValues($row)) . '</tr>';
         }
-        return new Response($this->t->get('JOURNAL_TITLE'), $html . '</tbody></table>' . $this->pager($found, $query));
+        $html .= '</tbody></table><p>' . $this->t('FOR_SELECTED') . ': <button type="submit" name="action" value="resend" id="resend">' . $this->t('J_RESEND') . '</button> '
+            . '<label>' . $this->t('J_RESEND_TO') . ' <input type="text" name="to" id="resend-to" size="30"></label></p></form>';
+        return new Response($this->t->get('JOURNAL_TITLE'), $html . $this->pager($found, $query));
     }
 
     /** Says how far back this window of matching rows reaches, with links to the next older one and back to the newest. */
@@ -522,7 +537,7 @@ final class Pages
         foreach (smtp34_account_list() as $a) {
             $counts = $this->daily['accounts'][(string) $a['id']] ?? $empty;
             $rows[$a['id']] = ['id' => (string) $a['id'], 'email' => Html::e($a['email']), 'active' => $this->t($a['active'] ? 'YES' : 'NO'),
-                'state' => Health::html($a, $this->t), 'today' => $a['sent_today'] . ($a['daily_limit'] > 0 ? ' / ' . $a['daily_limit'] : ''),
+                'state' => Health::html($a, $this->t), 'today' => Html::e(Lists::usage($a, $this->t)),
                 'sent' => (string) $counts['sent'], 'queued' => (string) $counts['queued'], 'failed' => (string) $counts['failed']];
         }
         return $rows;

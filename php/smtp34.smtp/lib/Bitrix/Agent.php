@@ -11,7 +11,8 @@ use Smtp34\Admin\I18n;
  * 3 days refreshed so providers never expire them, the journal pruned), and
  * it keeps the admin notifications in
  * step with the accounts' health: one per failing account, removed when the
- * account delivers again, and one when letters had to be given up.
+ * account delivers again, one when letters had to be given up, and one for
+ * each other alert smtp34_maintain() raised (SPEC §10).
  */
 final class Agent
 {
@@ -33,12 +34,36 @@ final class Agent
         }
         try {
             // an extension older than the module has no smtp34_maintain(): flushing is what it can do
-            $report = function_exists('smtp34_maintain') ? smtp34_maintain()['flushed'] : smtp34_outbox_flush(100);
-            self::notify($report, smtp34_account_list());
+            $done = function_exists('smtp34_maintain') ? smtp34_maintain() : ['flushed' => smtp34_outbox_flush(100)];
+            self::notify($done['flushed'], smtp34_account_list());
+            self::notifyAlerts($done['alerts'] ?? []);
         } catch (\Throwable $e) {
             // an agent that throws is dropped by Bitrix: the next minute tries again
         }
         return self::CALL;
+    }
+
+    /**
+     * SPEC §10's alerts in Bitrix's admin notifications, but for a failing or
+     * recovered account, which notify() keeps in step with its health.
+     *
+     * @param list<array{id: int, event: string, account_id: ?int, text: string}> $alerts
+     */
+    public static function notifyAlerts(array $alerts): void
+    {
+        $charset = I18n::siteCharset();
+        foreach ($alerts as $alert) {
+            if (in_array($alert['event'], ['account_failing', 'account_recovered'], true)) {
+                continue;
+            }
+            \CAdminNotify::Add([
+                'MESSAGE' => $charset === null ? $alert['text'] : mb_convert_encoding($alert['text'], $charset, 'UTF-8'),
+                'TAG' => 'SMTP34_ALERT_' . $alert['id'] . '_',
+                'MODULE_ID' => AdminPage::MODULE_ID,
+                'ENABLE_CLOSE' => 'Y',
+                'NOTIFY_TYPE' => 'E',
+            ]);
+        }
     }
 
     /**

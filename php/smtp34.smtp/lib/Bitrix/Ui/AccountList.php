@@ -39,7 +39,7 @@ final class AccountList
         $result = Admin::paged(Admin::sorted(self::filtered($filter), $sort, Admin::sorts(Lists::ACCOUNTS)), $list, $t->get('ACCOUNTS_TITLE'));
         while ($a = $result->NavNext(false)) {
             $edit = AdminPage::url('account_edit', ['id' => $a['id']]);
-            $row = Admin::row($list, $a['id'], $a, Admin::cells(Lists::ACCOUNTS, Lists::accountValues($a), 'ID', $edit), $edit, $t->get('EDIT'));
+            $row = Admin::row($list, $a['id'], $a, Admin::cells(Lists::ACCOUNTS, Lists::accountValues($a, $t), 'ID', $edit), $edit, $t->get('EDIT'));
             $actions = [['ICON' => 'edit', 'DEFAULT' => true, 'TEXT' => Admin::e($t->get('EDIT')), 'ACTION' => $list->ActionRedirect($edit)]];
             foreach ($canWrite ? Lists::accountActions($a) : [] as $action => $label) {
                 if ($action === 'delete') {

@@ -3,6 +3,7 @@ declare(strict_types=1);
 
 namespace Smtp34\Bitrix\Ui;
 
+use Smtp34\Admin\Actions;
 use Smtp34\Admin\Html;
 use Smtp34\Admin\Journal;
 use Smtp34\Admin\Lists;
@@ -30,13 +31,25 @@ final class JournalList
             $query[$key] = $asked[$field] ?? '';
         }
         $filter = Journal::filterFrom($query);
+        $resent = null;
+        $ids = Admin::right() >= 'W' ? $list->GroupAction() : false;
+        if ($ids !== false && $list->GetAction() === 'resend') {
+            $resent = Actions::resend($ids, '');
+        }
         $before = max(0, (int) ($_GET['before'] ?? 0));
         $window = Journal::window($filter, $before);
 
         Admin::headers($list, Lists::JOURNAL);
         $result = Admin::paged(Admin::sorted($window, $sort, Admin::sorts(Lists::JOURNAL)), $list, $t->get('JOURNAL_TITLE'));
+        $canWrite = Admin::right() >= 'W';
         while ($r = $result->NavNext(false)) {
-            Admin::row($list, $r['id'], $r, Admin::cells(Lists::JOURNAL, Lists::journalValues($r)));
+            $row = Admin::row($list, $r['id'], $r, Admin::cells(Lists::JOURNAL, Lists::journalValues($r)));
+            if ($canWrite && $r['kept']) {
+                $row->AddActions([['TEXT' => Admin::e($t->get('J_RESEND')), 'ACTION' => $list->ActionDoGroup($r['id'], 'resend')]]);
+            }
+        }
+        if ($canWrite) {
+            $list->AddGroupActionTable(array_map(static fn ($label) => Admin::site($t->get($label)), Lists::JOURNAL_GROUP_ACTIONS));
         }
         $list->CheckListMode();
 
@@ -44,7 +57,13 @@ final class JournalList
         $note = Journal::windowNote(count($window), $window === [] ? null : (int) end($window)['time'], $t);
         $links = ($before > 0 ? '<a id="journal-newest" href="' . Admin::e(AdminPage::url('journal')) . '">' . Admin::e($t->get('J_NEWEST')) . '</a> ' : '')
             . ($note !== null ? '<a id="journal-older" href="' . Admin::e(AdminPage::url('journal', ['before' => end($window)['id']])) . '">' . Admin::e($t->get('J_OLDER')) . '</a>' : '');
-        return new Screen($t->get('JOURNAL_TITLE'), static function () use ($note, $links, $asked, $list): void {
+        return new Screen($t->get('JOURNAL_TITLE'), static function () use ($note, $links, $asked, $list, $resent, $t): void {
+            if ($resent !== null) {
+                \CAdminMessage::ShowNote(Admin::site(sprintf($t->get('J_RESENT'), $resent[0])));
+                foreach ($resent[1] as $problem) {
+                    \CAdminMessage::ShowMessage(['MESSAGE' => Admin::site($t->get('J_RESEND_FAILED') . ' ' . $problem), 'TYPE' => 'ERROR']);
+                }
+            }
             if ($note !== null) {
                 \CAdminMessage::ShowMessage(['MESSAGE' => Admin::site($note), 'TYPE' => 'OK']);
             }
