@@ -295,6 +295,7 @@ pub fn report_text(store: &crate::store::Store, facts: &Facts, now: i64) -> Resu
     let high = store.newest_journal_id()?;
     let low = store.first_journal_id_from(since)?.unwrap_or(high + 1);
     let failures = store.top_failures(low, high, 5)?;
+    let duplicates = store.possible_duplicates(low, high)?;
     let outbox = store.outbox_size()?;
     let name = |id: Option<i64>| match id {
         Some(id) => facts
@@ -347,8 +348,10 @@ pub fn report_text(store: &crate::store::Store, facts: &Facts, now: i64) -> Resu
         text.push_str(&format!("  {}: {state}{limit}\n", name(Some(a.id))));
         html.push_str(&format!("<li>{}: {}{}</li>", escape(&name(Some(a.id))), escape(&state), escape(&limit)));
     }
-    text.push_str(&format!("\nВ очереди сейчас: {outbox}\n"));
-    html.push_str(&format!("</ul><p>В очереди сейчас: {outbox}</p>"));
+    text.push_str(&format!("\nВ очереди сейчас: {outbox}\nВозможно доставлено дважды (обрыв связи после отправки письма): {duplicates}\n"));
+    html.push_str(&format!(
+        "</ul><p>В очереди сейчас: {outbox}</p><p>Возможно доставлено дважды (обрыв связи после отправки письма): {duplicates}</p>"
+    ));
     Ok((text, html))
 }
 
@@ -423,6 +426,25 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_oauth_refresh_alerts_once_until_the_account_is_connected_again() {
+        let mut states = HashMap::new();
+        let mut a = account(4, 0);
+        a.oauth_error = "invalid_grant: reconnect the account".into();
+        let mut facts = Facts { accounts: vec![a], ..Default::default() };
+        let (alerts, changes) = decide(&facts, 3, &states, 100_000);
+        assert_eq!(alerts.iter().map(|a| (a.event, a.account_id)).collect::<Vec<_>>(), [("oauth_refused", Some(4))]);
+        assert!(alerts[0].text.contains("подключите аккаунт заново"));
+        apply(&mut states, changes);
+        assert!(decide(&facts, 3, &states, 200_000).0.is_empty(), "raised: not again while it stays refused");
+        facts.accounts[0].oauth_error.clear();
+        let (alerts, changes) = decide(&facts, 3, &states, 200_000);
+        assert!(alerts.is_empty());
+        apply(&mut states, changes);
+        facts.accounts[0].oauth_error = "invalid_grant".into();
+        assert_eq!(decide(&facts, 3, &states, 300_000).0.len(), 1, "refused again after a reconnect: a new alert");
+    }
+
+    #[test]
     fn telegram_urls_give_their_chat() {
         assert_eq!(telegram_chat("https://api.telegram.org/bot123:ABC/sendMessage?chat_id=-100200"), Some("-100200".into()));
         assert_eq!(telegram_chat("https://hooks.slack.com/services/T/B/x"), None);
@@ -469,5 +491,6 @@ mod tests {
         assert!(text.contains("аккаунт 2 (a2@site.ru): ошибки подряд: 4 (535 bad)"), "{text}");
         assert!(html.contains("<td>аккаунт 1 (a1@site.ru)</td><td>2</td><td>0</td><td>1</td><td>0</td>"), "{html}");
         assert!(text.contains("В очереди сейчас: 0"));
+        assert!(text.contains("Возможно доставлено дважды (обрыв связи после отправки письма): 0"));
     }
 }

@@ -38,6 +38,7 @@ mod window;
 use attempt::{try_accounts, write_log, Outgoing};
 pub use check::{check, CheckOutcome};
 pub use flush::{drop_from_outbox, flush, FlushReport};
+pub use settle::POSSIBLE_DUPLICATE;
 use settle::{settle, Settlement};
 
 /// The outcome of one `custom_mail()` call.

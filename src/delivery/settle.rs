@@ -76,7 +76,12 @@ pub(super) fn settle_in(
     // A flush: the row was `queued` (or `interrupted`) when the whole letter
     // waited, and is completed; a letter that was partly sent keeps `sent`
     // and is told what became of the rest.
-    let whole_letter_waited = rt.store.journal_status(journal_id)?.is_some_and(|s| s != Status::Sent);
+    let before = rt.store.journal_status(journal_id)?;
+    let whole_letter_waited = before.is_some_and(|s| s != Status::Sent);
+    // an earlier attempt may have delivered it already (its data went out, no reply came; or its
+    // sender died mid-conversation): if this one delivers it, the recipients may have it twice
+    let maybe_twice =
+        settled == Settlement::Sent && (row.last_error.contains(crate::smtp::FATE_UNKNOWN) || before == Some(Status::Interrupted));
     let (status, text) = match settled {
         Settlement::GivenUp if outcome.deliveries.is_empty() => {
             (Status::Failed, format!("given up after {} h in the outbox: {}", settings.outbox_max_hours, outcome.last_error()))
@@ -87,6 +92,7 @@ pub(super) fn settle_in(
         Settlement::Sent | Settlement::Failed if row.attempts == 0 => (outcome.status(), reply),
         Settlement::Sent | Settlement::Failed => (outcome.status(), format!("from the outbox: {reply}")),
     };
+    let text = if maybe_twice { format!("{text}; {POSSIBLE_DUPLICATE}") } else { text };
     if whole_letter_waited {
         rt.store.complete_journal(journal_id, status, outcome.account_id(), &text, None)?;
     } else if settled != Settlement::Waiting {
@@ -94,6 +100,9 @@ pub(super) fn settle_in(
     }
     Ok(settled)
 }
+
+/// What the journal row of a letter that may have arrived twice says (the journal's text filter finds them).
+pub const POSSIBLE_DUPLICATE: &str = "possibly delivered twice: an earlier attempt's fate is unknown";
 
 /// The key file is opened before a settling transaction when letters may be kept:
 /// opening it may need to read the store, which the transaction holds.

@@ -13,5 +13,5 @@ pub mod scripted;
 
 pub use endpoint::{AuthKind, Endpoint, Security};
 pub use pool::Pool;
-pub use session::{conversation_time, Concern, Sent, Session, SmtpError, Verdict, WindowLetter};
+pub use session::{conversation_time, Concern, Sent, Session, SmtpError, Verdict, WindowLetter, FATE_UNKNOWN};
 pub use transcript::Transcript;

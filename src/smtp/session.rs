@@ -35,6 +35,9 @@ pub enum Concern {
     Letter,
 }
 
+/// How an error begins when a letter may have been taken although no reply said so.
+pub const FATE_UNKNOWN: &str = "its fate is unknown";
+
 /// Why a conversation failed: the server's reply when it gave one, else what went wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmtpError {
@@ -52,6 +55,15 @@ impl SmtpError {
     /// The network failed us (connect, timeout, connection lost): transient, the account's.
     pub fn network(message: impl Into<String>) -> Self {
         Self { concern: Concern::Account, transient: true, code: None, message: message.into(), timed_out: false }
+    }
+
+    /// The letter's bytes all went out and no answer came: the server may have
+    /// taken it, so a retry may deliver it twice; the message says so.
+    pub fn fate_unknown(self) -> Self {
+        if self.code.is_some() || self.message.starts_with(FATE_UNKNOWN) {
+            return self;
+        }
+        Self { message: format!("{FATE_UNKNOWN}: {}", self.message), ..self }
     }
 
     /// The server said nothing for `timeout` (transient, the account's).
@@ -571,7 +583,7 @@ impl<S: Transport> Session<S> {
                     sent.push(Sent { result: Err(e.clone()), mail_accepted: true });
                     for rest in ready.by_ref() {
                         let result = match rest {
-                            Ok(_) => Err(SmtpError::network(format!("its fate is unknown: the connection broke ({})", e.message))),
+                            Ok(_) => Err(SmtpError::network(format!("{FATE_UNKNOWN}: the connection broke ({})", e.message))),
                             Err(result) => result,
                         };
                         sent.push(Sent { result, mail_accepted: true });
@@ -590,7 +602,7 @@ impl<S: Transport> Session<S> {
             .into_iter()
             .map(|ready| match ready {
                 Ok(_) => Sent {
-                    result: Err(SmtpError::network(format!("its fate is unknown: the connection broke ({})", error.message))),
+                    result: Err(SmtpError::network(format!("{FATE_UNKNOWN}: the connection broke ({})", error.message))),
                     mail_accepted: true,
                 },
                 Err(result) => Sent { result, mail_accepted: false },
@@ -810,7 +822,7 @@ impl<S: Transport> Session<S> {
         // streamed in pieces, dot-stuffed as it goes; the end of data leaves
         // in the same write as the last piece (one write for a small letter)
         dot_stuff_into(message, BODY_PIECE, |piece| self.write(piece))?;
-        let reply = self.read_reply()?;
+        let reply = self.read_reply().map_err(SmtpError::fate_unknown)?;
         if reply.code != 250 {
             return Err(reply.letter_error());
         }

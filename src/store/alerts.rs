@@ -114,6 +114,15 @@ impl Store {
         self.conn.query_row("SELECT count(*) FROM outbox WHERE created_at < ?1", [before], |r| r.get(0))
     }
 
+    /// Letters between two ids that may have arrived twice (their rows say so).
+    pub fn possible_duplicates(&self, low: i64, high: i64) -> rusqlite::Result<i64> {
+        self.conn.query_row(
+            "SELECT count(*) FROM journal WHERE status = 'sent' AND id BETWEEN ?1 AND ?2 AND instr(reply, ?3) > 0",
+            params![low, high, crate::delivery::POSSIBLE_DUPLICATE],
+            |r| r.get(0),
+        )
+    }
+
     /// The most frequent replies of letters that failed between two ids: reply, count.
     pub fn top_failures(&self, low: i64, high: i64, limit: i64) -> rusqlite::Result<Vec<(String, i64)>> {
         let mut stmt = self.conn.prepare_cached(

@@ -56,6 +56,10 @@ final class OutboxTest extends Smtp34TestCase
         $row = $this->rowFor('user@mail.ru');
         $this->assertSame('sent', $row['status']);
         $this->assertStringContainsString('from the outbox: 250 2.0.0 Ok', $row['reply']);
+        // the first try's data went out and no reply came: the server might have kept it
+        $this->assertStringContainsString("possibly delivered twice: an earlier attempt's fate is unknown", $row['reply']);
+        $this->assertTrue(custom_mail('next@mail.ru', 's', "b\n", 'From: shop@site.ru'));
+        $this->assertStringNotContainsString('possibly delivered twice', $this->rowFor('next@mail.ru')['reply'], 'only where the fate was unknown');
     }
 
     public function test421AtConnectQueuesAndMarksTheAccountFailingUntilItRecovers(): void
