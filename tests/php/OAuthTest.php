@@ -148,6 +148,8 @@ final class OAuthTest extends Smtp34TestCase
         $this->assertGreaterThan(0, $account['failures']);
         $this->assertCount(1, smtp34_outbox_list());
         $this->assertSame([], $server->received(), 'never sent through another mechanism');
+        $alerts = array_column(smtp34_maintain()['alerts'], 'event', 'account_id');
+        $this->assertSame('oauth_refused', $alerts[$id] ?? null, 'and an alert says to reconnect it');
 
         unlink("$this->dir/revoke");
         file_put_contents("$this->dir/expires_in", '3600');
