@@ -57,6 +57,8 @@ $cases = [
     'the dashboard page (30 days complete)' => static fn () => $pages()->show('dashboard', new Request('GET', [], [])),
     'the journal page, no filter' => static fn () => $pages()->show('journal', new Request('GET', [], [])),
     'the journal page, status failed, page 3' => static fn () => $pages()->show('journal', new Request('GET', ['status' => 'failed', 'page' => '3'], [])),
+    'the journal page, text: a rare recipient (one window)' => static fn () => $pages()->show('journal', new Request('GET', ['text' => $rare], [])),
+    'the journal page, text: a Cyrillic word (one window)' => static fn () => $pages()->show('journal', new Request('GET', ['text' => 'новости магазина №9'], [])),
 ];
 foreach ($cases as $name => $case) {
     $times = [];

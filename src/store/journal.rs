@@ -107,14 +107,17 @@ fn entry(r: &rusqlite::Row) -> rusqlite::Result<JournalEntry> {
     })
 }
 
-/// SQL functions of ours: `smtp34_contains(haystack, needle)`, whether the
-/// haystack, lower-cased, holds the needle (lower-cased by the caller).
+/// SQL functions of ours: `smtp34_contains(needle, column, ...)`, whether any
+/// column, lower-cased, holds the needle (lower-cased by the caller; used for
+/// needles that are not ASCII, which an ASCII column cannot hold).
 pub(super) fn register_functions(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
-    conn.create_scalar_function("smtp34_contains", 2, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |ctx| {
-        let haystack = ctx.get_raw(0).as_str().unwrap_or("");
-        let needle = ctx.get_raw(1).as_str().unwrap_or("");
-        Ok(haystack.to_lowercase().contains(needle))
+    conn.create_scalar_function("smtp34_contains", -1, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |ctx| {
+        let needle = ctx.get_raw(0).as_str().unwrap_or("");
+        Ok((1..ctx.len()).any(|i| {
+            let column = ctx.get_raw(i).as_str().unwrap_or("");
+            !column.is_ascii() && column.to_lowercase().contains(needle)
+        }))
     })
 }
 
@@ -254,9 +257,7 @@ impl Store {
                 sql.push_str(" AND (from_addr LIKE ? ESCAPE '\\' OR recipients LIKE ? ESCAPE '\\' OR subject LIKE ? ESCAPE '\\' OR message_id LIKE ? ESCAPE '\\')");
                 args.extend(std::iter::repeat_n(SqlValue::from(like_pattern(text)), 4));
             } else {
-                sql.push_str(
-                    " AND smtp34_contains(from_addr || char(10) || recipients || char(10) || subject || char(10) || message_id, ?)",
-                );
+                sql.push_str(" AND smtp34_contains(?, from_addr, recipients, subject, message_id)");
                 args.push(text.to_lowercase().into());
             }
         }

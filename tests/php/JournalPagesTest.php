@@ -127,4 +127,30 @@ final class JournalPagesTest extends Smtp34TestCase
         $this->assertMatchesRegularExpression('#<tr data-id="' . $resting . '">.*?class="smtp34-failing".*?<td class="queued">1</td>#', $html);
         $this->assertStringNotContainsString('window-note', $html, 'every letter is counted');
     }
+
+    public function testATextSearchReadsTheNewestRowsAWindowAndLinksToOlderOnes(): void
+    {
+        $rows = Smtp34\Admin\Journal::TEXT_SCAN + 50_000;
+        self::sqlite(ini_get('smtp34.db'), sprintf(<<<'SQL'
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)
+            INSERT INTO journal (time, account_id, mailing_id, from_addr, recipients, subject, message_id, status, reply, duration_ms)
+            SELECT %d + i, 1, NULL, 'shop@site.ru', 'client' || i || '@mail.ru', 'Письмо ' || i, '<' || i || '@site.ru>', 'sent', '250 ok', 5 FROM n;
+            SQL, $rows, time() - $rows - 100));
+        $ids = array_column(smtp34_journal(1), 'id');
+        $first = $ids[0] - $rows + 1;
+
+        // client7 is among the oldest: the first window does not reach it, and says so
+        $started = microtime(true);
+        $html = $this->page('journal', ['text' => 'client7@mail.ru']);
+        $this->assertLessThan(1.0, microtime(true) - $started, 'a window reads TEXT_SCAN rows, not the whole journal');
+        $this->assertSame([], $this->shown(['text' => 'client7@mail.ru']));
+        $this->assertStringContainsString('The text search read the newest 100 000 letters', $html);
+        $this->assertMatchesRegularExpression('#<a id="journal-older" href="/journal\?text=client7%40mail\.ru&amp;before=(\d+)">#', $html);
+        preg_match('#before=(\d+)#', $html, $m);
+        $this->assertSame([$first + 6], $this->shown(['text' => 'client7@mail.ru', 'before' => $m[1]]), 'the next window finds it');
+        // a recent one is found at once, and dates bound a search instead
+        $this->assertSame([$ids[0] - 10], $this->shown(['text' => 'client' . ($rows - 10) . '@mail.ru']));
+        $today = date('Y-m-d');
+        $this->assertStringNotContainsString('The text search read', $this->page('journal', ['text' => 'client7@mail.ru', 'from' => date('Y-m-d', time() - 86400 * 5), 'to' => $today]));
+    }
 }

@@ -27,11 +27,51 @@ final class Journal
      * The newest rows the filter (of {@see filterFrom()}) lets through, at
      * most WINDOW of them, below the id `$before` when it is above 0: the
      * extension filters the whole journal in SQL; the pages page through
-     * this window and link to the next one.
+     * this window and link to the next one. A text search without dates
+     * reads at most TEXT_SCAN rows a window ({@see textBound()}).
      */
     public static function window(array $filter = [], int $before = 0): array
     {
-        return smtp34_journal(self::WINDOW, $before, self::apiFilter($filter));
+        $api = self::apiFilter($filter);
+        $bound = self::textBound($filter, $before);
+        if ($bound === null) {
+            return smtp34_journal(self::WINDOW, $before, $api);
+        }
+        // the rows above the bound: by time, which the extension turns into ids without a scan
+        $edge = smtp34_journal(1, $bound + 1)[0] ?? null;
+        $api['since'] = ($edge['time'] ?? 0) - 600;
+        return array_values(array_filter(smtp34_journal(self::WINDOW, $before, $api), static fn ($r) => $r['id'] > $bound));
+    }
+
+    /** Rows a text search reads a window: a substring has no index, and a million rows take seconds. */
+    public const TEXT_SCAN = 100_000;
+
+    /**
+     * Where a text search of the window below `$before` stops (it reads ids
+     * above this one), or null when it reads to the journal's start: no
+     * text, dates given (they bound it), or fewer rows than TEXT_SCAN left.
+     */
+    public static function textBound(array $filter, int $before): ?int
+    {
+        if (($filter['text'] ?? '') === '' || ($filter['from'] ?? '') !== '' || ($filter['to'] ?? '') !== '') {
+            return null;
+        }
+        $top = $before > 0 ? $before : (int) ((smtp34_journal(1)[0]['id'] ?? 0) + 1);
+        $bound = $top - 1 - self::TEXT_SCAN;
+        return $bound > 0 && smtp34_journal(1, $bound + 1) !== [] ? $bound : null;
+    }
+
+    /**
+     * The `before` of the next older window: below the oldest row shown when
+     * this window is full, else below where a text search stopped; null
+     * when nothing older is left to read.
+     */
+    public static function nextBefore(array $window, ?int $bound): ?int
+    {
+        if (count($window) >= self::WINDOW) {
+            return (int) end($window)['id'];
+        }
+        return $bound !== null ? $bound + 1 : null;
     }
 
     /** The page's filter as smtp34_journal() takes it: local days become unix times. */
@@ -80,12 +120,16 @@ final class Journal
     }
 
     /**
-     * What the pages say when more rows match than the window holds (the
-     * oldest shown: `$since`), else null; the link to the next window goes with it.
+     * What the pages say when there is more to read than this window: the
+     * newest WINDOW matches (back to `$since`), or a text search that read
+     * TEXT_SCAN rows (`$bound`); else null.
      */
-    public static function windowNote(int $rows, ?int $since, I18n $t): ?string
+    public static function windowNote(array $window, ?int $bound, I18n $t): ?string
     {
-        return $rows >= self::WINDOW && $since !== null ? sprintf($t->get('J_WINDOW'), self::WINDOW, Html::date($since)) : null;
+        if (count($window) >= self::WINDOW) {
+            return sprintf($t->get('J_WINDOW'), self::WINDOW, Html::date((int) end($window)['time']));
+        }
+        return $bound !== null ? sprintf($t->get('J_TEXT_WINDOW'), number_format(self::TEXT_SCAN, 0, '', ' ')) : null;
     }
 
     /** Who a log belongs to, as the logs lists show it. */

@@ -442,16 +442,18 @@ final class Pages
         return new Response($this->t->get('JOURNAL_TITLE'), $html . $this->pager($found, $query));
     }
 
-    /** Says how far back this window of matching rows reaches, with links to the next older one and back to the newest. */
+    /** Says how far back this window reaches, with links to the next older one and back to the newest. */
     private function windowLinks(array $window, int $before, array $filter): string
     {
-        $note = Journal::windowNote(count($window), $window === [] ? null : (int) end($window)['time'], $this->t);
+        $bound = Journal::textBound($filter, $before);
+        $note = Journal::windowNote($window, $bound, $this->t);
+        $next = Journal::nextBefore($window, $bound);
         $links = [];
         if ($before > 0) {
             $links[] = '<a id="journal-newest" href="' . Html::e($this->url('journal', $filter)) . '">' . $this->t('J_NEWEST') . '</a>';
         }
-        if ($note !== null) {
-            $links[] = '<a id="journal-older" href="' . Html::e($this->url('journal', $filter + ['before' => end($window)['id']])) . '">' . $this->t('J_OLDER') . '</a>';
+        if ($next !== null) {
+            $links[] = '<a id="journal-older" href="' . Html::e($this->url('journal', $filter + ['before' => $next])) . '">' . $this->t('J_OLDER') . '</a>';
         }
         if ($note === null && $links === []) {
             return '';

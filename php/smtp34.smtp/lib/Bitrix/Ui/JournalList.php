@@ -54,9 +54,11 @@ final class JournalList
         $list->CheckListMode();
 
         // the filter stays in the list's session (InitFilter); the next window is a link of its own
-        $note = Journal::windowNote(count($window), $window === [] ? null : (int) end($window)['time'], $t);
+        $bound = Journal::textBound($filter, $before);
+        $note = Journal::windowNote($window, $bound, $t);
+        $next = Journal::nextBefore($window, $bound);
         $links = ($before > 0 ? '<a id="journal-newest" href="' . Admin::e(AdminPage::url('journal')) . '">' . Admin::e($t->get('J_NEWEST')) . '</a> ' : '')
-            . ($note !== null ? '<a id="journal-older" href="' . Admin::e(AdminPage::url('journal', ['before' => end($window)['id']])) . '">' . Admin::e($t->get('J_OLDER')) . '</a>' : '');
+            . ($next !== null ? '<a id="journal-older" href="' . Admin::e(AdminPage::url('journal', ['before' => $next])) . '">' . Admin::e($t->get('J_OLDER')) . '</a>' : '');
         return new Screen($t->get('JOURNAL_TITLE'), static function () use ($note, $links, $asked, $list, $resent, $t): void {
             if ($resent !== null) {
                 \CAdminMessage::ShowNote(Admin::site(sprintf($t->get('J_RESENT'), $resent[0])));

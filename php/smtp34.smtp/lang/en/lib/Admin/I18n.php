@@ -245,4 +245,5 @@ $MESS = array_merge($MESS ?? [], [
     'SMTP34_SET_alert_after_failures_HELP' => 'An account failing this many times in a row raises an alert, and another when it works again. Each alert at most once an hour.',
     'SMTP34_SET_weekly_report' => 'Weekly report',
     'SMTP34_SET_weekly_report_HELP' => 'On Monday mornings to the alert addresses: letters per account and status, the top failures, the accounts and the outbox.',
+    'SMTP34_J_TEXT_WINDOW' => 'The text search read the newest %s letters; older ones are behind the link (or set dates).',
 ]);
