@@ -72,6 +72,9 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
     let letter = Letter::parse(args, &crate::process::unique_id());
     let config = rt.config()?;
     let (settings, accounts) = (&config.settings, &config.accounts);
+    if settings.delivery == DeliveryMode::Background {
+        rt.store.leave_checkpoints_to_sender();
+    }
     let views = AccountUsage::load(rt, &config, now)?;
     prune_now_and_then(rt, settings, now);
     let facts = LetterFacts { from: letter.from.as_ref(), mailing: letter.mailing.is_some(), recipients: letter.recipients.len() };

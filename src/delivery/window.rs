@@ -67,6 +67,7 @@ pub(super) fn flush_windows(rt: &mut Runtime, limit: i64, token: &str) -> Result
             report.count(settle_in(rt, settings, &plan.row, &plan.outcome, None)?);
         }
         tx.commit()?;
+        rt.store.checkpoint_passive();
     }
     report.left = rt.store.outbox_size()?;
     Ok(report)
