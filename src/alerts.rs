@@ -228,7 +228,9 @@ fn gather(rt: &Runtime, settings: &Settings, now: i64) -> Result<Facts> {
             })
             .collect(),
         given_up: given_up.into_iter().filter(|row| row.reply.starts_with("given up")).map(|row| (row.account_id, row.reply)).collect(),
-        no_account: fallback.into_iter().map(|row| row.from).collect(),
+        // a letter without any From is not a template missing its account; and an alert letter
+        // that went to mail() because no account works has none: it must not alert about itself
+        no_account: fallback.into_iter().map(|row| row.from).filter(|from| !from.trim().is_empty()).collect(),
         stale: rt.store.stale_letters(now - HOUR)?,
     })
 }

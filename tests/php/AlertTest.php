@@ -135,4 +135,29 @@ final class AlertTest extends Smtp34TestCase
         $this->assertSame(1, $done['alerts_sent']);
         $this->assertLessThan(6, microtime(true) - $started, 'bounded by timeout');
     }
+
+    public function testWithNoWorkingAccountTheAlertGoesToMailAndDoesNotAlertAboutItself(): void
+    {
+        $server = $this->authServer();
+        $out = sys_get_temp_dir() . '/smtp34-alert-sendmail-' . bin2hex(random_bytes(4));
+        file_put_contents("$out.sh", "#!/bin/sh\ncat >> $out\n");
+        chmod("$out.sh", 0700);
+        $code = sprintf(<<<'PHP'
+            smtp34_account_save(['email' => 'shop@site.ru', 'host' => '127.0.0.1', 'port' => %d, 'auth' => 'none', 'security' => 'none'], false);
+            smtp34_settings(['enabled' => true, 'delivery' => 'wait', 'alert_email' => 'admin@site.ru', 'alert_after_failures' => 1, 'fallback' => 'mail']);
+            smtp34_maintain();
+            custom_mail('a@mail.ru', 's', "b\n", 'From: shop@site.ru');
+            echo json_encode(array_column(smtp34_maintain()['alerts'], 'event')), "\n";
+            echo json_encode(array_column(smtp34_maintain()['alerts'], 'event')), "\n";
+            PHP, $server->port);
+        $server->stop();
+        $result = ChildPhp::run($code, ChildPhp::freshIni() + ['sendmail_path' => "$out.sh"]);
+        $this->assertSame(0, $result['code'], $result['stderr']);
+        $this->assertSame(['["account_failing"]', '[]'], explode("\n", trim($result['stdout'])), 'the alert, then nothing about the alert letter itself');
+        $handed = (string) @file_get_contents($out);
+        @unlink($out);
+        @unlink("$out.sh");
+        $this->assertStringContainsString('To: admin@site.ru', $handed, 'PHP mail() took the alert');
+        $this->assertStringContainsString('не смог отправить письмо', $handed);
+    }
 }
