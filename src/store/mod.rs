@@ -339,6 +339,15 @@ impl Store {
         }
     }
 
+    /// The sender thread's connection reads a window's letters once and writes
+    /// their rows: 256 KiB of page cache serve it (SQLite's default is 2 MiB).
+    /// Its passive checkpoints had made a sending process ~3 MB bigger; with
+    /// this cache it is ~1 MB smaller again, and delivery no slower (faster, in
+    /// three runs each: ~2,000 against ~1,760 letters/s).
+    pub fn keep_a_small_cache(&self) {
+        let _ = self.conn.pragma_update(None, "cache_size", -256);
+    }
+
     /// The sender thread checkpoints what it can after each window, waiting for nobody.
     pub fn checkpoint_passive(&self) {
         let _ = self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0));
