@@ -206,6 +206,13 @@ const MIGRATIONS: &[&str] = &[
         outcome TEXT NOT NULL
     );
     CREATE TABLE marks (key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+    // 10: the journal indexes of 8 cost every letter about 9 more writes (a quarter of
+    // `delivery = wait`'s rate): statuses a letter passes through on its way (sending,
+    // queued, sent) leave the index, which keeps the rows an admin looks for among
+    // many (the failed and the fallen back); the account filter walks the rows
+    "DROP INDEX journal_status;
+    DROP INDEX journal_account;
+    CREATE INDEX journal_trouble ON journal (status, id) WHERE status IN ('failed', 'fallback', 'refused', 'disabled', 'interrupted');",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
