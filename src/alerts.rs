@@ -244,9 +244,7 @@ fn post_webhook(url: &str, alert: &Alert, now: i64, timeout: Duration) -> std::r
         Some(chat_id) => serde_json::json!({ "chat_id": chat_id, "text": alert.text }),
         None => serde_json::json!({ "event": alert.event, "account_id": alert.account_id, "text": alert.text, "time": now }),
     };
-    let agent: ureq::Agent =
-        ureq::Agent::config_builder().timeout_global(Some(timeout)).http_status_as_error(false).max_redirects(0).build().into();
-    match agent.post(url).header("Content-Type", "application/json").send(body.to_string()) {
+    match crate::oauth::http::agent(timeout).post(url).header("Content-Type", "application/json").send(body.to_string()) {
         Ok(response) if response.status().is_success() => Ok(response.status().as_u16()),
         Ok(response) => Err(format!("HTTP {}", response.status().as_u16())),
         Err(ureq::Error::Timeout(_)) => Err("timed out".into()),
@@ -295,7 +293,7 @@ pub fn report_text(store: &crate::store::Store, facts: &Facts, now: i64) -> Resu
         *per_account.entry(count.account_id).or_default().entry(count.status.as_str()).or_default() += count.count;
     }
     let high = store.newest_journal_id()?;
-    let low = store.first_journal_id_from(since)?.unwrap_or(high + 1);
+    let low = store.first_id_from(since)?.unwrap_or(high + 1);
     let failures = store.top_failures(low, high, 5)?;
     let duplicates = store.possible_duplicates(low, high)?;
     let outbox = store.outbox_size()?;

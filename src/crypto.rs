@@ -106,11 +106,11 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     buf
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex(text: &[u8]) -> Option<Vec<u8>> {
+pub fn unhex(text: &[u8]) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;
     }

@@ -55,7 +55,7 @@ pub fn seal_webhook(changes: &mut Fields, seal: impl FnOnce(&str) -> Vec<u8>) ->
         return Ok(());
     }
     crate::oauth::check_endpoint("alert_webhook", &url)?;
-    let sealed: String = seal(&url).iter().map(|b| format!("{b:02x}")).collect();
+    let sealed = crate::crypto::hex(&seal(&url));
     changes.insert("alert_webhook".into(), Value::Bytes(format!("sealed:{}|{sealed}", shown_webhook(&url)).into_bytes()));
     Ok(())
 }
@@ -63,8 +63,7 @@ pub fn seal_webhook(changes: &mut Fields, seal: impl FnOnce(&str) -> Vec<u8>) ->
 impl Settings {
     /// The sealed webhook URL's bytes, if one is set.
     pub fn sealed_webhook(&self) -> Option<Vec<u8>> {
-        let hex = self.alert_webhook.split_once('|')?.1;
-        (0..hex.len()).step_by(2).map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
+        crate::crypto::unhex(self.alert_webhook.split_once('|')?.1.as_bytes())
     }
 }
 

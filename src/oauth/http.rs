@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use super::{form_encode, parse_token_answer, TokenError, Tokens};
 
-fn agent(timeout: Duration) -> ureq::Agent {
+/// An HTTP client bounded by `timeout`, answering every status, following no redirect.
+pub(crate) fn agent(timeout: Duration) -> ureq::Agent {
     ureq::Agent::config_builder().timeout_global(Some(timeout)).http_status_as_error(false).max_redirects(0).build().into()
 }
 

@@ -141,14 +141,9 @@ fn like_pattern(text: &str) -> String {
 }
 
 impl Store {
-    /// The smallest id whose row may be at `time` or later (None: every row is earlier).
-    pub fn first_journal_id_from(&self, time: i64) -> rusqlite::Result<Option<i64>> {
-        self.first_id_from(time)
-    }
-
     /// The smallest id whose row is at `time` or later, give or take `TIME_SLACK`
     /// (None: every row is earlier).
-    fn first_id_from(&self, time: i64) -> rusqlite::Result<Option<i64>> {
+    pub fn first_id_from(&self, time: i64) -> rusqlite::Result<Option<i64>> {
         self.id_bound(time - TIME_SLACK, true)
     }
 
