@@ -28,12 +28,12 @@ final class Journal
      * most WINDOW of them, below the id `$before` when it is above 0: the
      * extension filters the whole journal in SQL; the pages page through
      * this window and link to the next one. A text search without dates
-     * reads at most TEXT_SCAN rows a window ({@see textBound()}).
+     * reads only the rows above `$bound`, {@see textBound()} of the same
+     * filter and `$before` (the caller keeps it for the window's links).
      */
-    public static function window(array $filter = [], int $before = 0): array
+    public static function window(array $filter, int $before, ?int $bound): array
     {
         $api = self::apiFilter($filter);
-        $bound = self::textBound($filter, $before);
         if ($bound === null) {
             return smtp34_journal(self::WINDOW, $before, $api);
         }

@@ -419,12 +419,13 @@ final class Pages
         }
         $filter = Journal::filterFrom($request->query);
         $before = max(0, (int) ($request->query['before'] ?? 0));
-        $window = Journal::window($filter, $before);
+        $bound = Journal::textBound($filter, $before);
+        $window = Journal::window($filter, $before, $bound);
         $found = Journal::page($window, (int) ($request->query['page'] ?? 1));
         $query = array_filter($filter, static fn ($v) => $v !== '') + ($before > 0 ? ['before' => $before] : []);
         $html = (isset($request->query['resent']) ? self::note(sprintf($this->t->get('J_RESENT'), (int) $request->query['resent'])) : '')
             . (isset($request->query['problem']) ? self::error($this->t->get('J_RESEND_FAILED') . ' ' . (string) $request->query['problem']) : '')
-            . $this->journalFilter($filter) . $this->windowLinks($window, $before, array_filter($filter, static fn ($v) => $v !== ''));
+            . $this->journalFilter($filter) . $this->windowLinks($window, $before, $bound, array_filter($filter, static fn ($v) => $v !== ''));
         if ($found['total'] === 0) {
             $nothing = $before === 0 && $filter === Journal::filterFrom([]) ? 'NO_JOURNAL' : 'J_NOTHING_FOUND';
             return new Response($this->t->get('JOURNAL_TITLE'), $html . '<p id="journal-empty">' . $this->t($nothing) . '</p>');
@@ -443,9 +444,8 @@ final class Pages
     }
 
     /** Says how far back this window reaches, with links to the next older one and back to the newest. */
-    private function windowLinks(array $window, int $before, array $filter): string
+    private function windowLinks(array $window, int $before, ?int $bound, array $filter): string
     {
-        $bound = Journal::textBound($filter, $before);
         $note = Journal::windowNote($window, $bound, $this->t);
         $next = Journal::nextBefore($window, $bound);
         $links = [];

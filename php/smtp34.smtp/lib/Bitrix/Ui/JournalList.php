@@ -37,7 +37,8 @@ final class JournalList
             $resent = Actions::resend($ids, '');
         }
         $before = max(0, (int) ($_GET['before'] ?? 0));
-        $window = Journal::window($filter, $before);
+        $bound = Journal::textBound($filter, $before);
+        $window = Journal::window($filter, $before, $bound);
 
         Admin::headers($list, Lists::JOURNAL);
         $result = Admin::paged(Admin::sorted($window, $sort, Admin::sorts(Lists::JOURNAL)), $list, $t->get('JOURNAL_TITLE'));
@@ -54,7 +55,6 @@ final class JournalList
         $list->CheckListMode();
 
         // the filter stays in the list's session (InitFilter); the next window is a link of its own
-        $bound = Journal::textBound($filter, $before);
         $note = Journal::windowNote($window, $bound, $t);
         $next = Journal::nextBefore($window, $bound);
         $links = ($before > 0 ? '<a id="journal-newest" href="' . Admin::e(AdminPage::url('journal')) . '">' . Admin::e($t->get('J_NEWEST')) . '</a> ' : '')
