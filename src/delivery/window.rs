@@ -60,11 +60,13 @@ pub(super) fn flush_windows(rt: &mut Runtime, limit: i64, token: &str) -> Result
             try_accounts(rt, settings, &rest, &mut shipment, &mut plan.outcome);
             failed_here.extend(plan.outcome.failures.iter().map(|(id, _)| *id));
         }
-        // the whole window's bookkeeping in one write transaction, after every word to a server
+        // the whole window's bookkeeping in one write transaction, after every word to a server;
+        // a page handing a letter over meanwhile goes first, between two letters
         super::settle::open_cipher_to_keep(rt, settings);
-        let tx = rusqlite::Transaction::new_unchecked(&rt.store.conn, rusqlite::TransactionBehavior::Immediate)?;
+        let mut tx = rt.store.begin_write()?;
         for plan in &plans {
             report.count(settle_in(rt, settings, &plan.row, &plan.outcome, None)?);
+            tx = tx.let_others_first(&rt.store)?;
         }
         tx.commit()?;
         rt.store.checkpoint_passive();

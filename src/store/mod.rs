@@ -10,6 +10,7 @@ pub mod health;
 pub mod journal;
 pub mod oauth;
 pub mod outbox;
+pub mod turn;
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -247,6 +248,37 @@ fn wait_for_lock(tries: i32) -> bool {
     true
 }
 
+/// A write transaction taken in this process's turn ([`turn`]): the turn
+/// is given back after the commit (or the rollback, when dropped).
+pub(crate) struct WriteTx<'c> {
+    tx: rusqlite::Transaction<'c>,
+    _turn: turn::WriteTurn,
+}
+
+impl<'c> WriteTx<'c> {
+    pub(crate) fn commit(self) -> rusqlite::Result<()> {
+        self.tx.commit()
+    }
+
+    /// A long writer's pause: when another writer of this process waits,
+    /// commits what is done so far and lets it go first, then goes on in a
+    /// new transaction. Only where every step is whole by itself.
+    pub(crate) fn let_others_first(self, store: &'c Store) -> rusqlite::Result<WriteTx<'c>> {
+        if !turn::wanted() {
+            return Ok(self);
+        }
+        self.commit()?;
+        store.begin_write()
+    }
+}
+
+impl<'c> std::ops::Deref for WriteTx<'c> {
+    type Target = rusqlite::Transaction<'c>;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
 pub struct Store {
     pub(crate) conn: Connection,
     /// A letter left the outbox since the last [`Store::scrub_if_due`]: its
@@ -332,17 +364,18 @@ impl Store {
 
     /// A page's connection in background mode leaves the WAL's routine
     /// checkpoints to the sender thread ([`Store::checkpoint_passive`] after
-    /// each window), and checkpoints only past 3000 pages (12 MB, so a WAL
-    /// stays bounded while the thread waits on a frozen server). With pages
-    /// and the thread writing all the time, a checkpoint rarely catches up,
-    /// the WAL grew to tens of MB, and every page commit past 1000 pages
-    /// tried again, with an fsync each: `custom_mail()`'s p99 went from 5–14 ms
-    /// to 3–5 ms (bench/run: pages with the server 200 ms away, p99 25.7 ms
-    /// to 6.8 ms), for ~3 MB more peak RSS in the sending process.
+    /// each window), and checkpoints itself only past 25000 pages (~100 MB,
+    /// so a WAL stays bounded while the thread waits on a frozen server).
+    /// With pages and the thread writing all the time, a checkpoint rarely
+    /// catches up and the WAL grows (14 MB over a burst of 2,000 letters);
+    /// past 1000 pages every page commit tried again, with two fsyncs each
+    /// (`custom_mail()`'s p99 5–14 ms), past 3000 pages it still did for
+    /// one letter in forty (p99 3.5–5 ms; with 25000, 1.2–2 ms). The thread's
+    /// scrub truncates the WAL once the burst is over.
     pub fn leave_checkpoints_to_sender(&self) {
         if !self.checkpoints_left.get() {
             self.checkpoints_left.set(true);
-            let _ = self.conn.pragma_update(None, "wal_autocheckpoint", 3000);
+            let _ = self.conn.pragma_update(None, "wal_autocheckpoint", 25000);
         }
     }
 
@@ -403,6 +436,14 @@ impl Store {
         }
         tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
         tx.commit()
+    }
+
+    /// Begins a write transaction (IMMEDIATE: the write lock first) in this
+    /// process's turn.
+    pub(crate) fn begin_write(&self) -> rusqlite::Result<WriteTx<'_>> {
+        let turn = turn::take();
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        Ok(WriteTx { tx, _turn: turn })
     }
 
     /// Runs a statement, prepared once per connection: the hot path sends
