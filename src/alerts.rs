@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::config::settings::Settings;
 use crate::error::Result;
+use crate::logs;
 use crate::runtime::Runtime;
 use crate::store::alerts::AlertState;
 
@@ -183,7 +184,9 @@ pub fn run(rt: &mut Runtime, settings: &Settings) -> Result<Raised> {
             });
             outcome.push(format!("email to {}", settings.alert_email.join(", ")));
         }
-        let id = rt.store.log_alert(now, alert.event, alert.account_id, &alert.text, &outcome.join("; "))?;
+        let outcome = outcome.join("; ");
+        let id = rt.store.log_alert(now, alert.event, alert.account_id, &alert.text, &outcome)?;
+        log_to_file(rt, &alert, &outcome, now);
         raised.alerts.push((alert, id));
     }
     if let Some(report) = weekly_report(rt, settings, &facts, now)? {
@@ -191,6 +194,20 @@ pub fn run(rt: &mut Runtime, settings: &Settings) -> Result<Raised> {
         raised.report_sent = true;
     }
     Ok(raised)
+}
+
+/// The alerts log (`alerts_0.log`, read through `smtp34_log_read()`): one
+/// tab-separated line an alert, time (UTC), event, account id (`-` for
+/// none), where it went, text; started afresh past 1 MB. The dashboard shows
+/// its newest lines, a webhook that failed among them.
+fn log_to_file(rt: &Runtime, alert: &Alert, outcome: &str, now: i64) {
+    const TARGET: logs::Target = logs::Target { kind: logs::Kind::Alerts, account_id: 0, revision: 0 };
+    const POLICY: logs::Policy = logs::Policy { period_seconds: i64::MAX, max_bytes: 1 << 20 };
+    let one_line = |text: &str| text.replace(['\t', '\r', '\n'], " ");
+    let account = alert.account_id.map_or_else(|| "-".to_owned(), |id| id.to_string());
+    let line = format!("{} UTC\t{}\t{account}\t{}\t{}\n", crate::clock::iso(now), alert.event, one_line(outcome), one_line(&alert.text));
+    // the alert_log table has it too: a log directory that cannot be written loses only this copy
+    let _ = logs::append(&rt.paths.log_dir, TARGET, POLICY, line.as_bytes(), now);
 }
 
 fn gather(rt: &Runtime, settings: &Settings, now: i64) -> Result<Facts> {

@@ -20,6 +20,9 @@ use crate::config::settings::Settings;
 pub enum Kind {
     Send,
     Check,
+    /// `alerts_0.log`: every alert raised (SPEC §10) and where it went, one
+    /// line each, for the dashboard's journal of alerts.
+    Alerts,
 }
 
 impl Kind {
@@ -27,6 +30,7 @@ impl Kind {
         match self {
             Kind::Send => "send",
             Kind::Check => "check",
+            Kind::Alerts => "alerts",
         }
     }
 }
@@ -172,15 +176,24 @@ pub struct LogInfo {
 /// The log a name stands for; only names this extension writes are accepted,
 /// so no path, `..` or other file can be reached.
 pub fn parse_name(name: &str) -> Result<(Kind, i64), FieldError> {
-    let bad = || FieldError::new("name", format!("'{}' is not a smtp34 log name (send_<id>.log or check_<id>.log)", name.escape_default()));
+    let bad = || {
+        FieldError::new(
+            "name",
+            format!("'{}' is not a smtp34 log name (send_<id>.log, check_<id>.log or alerts_0.log)", name.escape_default()),
+        )
+    };
     let stem = name.strip_suffix(".log").ok_or_else(bad)?;
     let (kind, id) = stem.split_once('_').ok_or_else(bad)?;
     let kind = match kind {
         "send" => Kind::Send,
         "check" => Kind::Check,
+        "alerts" => Kind::Alerts,
         _ => return Err(bad()),
     };
     if id.is_empty() || id.len() > 18 || !id.bytes().all(|b| b.is_ascii_digit()) || (id.len() > 1 && id.starts_with('0')) {
+        return Err(bad());
+    }
+    if kind == Kind::Alerts && id != "0" {
         return Err(bad());
     }
     Ok((kind, id.parse().map_err(|_| bad())?))
@@ -352,7 +365,9 @@ mod tests {
         let _serial = serial();
         assert_eq!(parse_name("send_12.log"), Ok((Kind::Send, 12)));
         assert_eq!(parse_name("check_0.log"), Ok((Kind::Check, 0)));
+        assert_eq!(parse_name("alerts_0.log"), Ok((Kind::Alerts, 0)));
         for bad in [
+            "alerts_1.log",
             "../send_1.log",
             "send_1.log/..",
             "/etc/passwd",

@@ -296,6 +296,19 @@ test('with the server down a letter waits in the outbox; the admin drops one, th
   await rowMenu(page, dropped.id, 'Удалить');
   assert.deepEqual(kernel('api', 'smtp34_outbox_list').map((l) => l.recipients), ['later@mail.test']);
 
+  // the agent raises an alert for the failing account; the dashboard's journal of alerts shows where it went
+  assert.ok(kernel('api', 'smtp34_account_get', JSON.stringify([accountId])).failures >= 1);
+  kernel('api', 'smtp34_settings', JSON.stringify([{ alert_after_failures: 1, alert_webhook: 'http://127.0.0.1:9/hook' }]));
+  kernel('due');
+  kernel('agents');
+  await go(page, PAGES.dashboard);
+  assert.deepEqual(await problems(page), []);
+  const alert = page.locator(`#dashboard-alerts tr[data-event="account_failing"]`).first();
+  assert.equal(await alert.locator('td.account').innerText(), String(accountId));
+  assert.match(await alert.locator('td.went').innerText(), /webhook failed/, 'nothing listens on port 9');
+  await shot(page, 'admin-dashboard-alerts');
+  kernel('api', 'smtp34_settings', JSON.stringify([{ alert_after_failures: 3, alert_webhook: '' }]));
+
   await startServer();
   const before = received().length;
   // the letter's next try and the account's rest both end a minute after the failure

@@ -545,3 +545,26 @@ test('the journal filters and pages over 5,000 rows, window by window; the dashb
   assert.match(await page.locator('#dashboard-accounts').innerText(), /за час \d+ \/ 1000, за минуту \d+ \/ 60/);
   await shot('dashboard-limits');
 });
+
+test('the dashboard shows the journal of alerts, a webhook that failed marked', async () => {
+  const hook = start('/usr/bin/python3', ['tests/webhook_server.py', join(work, 'webhook-posts'), '--status', '500']);
+  const hookPort = await new Promise((resolve) => hook.stdout.on('data', (d) => { const m = /READY (\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); }));
+  await page.goto(base + '/dashboard');
+  // alerts are about what happens from now on: stock@site.ru has been failing since long before
+  const failing = JSON.parse(php(`echo json_encode(array_values(array_filter(smtp34_account_list(), fn ($a) => $a['failures'] > 0)));`));
+  assert.ok(failing.length > 0, 'an account of the earlier tests is failing');
+  php(`smtp34_settings(['alert_after_failures' => 1, 'alert_webhook' => 'http://127.0.0.1:${hookPort}/hooks/secret-path']); smtp34_maintain();`);
+  await page.goto(base + '/dashboard');
+  const rows = page.locator('#dashboard-alerts tbody tr[data-event="account_failing"]');
+  assert.ok(await rows.count() >= 1);
+  const row = rows.first();
+  assert.equal(await row.getAttribute('class'), 'failed', 'the webhook answered 500: the row says so');
+  assert.match(await row.locator('td.went').innerText(), /webhook failed: HTTP 500/);
+  assert.equal(await row.locator('td.account').innerText(), String(failing[0].id));
+  assert.match(await row.locator('td.text').innerText(), new RegExp(`аккаунт ${failing[0].id} \\(`));
+  assert.match(await page.locator('#dashboard-alerts thead').innerText(), /Куда отправлено/);
+  assert.doesNotMatch(await page.content(), /secret-path/, 'the webhook URL is a secret, also on the dashboard');
+  assert.match(readFileSync(join(work, 'webhook-posts'), 'utf8'), /account_failing/, 'the receiver got it (and answered 500)');
+  await shot('dashboard-alerts');
+  php(`smtp34_settings(['alert_after_failures' => 3, 'alert_webhook' => '']);`);
+});

@@ -120,6 +120,12 @@ final class AlertTest extends Smtp34TestCase
         $this->assertSame(['letter_given_up'], $events, 'a refused letter is not a fallback to mail()');
         $this->assertCount(1, self::posts($posts), 'the webhook was tried');
         $this->assertStringContainsString('писем снято с очереди без доставки: 1', $done['alerts'][0]['text']);
+        // the journal of alerts the dashboard shows: where each went, the failed webhook included
+        $lines = explode("\n", trim(smtp34_log_read('alerts_0.log')));
+        $this->assertMatchesRegularExpression("/^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC\tletter_given_up\t[-0-9]+\tBitrix; webhook failed: HTTP 500\t.*снято с очереди без доставки: 1/u", end($lines));
+        $this->assertStringNotContainsString('secret-path', implode("\n", $lines));
+        $logs = array_column(smtp34_log_list(), null, 'name');
+        $this->assertSame(['alerts', 0], [$logs['alerts_0.log']['kind'], $logs['alerts_0.log']['account_id']]);
     }
 
     public function testAWebhookThatNeverAnswersCostsOneTimeout(): void

@@ -138,6 +138,9 @@ final class Journal
         if ($account !== null) {
             return '[' . $account['id'] . '] ' . trim($account['name'] . ' <' . $account['email'] . '>');
         }
+        if ($log['kind'] === 'alerts') {
+            return $t->get('ALL_ACCOUNTS');
+        }
         return $log['account_id'] === 0 ? $t->get('NOT_SAVED_ACCOUNT') : '[' . $log['account_id'] . '] ' . $t->get('DELETED_ACCOUNT');
     }
 

@@ -507,7 +507,47 @@ final class Pages
             }
             $html .= '</tr>';
         }
-        return new Response($this->t->get('DASHBOARD_TITLE'), $html . '</tbody></table>');
+        return new Response($this->t->get('DASHBOARD_TITLE'), $html . '</tbody></table>' . $this->dashboardAlerts());
+    }
+
+    /**
+     * The journal of alerts: the newest lines of the alerts log (alerts_0.log, one tab-separated line an
+     * alert: time, event, account, where it went, text), those whose webhook failed marked.
+     */
+    public function dashboardAlerts(int $most = 20): string
+    {
+        try {
+            $log = smtp34_log_read('alerts_0.log');
+        } catch (\Smtp34\Exception $e) {
+            $log = '';   // none raised yet
+        }
+        $alerts = [];
+        foreach (array_reverse(explode("\n", $log)) as $line) {
+            $cells = $line === '' || $line[0] === '#' ? [] : explode("\t", $line, 5);
+            if (count($cells) === 5) {
+                $alerts[] = $cells;
+            }
+            if (count($alerts) === $most) {
+                break;
+            }
+        }
+        $html = '<h2>' . $this->t('D_ALERTS') . '</h2>';
+        if ($alerts === []) {
+            return $html . '<p id="dashboard-alerts-none">' . $this->t('D_NO_ALERTS') . '</p>';
+        }
+        $html .= '<table class="smtp34-table" id="dashboard-alerts"><thead><tr>';
+        foreach (['D_A_TIME', 'D_A_EVENT', 'D_A_ACCOUNT', 'D_A_TEXT', 'D_A_WENT'] as $code) {
+            $html .= '<th>' . $this->t($code) . '</th>';
+        }
+        $html .= '</tr></thead><tbody>';
+        foreach ($alerts as [$time, $event, $account, $went, $text]) {
+            $failed = str_contains($went, 'failed');
+            $html .= '<tr data-event="' . Html::e($event) . '"' . ($failed ? ' class="failed"' : '') . '><td class="time">' . Html::e($time)
+                . '</td><td class="event">' . Html::e($event) . '</td><td class="account">' . Html::e($account)
+                . '</td><td class="text">' . Html::e($text) . '</td><td class="went"' . ($failed ? ' style="color:#c62828;font-weight:bold"' : '') . '>'
+                . Html::e($went) . '</td></tr>';
+        }
+        return $html . '</tbody></table>';
     }
 
     /** The totals, the chart over 30 days and, when the window is short, a note: the dashboard above its accounts. */

@@ -9,7 +9,8 @@ use Smtp34\Bitrix\SiteWarnings;
 
 /**
  * The dashboard inside Bitrix's admin, under the site's warnings: the shared
- * totals and daily chart, and the accounts as one of Bitrix's own lists.
+ * totals and daily chart, the accounts as one of Bitrix's own lists, and the
+ * journal of alerts.
  */
 final class Dashboard
 {
@@ -30,6 +31,7 @@ final class Dashboard
         }
         $pages = new Pages($t, \Closure::fromCallable([AdminPage::class, 'url']), bitrix_sessid());
         $summary = $pages->dashboardSummary();
+        $alerts = $pages->dashboardAlerts();
         $list = new \CAdminList(self::TABLE_ID);
         $headers = [];
         foreach (Pages::DASHBOARD_COLUMNS as $column => $code) {
@@ -42,10 +44,11 @@ final class Dashboard
             $row->AddActions([['ICON' => 'edit', 'DEFAULT' => true, 'TEXT' => Admin::e($t->get('EDIT')), 'ACTION' => $list->ActionRedirect($edit)]]);
         }
         $list->CheckListMode();
-        return new Screen($t->get('DASHBOARD_TITLE'), static function () use ($warnings, $summary, $list, $t): void {
+        return new Screen($t->get('DASHBOARD_TITLE'), static function () use ($warnings, $summary, $alerts, $list, $t): void {
             Admin::showWarnings($warnings);
             echo Admin::site($summary), '<h2>', Admin::e($t->get('D_ACCOUNTS')), '</h2>';
             $list->DisplayList();
+            echo Admin::site($alerts);
         });
     }
 }
