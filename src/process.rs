@@ -20,13 +20,11 @@ extern "C" fn forget_after_fork() {
     // only atomic stores: this runs in the child right after fork
     PID.store(0, Ordering::SeqCst);
     SEED_SET.store(false, Ordering::SeqCst);
-    crate::store::turn::free_after_fork();
 }
 
 fn register_fork_handler() {
     REGISTER.call_once(|| {
-        // SAFETY: the child handler only stores to atomics (freeing a turn is one, see
-        // store::turn), which is async-signal-safe.
+        // SAFETY: the handler only stores to atomics, which is async-signal-safe.
         unsafe { libc::pthread_atfork(None, None, Some(forget_after_fork)) };
     });
 }

@@ -60,13 +60,11 @@ pub(super) fn flush_windows(rt: &mut Runtime, limit: i64, token: &str) -> Result
             try_accounts(rt, settings, &rest, &mut shipment, &mut plan.outcome);
             failed_here.extend(plan.outcome.failures.iter().map(|(id, _)| *id));
         }
-        // the whole window's bookkeeping in one write transaction, after every word to a server;
-        // a page handing a letter over meanwhile goes first, between two letters
+        // the whole window's bookkeeping in one write transaction, after every word to a server
         super::settle::open_cipher_to_keep(rt, settings);
-        let mut tx = rt.store.begin_write()?;
+        let tx = rusqlite::Transaction::new_unchecked(&rt.store.conn, rusqlite::TransactionBehavior::Immediate)?;
         for plan in &plans {
             report.count(settle_in(rt, settings, &plan.row, &plan.outcome, None)?);
-            tx = tx.let_others_first(&rt.store)?;
         }
         tx.commit()?;
         rt.store.checkpoint_passive();

@@ -9,7 +9,7 @@
 //! `next_try_at` has come; the claim is taken in the same write that finds
 //! it, so several flushers at once each get different letters.
 
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use crate::store::{JournalEntry, Store};
 
@@ -105,7 +105,7 @@ impl Store {
         claim: Option<&Claim>,
         now: i64,
     ) -> rusqlite::Result<(i64, i64)> {
-        let tx = self.begin_write()?;
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let journal_id = self.append_journal(entry)?;
         let (claimed_by, claim_until, due) = match claim {
             Some(claim) => (Some(claim.token.as_str()), claim.until, claim.until),
@@ -144,7 +144,7 @@ impl Store {
         // IMMEDIATE: the write lock first, so the read that finds the letter
         // cannot be overtaken by another flusher's claim (in WAL a deferred
         // read-then-write would fail with SQLITE_BUSY instead of waiting).
-        let tx = self.begin_write()?;
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let id: Option<i64> = tx
             .query_row(
                 "SELECT id FROM outbox WHERE id > ?1 AND claim_until <= ?2 AND (?3 = 0 OR next_try_at <= ?2)
@@ -163,10 +163,9 @@ impl Store {
     }
 
     /// Claims up to `most` due letters with an id above `after_id`, oldest
-    /// first, in one write transaction (the sender thread's window), which
-    /// lets a page waiting to write go first between two letters.
+    /// first, in one write transaction (the sender thread's window).
     pub fn claim_due(&self, claim: &Claim, now: i64, after_id: i64, most: usize) -> rusqlite::Result<Vec<OutboxLetter>> {
-        let mut tx = self.begin_write()?;
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let ids: Vec<i64> = {
             let mut stmt =
                 tx.prepare_cached("SELECT id FROM outbox WHERE id > ?1 AND claim_until <= ?2 AND next_try_at <= ?2 ORDER BY id LIMIT ?3")?;
@@ -179,18 +178,10 @@ impl Store {
         self.mark_interrupted(now)?;
         let mut letters = Vec::with_capacity(ids.len());
         for id in ids {
-            // claimed already by another flusher while a page went first
-            if self.run(
-                "UPDATE outbox SET claimed_by = ?2, claim_until = ?3 WHERE id = ?1 AND claim_until <= ?4",
-                params![id, claim.token, claim.until, now],
-            )? == 0
-            {
-                continue;
-            }
+            self.run("UPDATE outbox SET claimed_by = ?2, claim_until = ?3 WHERE id = ?1", params![id, claim.token, claim.until])?;
             let mut letter = tx.query_row(&format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1"), [id], |r| letter_from_row(r, 0))?;
             letter.message = tx.query_row("SELECT message FROM outbox WHERE id = ?1", [id], |r| r.get(0))?;
             letters.push(letter);
-            tx = tx.let_others_first(self)?;
         }
         tx.commit()?;
         Ok(letters)
