@@ -166,4 +166,52 @@ final class AlertTest extends Smtp34TestCase
         $this->assertStringContainsString('To: admin@site.ru', $handed, 'PHP mail() took the alert');
         $this->assertStringContainsString('не смог отправить письмо', $handed);
     }
+
+    /**
+     * The weekly report under a faked clock (libfaketime: time() and SQLite's
+     * "now" move, the monotonic clock does not), in a database of its own so
+     * no other test sees letters from next week: Monday from 08:00 of the
+     * site's time zone, once a week. PHP loads extensions with RTLD_DEEPBIND,
+     * which binds them to libc ahead of an LD_PRELOADed libfaketime; preloaded
+     * behind it, the extension is bound to the faked clock like PHP itself.
+     */
+    public function testTheWeeklyReportGoesOnMondayFromEightLocalTimeOnceAWeek(): void
+    {
+        $faketime = glob('/usr/lib/*/faketime/libfaketime.so.1')[0] ?? '';
+        $this->assertFileExists($faketime, '.ci/setup installs faketime');
+        $server = $this->authServer();
+        $ini = ChildPhp::freshIni();
+        $at = static function (string $localTime, string $code) use ($ini, $faketime): string {
+            $command = [PHP_BINARY, '-n', '-d', 'extension=' . ChildPhp::extension()];
+            foreach ($ini as $name => $value) {
+                array_push($command, '-d', "$name=$value");
+            }
+            array_push($command, '-r', $code);
+            $env = ['TZ' => 'Europe/Moscow', 'FAKETIME' => "@$localTime", 'FAKETIME_DONT_FAKE_MONOTONIC' => '1',
+                'LD_PRELOAD' => $faketime . ':' . ChildPhp::extension()];
+            $process = proc_open($command, [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes, null, $env + getenv());
+            $out = stream_get_contents($pipes[1]);
+            $err = stream_get_contents($pipes[2]);
+            self::assertSame(0, proc_close($process), "$localTime: $err");
+            return trim((string) $out);
+        };
+        $maintain = 'echo json_encode(smtp34_maintain()["report_sent"]);';
+        $setup = $at('2026-12-07 07:30:00', self::saveAccountCode($server) . "
+            smtp34_settings(['enabled' => true, 'delivery' => 'wait', 'alert_email' => 'admin@site.ru']);
+            custom_mail('client@mail.ru', 'Заказ', \"Спасибо\n\", 'From: shop@site.ru');
+            echo smtp34_journal(1)[0]['time'];");
+        $this->assertSame(strtotime('2026-12-07 04:30:00 UTC'), (int) $setup, 'the extension sees the faked clock');
+        $this->assertCount(1, $server->received());
+        $this->assertSame('false', $at('2026-12-06 23:59:00', $maintain), 'Sunday');
+        $this->assertSame('false', $at('2026-12-07 07:59:00', $maintain), 'Monday before eight');
+        $this->assertSame('true', $at('2026-12-07 08:00:30', $maintain), 'Monday from eight, Moscow time');
+        $this->assertSame('false', $at('2026-12-07 11:00:00', $maintain), 'once a week');
+        $this->assertSame('false', $at('2026-12-11 09:00:00', $maintain), 'Friday');
+        $this->assertSame('true', $at('2026-12-14 08:05:00', $maintain), 'the next Monday');
+        $reports = array_column(array_values(array_filter($server->received(), static fn ($l) => $l['meta']['rcpt_tos'] === ['admin@site.ru'])), 'raw');
+        $this->assertCount(2, $reports);
+        $this->assertStringContainsString('=?UTF-8?B?' . base64_encode('smtp34: отчёт за неделю') . '?=', $reports[0]);
+        // one letter, sent, in the first week's report
+        $this->assertMatchesRegularExpression('/shop@site\.ru/u', quoted_printable_decode($reports[0]));
+    }
 }
