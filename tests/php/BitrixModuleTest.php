@@ -681,6 +681,15 @@ final class BitrixModuleTest extends Smtp34TestCase
         $this->assertStringContainsString('<!-- prolog: Сводка по почте -->', $out);
         $this->assertStringContainsString('<svg xmlns="http://www.w3.org/2000/svg" class="smtp34-chart"', $out);
         $this->assertStringContainsString('href="/bitrix/admin/smtp34_outbox.php?lang=ru"', $out);
+        $this->assertStringContainsString('<h2>Оповещения (новые сверху; куда отправлены)</h2>', $out);
+        $newest = \Smtp34\Admin\Pages::alerts(1)[0] ?? null;
+        if ($newest === null) {
+            $this->assertStringContainsString('Оповещений ещё не было.', $out);
+        } else {
+            // earlier tests raised alerts: the newest is the list's first row
+            $this->assertMatchesRegularExpression('#<table class="adm-list-table" id="tbl_smtp34_alerts">.*?<tr class="adm-list-table-row" data-id="1">.*?data-event="'
+                . preg_quote($newest['event'], '#') . '"#s', $out);
+        }
     }
 
     public function testStringsComeThroughLocFromLangFilesOfTheSamePath(): void

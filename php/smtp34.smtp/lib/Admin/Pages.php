@@ -510,42 +510,56 @@ final class Pages
         return new Response($this->t->get('DASHBOARD_TITLE'), $html . '</tbody></table>' . $this->dashboardAlerts());
     }
 
+    /** The journal of alerts' columns (I18n codes), for both hosts. */
+    public const ALERT_COLUMNS = ['time' => 'D_A_TIME', 'event' => 'D_A_EVENT', 'account' => 'D_A_ACCOUNT', 'text' => 'D_A_TEXT', 'went' => 'D_A_WENT'];
+
     /**
-     * The journal of alerts: the newest lines of the alerts log (alerts_0.log, one tab-separated line an
-     * alert: time, event, account, where it went, text), those whose webhook failed marked.
+     * The journal of alerts, newest first: the last lines of the alerts log (alerts_0.log, one
+     * tab-separated line an alert: time, event, account, where it went, text).
+     *
+     * @return list<array{time: string, event: string, account: string, text: string, went: string, failed: bool}>
      */
-    public function dashboardAlerts(int $most = 20): string
+    public static function alerts(int $most = 20): array
     {
         try {
             $log = smtp34_log_read('alerts_0.log');
         } catch (\Smtp34\Exception $e) {
-            $log = '';   // none raised yet
+            return [];   // none raised yet
         }
         $alerts = [];
         foreach (array_reverse(explode("\n", $log)) as $line) {
             $cells = $line === '' || $line[0] === '#' ? [] : explode("\t", $line, 5);
             if (count($cells) === 5) {
-                $alerts[] = $cells;
+                [$time, $event, $account, $went, $text] = $cells;
+                $alerts[] = ['time' => $time, 'event' => $event, 'account' => $account, 'text' => $text, 'went' => $went, 'failed' => str_contains($went, 'failed')];
             }
             if (count($alerts) === $most) {
                 break;
             }
         }
+        return $alerts;
+    }
+
+    /** The journal of alerts as the standalone dashboard shows it, a failed webhook in red. */
+    public function dashboardAlerts(): string
+    {
+        $alerts = self::alerts();
         $html = '<h2>' . $this->t('D_ALERTS') . '</h2>';
         if ($alerts === []) {
             return $html . '<p id="dashboard-alerts-none">' . $this->t('D_NO_ALERTS') . '</p>';
         }
         $html .= '<table class="smtp34-table" id="dashboard-alerts"><thead><tr>';
-        foreach (['D_A_TIME', 'D_A_EVENT', 'D_A_ACCOUNT', 'D_A_TEXT', 'D_A_WENT'] as $code) {
+        foreach (self::ALERT_COLUMNS as $code) {
             $html .= '<th>' . $this->t($code) . '</th>';
         }
         $html .= '</tr></thead><tbody>';
-        foreach ($alerts as [$time, $event, $account, $went, $text]) {
-            $failed = str_contains($went, 'failed');
-            $html .= '<tr data-event="' . Html::e($event) . '"' . ($failed ? ' class="failed"' : '') . '><td class="time">' . Html::e($time)
-                . '</td><td class="event">' . Html::e($event) . '</td><td class="account">' . Html::e($account)
-                . '</td><td class="text">' . Html::e($text) . '</td><td class="went"' . ($failed ? ' style="color:#c62828;font-weight:bold"' : '') . '>'
-                . Html::e($went) . '</td></tr>';
+        foreach ($alerts as $alert) {
+            $html .= '<tr data-event="' . Html::e($alert['event']) . '"' . ($alert['failed'] ? ' class="failed"' : '') . '>';
+            foreach (array_keys(self::ALERT_COLUMNS) as $column) {
+                $style = $column === 'went' && $alert['failed'] ? ' style="color:#c62828;font-weight:bold"' : '';
+                $html .= '<td class="' . $column . '"' . $style . '>' . Html::e($alert[$column]) . '</td>';
+            }
+            $html .= '</tr>';
         }
         return $html . '</tbody></table>';
     }

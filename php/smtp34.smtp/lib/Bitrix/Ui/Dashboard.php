@@ -15,8 +15,35 @@ use Smtp34\Bitrix\SiteWarnings;
 final class Dashboard
 {
     public const TABLE_ID = 'tbl_smtp34_dashboard';
+    public const ALERTS_TABLE_ID = 'tbl_smtp34_alerts';
     /** Without the extension the page still shows why mail bypasses smtp34. */
     public const WORKS_WITHOUT_EXTENSION = true;
+
+    /** The journal of alerts as one of Bitrix's lists, a failed webhook in red; null when none was raised. */
+    private static function alerts(): ?\CAdminList
+    {
+        $rows = Pages::alerts();
+        if ($rows === []) {
+            return null;
+        }
+        $t = Admin::t();
+        $list = new \CAdminList(self::ALERTS_TABLE_ID);
+        $headers = [];
+        foreach (Pages::ALERT_COLUMNS as $column => $code) {
+            $headers[] = ['id' => strtoupper($column), 'content' => Admin::e($t->get($code)), 'default' => true];
+        }
+        $list->AddHeaders($headers);
+        foreach ($rows as $n => $alert) {
+            $cells = [];
+            foreach (array_keys(Pages::ALERT_COLUMNS) as $column) {
+                $style = $column === 'went' && $alert['failed'] ? ' style="color:#c62828;font-weight:bold"' : '';
+                $cells[strtoupper($column)] = '<span class="smtp34-alert-' . $column . '" data-event="' . Admin::e($alert['event']) . '"' . $style . '>'
+                    . Admin::e($alert[$column]) . '</span>';
+            }
+            Admin::row($list, $n + 1, [], $cells);
+        }
+        return $list;
+    }
 
     /** The page to show, or null when the request was answered already (login form, redirect). */
     public static function prepare(): ?Screen
@@ -31,7 +58,7 @@ final class Dashboard
         }
         $pages = new Pages($t, \Closure::fromCallable([AdminPage::class, 'url']), bitrix_sessid());
         $summary = $pages->dashboardSummary();
-        $alerts = $pages->dashboardAlerts();
+        $alerts = self::alerts();
         $list = new \CAdminList(self::TABLE_ID);
         $headers = [];
         foreach (Pages::DASHBOARD_COLUMNS as $column => $code) {
@@ -48,7 +75,12 @@ final class Dashboard
             Admin::showWarnings($warnings);
             echo Admin::site($summary), '<h2>', Admin::e($t->get('D_ACCOUNTS')), '</h2>';
             $list->DisplayList();
-            echo Admin::site($alerts);
+            echo '<h2>', Admin::e($t->get('D_ALERTS')), '</h2>';
+            if ($alerts === null) {
+                echo '<p>', Admin::e($t->get('D_NO_ALERTS')), '</p>';
+            } else {
+                $alerts->DisplayList();
+            }
         });
     }
 }
