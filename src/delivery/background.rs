@@ -1,7 +1,11 @@
 //! The sender thread of `delivery = background` (SPEC §4): `custom_mail()`
 //! only writes the letter to the outbox and wakes this thread, which
 //! delivers whatever is due over its own kept connections and settles the
-//! journal, the outbox and the accounts' health.
+//! journal, the outbox and the accounts' health. A letter is written
+//! already claimed for the thread and handed to it in memory with its bytes
+//! (at most two windows' worth), so the thread neither claims nor reads it
+//! back; past that, or for letters of other processes and retries, the
+//! thread claims them from the outbox.
 //!
 //! The thread has its own store connection, cipher and connection pool (a
 //! [`Runtime`] of its own), never calls into PHP and never touches Zend
@@ -12,18 +16,27 @@
 //! deliver what it holds; letters it could not finish are released for the
 //! next flush. Nothing here is locked across a call into PHP: the handle
 //! lives in the PHP thread's own slot, and the thread's mutex guards a few
-//! flags only.
+//! flags and the handed letters.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::window;
 use crate::runtime::{Paths, Runtime};
+use crate::store::outbox::{Claim, OutboxLetter};
 
 /// Letters one pass of the thread claims before it looks for new work again.
 const PASS: i64 = 50;
+
+/// Letters handed over in memory, claimed for the thread when they were
+/// written, wait here: at most two windows of them and 4 MiB. Past that a
+/// letter goes the outbox's way (the thread claims it from the database),
+/// so memory stays bounded by the window whatever a mailing queues.
+const HANDED_LETTERS: usize = 32;
+const HANDED_BYTES: usize = 4 << 20;
 
 #[derive(Default)]
 struct State {
@@ -33,10 +46,14 @@ struct State {
     stop: bool,
     /// The thread has ended (or never managed to start its store).
     ended: bool,
+    /// Letters written to the outbox already claimed by the thread, with
+    /// their bytes: it sends them without claiming and reading them again.
+    handed: VecDeque<OutboxLetter>,
+    handed_bytes: usize,
 }
 
 #[derive(Default)]
-struct Shared {
+pub(super) struct Shared {
     state: Mutex<State>,
     changed: Condvar,
 }
@@ -68,6 +85,28 @@ thread_local! {
 /// starting it first when this process has none (or inherited a dead one
 /// through fork).
 pub fn wake(paths: &Paths, timeout: Duration) {
+    with_running(paths, timeout, |sender| {
+        sender.shared.lock().pending = true;
+        sender.shared.changed.notify_all();
+    });
+}
+
+/// A claim for a letter about to be written to the outbox, when this
+/// process's sender thread runs and has room for it in memory: the letter is
+/// then written claimed by the thread and given to it with [`hand_over`].
+/// `None`: write it unclaimed and [`wake`] the thread.
+pub fn claim_for_handover(paths: &Paths, timeout: Duration, bytes: usize, until: i64) -> Option<Claim> {
+    with_running(paths, timeout, |sender| {
+        let state = sender.shared.lock();
+        let room = state.handed.len() < HANDED_LETTERS && state.handed_bytes + bytes <= HANDED_BYTES;
+        room.then(|| Claim { token: sender.token.clone(), until })
+    })
+    .flatten()
+}
+
+/// This process's sender thread, started first when it has none (or
+/// inherited a dead one through fork); `None` when it cannot start.
+fn with_running<R>(paths: &Paths, timeout: Duration, act: impl FnOnce(&mut Sender) -> R) -> Option<R> {
     SENDER.with(|slot| {
         let mut slot = slot.borrow_mut();
         let pid = crate::process::id();
@@ -79,11 +118,37 @@ pub fn wake(paths: &Paths, timeout: Duration) {
             }
             *slot = start(paths.clone(), pid);
         }
-        let Some(sender) = slot.as_mut() else { return };
+        let sender = slot.as_mut()?;
         sender.timeout = timeout;
-        sender.shared.lock().pending = true;
+        Some(act(sender))
+    })
+}
+
+/// Gives the thread a letter written claimed for it ([`claim_for_handover`]).
+pub fn hand_over(letter: OutboxLetter) {
+    SENDER.with(|slot| {
+        let slot = slot.borrow();
+        let Some(sender) = slot.as_ref() else { return };
+        let mut state = sender.shared.lock();
+        state.handed_bytes += letter.message.len();
+        state.handed.push_back(letter);
+        state.pending = true;
         sender.shared.changed.notify_all();
     });
+}
+
+/// Letters handed to this thread wait.
+pub(super) fn has_handed(shared: &Shared) -> bool {
+    !shared.lock().handed.is_empty()
+}
+
+/// Up to `most` of the letters handed to this thread, oldest first.
+pub(super) fn take_handed(shared: &Shared, most: usize) -> Vec<OutboxLetter> {
+    let mut state = shared.lock();
+    let n = most.min(state.handed.len());
+    let letters: Vec<OutboxLetter> = state.handed.drain(..n).collect();
+    state.handed_bytes -= letters.iter().map(|l| l.message.len()).sum::<usize>();
+    letters
 }
 
 fn start(paths: Paths, pid: u32) -> Option<Sender> {
@@ -119,7 +184,7 @@ fn serve(paths: Paths, shared: &Shared, token: &str) {
             state.pending = false;
         }
         // everything due, pass after pass, until a pass finds nothing to try
-        while let Ok(report) = window::flush_windows(&mut rt, PASS, token) {
+        while let Ok(report) = window::flush_windows(&mut rt, PASS, token, Some(shared)) {
             if report.tried == 0 {
                 break;
             }
@@ -128,10 +193,11 @@ fn serve(paths: Paths, shared: &Shared, token: &str) {
     }
 }
 
-/// Module shutdown: lets the thread deliver what it holds for at most its
-/// `timeout`, then ends it. Letters it is still sending when time is up are
-/// released (their claims dropped) so the next flush sends them; a letter
-/// whose end of data was already sent may then go twice, never zero times.
+/// Module shutdown: lets the thread deliver what it holds (the letters
+/// handed to it in memory too) for at most its `timeout`, then ends it.
+/// Letters it is still sending, or was never given time for, are released
+/// (their claims dropped) so the next flush sends them; a letter whose end
+/// of data was already sent may then go twice, never zero times.
 pub fn finish() {
     let Some(mut sender) = SENDER.with(|slot| slot.borrow_mut().take()) else { return };
     if sender.pid != crate::process::id() {
@@ -149,15 +215,19 @@ pub fn finish() {
         }
         state = sender.shared.changed.wait_timeout(state, left).unwrap_or_else(|poisoned| poisoned.into_inner()).0;
     }
-    let ended = state.ended;
+    let (ended, handed_left) = (state.ended, !state.handed.is_empty());
     drop(state);
     if ended {
         if let Some(thread) = sender.thread.take() {
             let _ = thread.join();
         }
-        return;
     }
-    // cut off mid-conversation: what it claimed is free for the next flush at once
-    let _ = crate::runtime::with_runtime(|rt| Ok(rt.store.release_claims(&sender.token)?));
-    std::mem::forget(sender);
+    // cut off mid-conversation, or ended (a database error) with letters handed to it:
+    // what it claimed is free for the next flush at once
+    if !ended || handed_left {
+        let _ = crate::runtime::with_runtime(|rt| Ok(rt.store.release_claims(&sender.token, crate::clock::now_unix())?));
+    }
+    if !ended {
+        std::mem::forget(sender);
+    }
 }

@@ -120,9 +120,29 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
             notes.extend(unsigned);
             entry.account_id = row.account_id;
             entry.reply = std::iter::once(why).chain(notes).collect::<Vec<_>>().join("; ");
-            rt.store.begin_letter(&entry, &row, &message, None, now).map_err(|e| Error::Storage(journal_problem(e)))?;
-            if row.next_try_at <= now && settings.delivery == DeliveryMode::Background {
-                background::wake(&rt.paths, settings.timeout());
+            let due_now = row.next_try_at <= now && settings.delivery == DeliveryMode::Background;
+            // handed to the thread in memory, claimed for it as it is written: it need not claim and read it back
+            let handover = due_now
+                .then(|| {
+                    let until = window::handover_until(settings, accounts.len(), now);
+                    background::claim_for_handover(&rt.paths, settings.timeout(), message.len(), until)
+                })
+                .flatten();
+            let (journal_id, outbox_id) =
+                rt.store.begin_letter(&entry, &row, &message, handover.as_ref(), now).map_err(|e| Error::Storage(journal_problem(e)))?;
+            match handover {
+                Some(claim) => background::hand_over(OutboxLetter {
+                    id: outbox_id,
+                    journal_id: Some(journal_id),
+                    created_at: now,
+                    size: message.len() as i64,
+                    message,
+                    next_try_at: claim.until,
+                    claimed: true,
+                    ..row
+                }),
+                None if due_now => background::wake(&rt.paths, settings.timeout()),
+                None => {}
             }
             Ok(MailStep::Done(MailResult { accepted: handling.accepted() == Some(true), journal_error: None }))
         }

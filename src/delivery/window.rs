@@ -6,6 +6,7 @@
 //! one-letter way; then each is settled as a flush settles it.
 
 use super::attempt::{keep_or_close, kept_session, record};
+use super::background;
 use super::flush::{plan, shipment_of};
 use super::settle::settle_in;
 use super::*;
@@ -23,8 +24,16 @@ struct Planned {
     windowed: bool,
 }
 
-/// Up to `limit` due letters, claimed under `token`, a window at a time.
-pub(super) fn flush_windows(rt: &mut Runtime, limit: i64, token: &str) -> Result<FlushReport> {
+/// How long a letter handed to the sender thread in memory is claimed for
+/// it: the two windows that may be ahead of it, and its own.
+pub(super) fn handover_until(settings: &Settings, accounts: usize, now: i64) -> i64 {
+    now + lease(settings, accounts.min(3), 30 * WINDOW, 60 << 20)
+}
+
+/// Up to `limit` due letters, a window at a time: first those handed to
+/// this thread in memory (claimed for it when they were written), then
+/// those it claims under `token`.
+pub(super) fn flush_windows(rt: &mut Runtime, limit: i64, token: &str, handed: Option<&background::Shared>) -> Result<FlushReport> {
     let mut report = FlushReport::default();
     let mut failed_here: Vec<i64> = Vec::new();
     let mut after_id = 0;
@@ -37,10 +46,21 @@ pub(super) fn flush_windows(rt: &mut Runtime, limit: i64, token: &str) -> Result
         let claim = Claim { token: token.to_owned(), until: now + lease(settings, accounts.len().min(3), 10 * WINDOW, 20 << 20) };
         let most = WINDOW.min((limit - report.tried).max(0) as usize);
         let mut plans: Vec<Planned> = Vec::new();
-        for row in rt.store.claim_due(&claim, now, after_id, most)? {
-            after_id = row.id;
+        let given = handed.map(|shared| background::take_handed(shared, most)).unwrap_or_default();
+        let rows = if given.is_empty() {
+            let claimed = rt.store.claim_due(&claim, now, after_id, most)?;
+            after_id = claimed.last().map_or(after_id, |row| row.id);
+            claimed
+        } else {
+            let ours = rt.store.confirm_handed(&given, token, claim.until)?;
+            given.into_iter().filter(|row| ours.contains(&row.id)).collect()
+        };
+        for row in rows {
             let (candidates, outcome) = plan(&row, &config, &views, now, &failed_here);
             plans.push(Planned { row, candidates, outcome, windowed: false });
+        }
+        if plans.is_empty() && handed.is_some_and(background::has_handed) {
+            continue;
         }
         if plans.is_empty() {
             break;
@@ -67,7 +87,6 @@ pub(super) fn flush_windows(rt: &mut Runtime, limit: i64, token: &str) -> Result
             report.count(settle_in(rt, settings, &plan.row, &plan.outcome, None)?);
         }
         tx.commit()?;
-        rt.store.checkpoint_passive();
     }
     report.left = rt.store.outbox_size()?;
     Ok(report)

@@ -331,8 +331,8 @@ impl Store {
     }
 
     /// A page's connection in background mode leaves the WAL's routine
-    /// checkpoints to the sender thread ([`Store::checkpoint_passive`] after
-    /// each window), and checkpoints itself only past 25000 pages (~100 MB,
+    /// checkpoints to the sender thread (its connection's own, past 1000
+    /// pages, after its commits), and checkpoints itself only past 25000 pages (~100 MB,
     /// so a WAL stays bounded while the thread waits on a frozen server).
     /// With pages and the thread writing all the time, a checkpoint rarely
     /// catches up and the WAL grows (14 MB over a burst of 2,000 letters);
@@ -357,11 +357,6 @@ impl Store {
     /// three runs each: ~2,000 against ~1,760 letters/s).
     pub fn keep_a_small_cache(&self) {
         let _ = self.conn.pragma_update(None, "cache_size", -256);
-    }
-
-    /// The sender thread checkpoints what it can after each window, waiting for nobody.
-    pub fn checkpoint_passive(&self) {
-        let _ = self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0));
     }
 
     /// A letter left the outbox: [`Store::scrub_if_due`] will take it off the disk.

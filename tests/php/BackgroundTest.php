@@ -84,6 +84,35 @@ final class BackgroundTest extends Smtp34TestCase
         $this->assertSame(['buyer0@mail.ru', 'buyer1@mail.ru', 'buyer2@mail.ru', 'buyer3@mail.ru', 'buyer4@mail.ru'], $received, 'each once');
     }
 
+    /**
+     * A letter is handed to the sender thread in memory, claimed for it as it is written; while the
+     * thread is held by a frozen server, an admin drops the second one from the outbox: it never goes.
+     */
+    public function testALetterDroppedWhileHandedToTheThreadIsNotSent(): void
+    {
+        $server = $this->authServer();
+        $this->account($server);
+        smtp34_settings(['timeout' => 3]);
+        $pid = (int) trim((string) shell_exec('pgrep -f ' . escapeshellarg("smtp_server.py --spool $server->spool")));
+        posix_kill($pid, SIGSTOP);
+        try {
+            $this->assertTrue(custom_mail('first@mail.ru', 'Первое', "b\n", 'From: shop@site.ru'));
+            usleep(300_000);   // the thread has taken the first and waits for the greeting
+            $this->assertTrue(custom_mail('second@mail.ru', 'Второе', "b\n", 'From: shop@site.ru'));
+            $second = $this->waiting('second@')[0];
+            $this->assertTrue($second['sending'], 'claimed for the thread as it was written');
+            $this->assertTrue(smtp34_outbox_delete($second['id']));
+        } finally {
+            posix_kill($pid, SIGCONT);
+        }
+        $this->idle();
+        $first = smtp34_outbox_flush(10, true);
+        $this->assertSame(0, $first['left']);
+        $received = array_merge(...array_map(static fn ($l) => $l['meta']['rcpt_tos'], $server->received()));
+        $this->assertSame(['first@mail.ru'], $received, 'the dropped letter never went');
+        $this->assertStringContainsString('deleted from the outbox by an admin', $this->lastJournal()['reply']);
+    }
+
     public function testARefusalAfterTrueIsJournaledFailedLikeABounce(): void
     {
         $server = $this->authServer(['reject-rcpt' => 'nobody']);
