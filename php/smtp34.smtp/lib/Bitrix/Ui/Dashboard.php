@@ -19,6 +19,19 @@ final class Dashboard
     /** Without the extension the page still shows why mail bypasses smtp34. */
     public const WORKS_WITHOUT_EXTENSION = true;
 
+    /** A list whose columns (column => I18n code) are all shown, unsorted. */
+    private static function listOf(string $tableId, array $columns): \CAdminList
+    {
+        $t = Admin::t();
+        $list = new \CAdminList($tableId);
+        $headers = [];
+        foreach ($columns as $column => $code) {
+            $headers[] = ['id' => strtoupper($column), 'content' => Admin::e($t->get($code)), 'default' => true];
+        }
+        $list->AddHeaders($headers);
+        return $list;
+    }
+
     /** The journal of alerts as one of Bitrix's lists, a failed webhook in red; null when none was raised. */
     private static function alerts(): ?\CAdminList
     {
@@ -26,13 +39,7 @@ final class Dashboard
         if ($rows === []) {
             return null;
         }
-        $t = Admin::t();
-        $list = new \CAdminList(self::ALERTS_TABLE_ID);
-        $headers = [];
-        foreach (Pages::ALERT_COLUMNS as $column => $code) {
-            $headers[] = ['id' => strtoupper($column), 'content' => Admin::e($t->get($code)), 'default' => true];
-        }
-        $list->AddHeaders($headers);
+        $list = self::listOf(self::ALERTS_TABLE_ID, Pages::ALERT_COLUMNS);
         foreach ($rows as $n => $alert) {
             $cells = [];
             foreach (array_keys(Pages::ALERT_COLUMNS) as $column) {
@@ -59,12 +66,7 @@ final class Dashboard
         $pages = new Pages($t, \Closure::fromCallable([AdminPage::class, 'url']), bitrix_sessid());
         $summary = $pages->dashboardSummary();
         $alerts = self::alerts();
-        $list = new \CAdminList(self::TABLE_ID);
-        $headers = [];
-        foreach (Pages::DASHBOARD_COLUMNS as $column => $code) {
-            $headers[] = ['id' => strtoupper($column), 'content' => Admin::e($t->get($code)), 'default' => true];
-        }
-        $list->AddHeaders($headers);
+        $list = self::listOf(self::TABLE_ID, Pages::DASHBOARD_COLUMNS);
         foreach ($pages->dashboardAccounts() as $id => $cells) {
             $edit = AdminPage::url('account_edit', ['id' => $id]);
             $row = Admin::row($list, $id, ['id' => $id], array_combine(array_map('strtoupper', array_keys($cells)), array_map([Admin::class, 'site'], $cells)), $edit, $t->get('EDIT'));
