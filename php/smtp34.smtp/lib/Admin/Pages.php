@@ -43,6 +43,22 @@ final class Pages
         return $this->{self::PAGES[$page]}($request);
     }
 
+    /**
+     * A row's own button, posted as `row` = "<action>:<id>" ("delete:5", "resend:5"), when its action is
+     * one of `$actions`: [action, id]; null for anything else.
+     *
+     * @param list<string> $actions
+     * @return array{0: string, 1: int}|null
+     */
+    private static function rowButton(Request $request, array $actions): ?array
+    {
+        $row = $request->post['row'] ?? null;
+        if (!is_string($row) || !preg_match('/^([a-z]+):(\d+)$/', $row, $m) || !in_array($m[1], $actions, true)) {
+            return null;
+        }
+        return [$m[1], (int) $m[2]];
+    }
+
     private function t(string $code): string
     {
         return Html::e($this->t->get($code));
@@ -100,9 +116,8 @@ final class Pages
             if (isset($request->post['id'])) {
                 $ids[] = (int) $request->post['id'];
             }
-            // a row's own button: "delete:5", "activate:5", "deactivate:5"
-            if (is_string($request->post['row'] ?? null) && preg_match('/^(delete|activate|deactivate):(\d+)$/', $request->post['row'], $m)) {
-                [$action, $ids] = [$m[1], [(int) $m[2]]];
+            if ($button = self::rowButton($request, ['delete', 'activate', 'deactivate'])) {
+                [$action, $ids] = [$button[0], [$button[1]]];
             }
             Actions::accounts($action, $ids);
             return Response::redirect($this->url('accounts'));
@@ -316,8 +331,8 @@ final class Pages
                 $report = Actions::flushOutbox();
                 return Response::redirect($this->url('outbox', ['sent' => $report['sent'], 'failed' => $report['failed'], 'left' => $report['left']]));
             }
-            if (is_string($request->post['row'] ?? null) && preg_match('/^delete:(\d+)$/', $request->post['row'], $m)) {
-                Actions::deleteLetters([(int) $m[1]]);
+            if ($button = self::rowButton($request, ['delete'])) {
+                Actions::deleteLetters([$button[1]]);
             }
             return Response::redirect($this->url('outbox'));
         }
@@ -353,8 +368,8 @@ final class Pages
             } else {
                 $action = (string) ($request->post['action'] ?? '');
                 $ids = array_map('intval', (array) ($request->post['ids'] ?? []));
-                if (is_string($request->post['row'] ?? null) && preg_match('/^(delete|activate|deactivate):(\d+)$/', $request->post['row'], $m)) {
-                    [$action, $ids] = [$m[1], [(int) $m[2]]];
+                if ($button = self::rowButton($request, ['delete', 'activate', 'deactivate'])) {
+                    [$action, $ids] = [$button[0], [$button[1]]];
                 }
                 Dkim::act($action, $ids);
                 return Response::redirect($this->url('dkim'));
@@ -411,8 +426,8 @@ final class Pages
     {
         if ($request->isPost()) {
             $ids = array_map('intval', (array) ($request->post['ids'] ?? []));
-            if (is_string($request->post['row'] ?? null) && preg_match('/^resend:(\d+)$/', $request->post['row'], $m)) {
-                $ids = [(int) $m[1]];
+            if ($button = self::rowButton($request, ['resend'])) {
+                $ids = [$button[1]];
             }
             [$queued, $problems] = Actions::resend($ids, (string) ($request->post['to'] ?? ''));
             return Response::redirect($this->url('journal', array_filter($request->query, 'is_string') + ['resent' => $queued] + ($problems ? ['problem' => implode('; ', $problems)] : [])));
