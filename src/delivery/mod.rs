@@ -124,7 +124,7 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
             // handed to the thread in memory, claimed for it as it is written: it need not claim and read it back
             let handover = due_now
                 .then(|| {
-                    let until = window::handover_until(settings, accounts.len(), now);
+                    let until = window::handover_until(settings, now);
                     background::claim_for_handover(&rt.paths, settings.timeout(), message.len(), until)
                 })
                 .flatten();

@@ -25,9 +25,13 @@ struct Planned {
 }
 
 /// How long a letter handed to the sender thread in memory is claimed for
-/// it: the two windows that may be ahead of it, and its own.
-pub(super) fn handover_until(settings: &Settings, accounts: usize, now: i64) -> i64 {
-    now + lease(settings, accounts.min(3), 30 * WINDOW, 60 << 20)
+/// it before the thread takes it (and claims it for its window): a minute
+/// and two replies' timeouts. Short, so that the letters a killed worker
+/// held in memory are due again soon, not after a window's worst case (an
+/// hour or more); a thread held longer by a slow server renews what nobody
+/// else took meanwhile.
+pub(super) fn handover_until(settings: &Settings, now: i64) -> i64 {
+    now + 60 + 2 * settings.timeout().as_secs() as i64
 }
 
 /// Up to `limit` due letters, a window at a time: first those handed to

@@ -188,17 +188,12 @@ impl Store {
     }
 
     /// Which of the letters handed to a sender thread in memory it may still
-    /// send: those still in the outbox (an admin may have dropped one), and,
-    /// when a claim would lapse before `until`, still claimed by `token`,
-    /// their claims then renewed to `until`. One read, no write, in the
-    /// common case of letters handed over moments ago.
+    /// send, their claims renewed to `until` (the window's) in one statement:
+    /// those still in the outbox (an admin may have dropped one) and still
+    /// claimed by `token` (after a short handover claim lapsed, another
+    /// flusher may have taken one).
     pub fn confirm_handed(&self, letters: &[OutboxLetter], token: &str, until: i64) -> rusqlite::Result<Vec<i64>> {
         let ids = letters.iter().map(|l| l.id.to_string()).collect::<Vec<_>>().join(",");
-        if letters.iter().all(|l| l.next_try_at >= until) {
-            let mut stmt = self.conn.prepare(&format!("SELECT id FROM outbox WHERE id IN ({ids})"))?;
-            let rows = stmt.query_map([], |r| r.get(0))?;
-            return rows.collect();
-        }
         let mut stmt = self.conn.prepare(&format!(
             "UPDATE outbox SET claim_until = ?2, next_try_at = ?2 WHERE claimed_by = ?1 AND id IN ({ids}) RETURNING id"
         ))?;

@@ -101,6 +101,10 @@ final class BackgroundTest extends Smtp34TestCase
             $this->assertTrue(custom_mail('second@mail.ru', 'Второе', "b\n", 'From: shop@site.ru'));
             $second = $this->waiting('second@')[0];
             $this->assertTrue($second['sending'], 'claimed for the thread as it was written');
+            // for a minute and two timeouts only: a killed worker's handed letters are due again soon
+            $claim = ChildPhp::run(sprintf('echo (new PDO(%s))->query("SELECT claim_until - strftime(\'%%s\', \'now\') FROM outbox WHERE id = %d")->fetchColumn();',
+                var_export('sqlite:' . ini_get('smtp34.db'), true), $second['id']), [], [], false);
+            $this->assertEqualsWithDelta(60 + 2 * 3, (int) $claim['stdout'], 3, $claim['stderr']);
             $this->assertTrue(smtp34_outbox_delete($second['id']));
         } finally {
             posix_kill($pid, SIGCONT);
