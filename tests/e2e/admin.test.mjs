@@ -40,6 +40,26 @@ function start(command, args) {
   return child;
 }
 
+/**
+ * The port a helper server prints as "READY <port>", read across output chunks; a server that exits,
+ * fails to start or stays silent for 20 s fails the test with its stderr instead of hanging the suite.
+ */
+function ready(child, name) {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`${name}: no READY in 20 s; stderr: ${err}`)), 20000);
+    child.stdout.on('data', (d) => {
+      out += String(d);
+      const m = /READY (\d+)/.exec(out);
+      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+    });
+    child.stderr.on('data', (d) => { err += String(d); });
+    child.on('error', (e) => { clearTimeout(timer); reject(new Error(`${name}: ${e.message}`)); });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`${name} exited (${code}); stderr: ${err}`)); });
+  });
+}
+
 function php(code) {
   return execFileSync('php', [...ini, '-r', code], { cwd: repo, encoding: 'utf8' });
 }
@@ -51,10 +71,7 @@ before(async () => {
   mkdirSync(shots, { recursive: true });
 
   const smtp = start('/usr/bin/python3', ['tests/smtp_server.py', '--spool', join(work, 'spool'), '--auth', 'shop:s3cret-pass']);
-  smtpPort = await new Promise((resolve, reject) => {
-    smtp.stdout.on('data', (d) => { const m = /READY (\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); });
-    smtp.on('exit', () => reject(new Error('smtp_server.py exited')));
-  });
+  smtpPort = await ready(smtp, 'smtp_server.py');
 
   hash = execFileSync('php', ['-r', `echo password_hash(${JSON.stringify(password)}, PASSWORD_DEFAULT);`], { encoding: 'utf8' });
   base = await startAdmin(hash);
@@ -363,13 +380,10 @@ test('an OAuth 2.0 account is connected with the Connect link and then sends', a
   const state = join(work, 'oauth');
   mkdirSync(state, { recursive: true });
   const provider = start('/usr/bin/python3', ['tests/oauth_provider.py', state]);
-  const providerPort = await new Promise((resolve, reject) => {
-    provider.stdout.on('data', (d) => { const m = /READY (\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); });
-    provider.on('exit', () => reject(new Error('oauth_provider.py exited')));
-  });
+  const providerPort = await ready(provider, 'oauth_provider.py');
   const smtp = start('/usr/bin/python3', ['tests/smtp_server.py', '--spool', join(work, 'oauth-spool'), '--auth', 'x:y',
     '--auth-only', 'XOAUTH2', '--xoauth2-tokens', join(state, 'tokens'), '--xoauth2-user', 'oauth@site.ru']);
-  const oauthSmtp = await new Promise((resolve) => smtp.stdout.on('data', (d) => { const m = /READY (\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); }));
+  const oauthSmtp = await ready(smtp, 'smtp_server.py (XOAUTH2)');
 
   // the form offers OAuth 2.0 and its fields; the client secret is write-only like the password
   await page.goto(base + '/account_edit');
@@ -546,9 +560,9 @@ test('the journal filters and pages over 5,000 rows, window by window; the dashb
   await shot('dashboard-limits');
 });
 
-test('the dashboard shows the journal of alerts, a webhook that failed marked', async () => {
+test('the dashboard shows the journal of alerts, a webhook that failed marked', { timeout: 120000 }, async () => {
   const hook = start('/usr/bin/python3', ['tests/webhook_server.py', join(work, 'webhook-posts'), '--status', '500']);
-  const hookPort = await new Promise((resolve) => hook.stdout.on('data', (d) => { const m = /READY (\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); }));
+  const hookPort = await ready(hook, 'webhook_server.py');
   await page.goto(base + '/dashboard');
   // alerts are about what happens from now on: stock@site.ru has been failing since long before
   const failing = JSON.parse(php(`echo json_encode(array_values(array_filter(smtp34_account_list(), fn ($a) => $a['failures'] > 0)));`));
