@@ -95,7 +95,14 @@ pub fn wake(paths: &Paths, timeout: Duration) {
 /// process's sender thread runs and has room for it in memory: the letter is
 /// then written claimed by the thread and given to it with [`hand_over`].
 /// `None`: write it unclaimed and [`wake`] the thread.
-pub fn claim_for_handover(paths: &Paths, timeout: Duration, bytes: usize, until: i64) -> Option<Claim> {
+///
+/// The claim lasts a minute and two replies' timeouts, until the thread
+/// takes the letter (and claims it for its window). Short, so that the
+/// letters a killed worker held in memory are due again soon, not after a
+/// window's worst case (an hour or more); a thread held longer by a slow
+/// server renews what nobody else took meanwhile.
+pub fn claim_for_handover(paths: &Paths, timeout: Duration, bytes: usize, now: i64) -> Option<Claim> {
+    let until = now + 60 + 2 * timeout.as_secs() as i64;
     with_running(paths, timeout, |sender| {
         let state = sender.shared.lock();
         let room = state.handed.len() < HANDED_LETTERS && state.handed_bytes + bytes <= HANDED_BYTES;

@@ -122,12 +122,7 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
             entry.reply = std::iter::once(why).chain(notes).collect::<Vec<_>>().join("; ");
             let due_now = row.next_try_at <= now && settings.delivery == DeliveryMode::Background;
             // handed to the thread in memory, claimed for it as it is written: it need not claim and read it back
-            let handover = due_now
-                .then(|| {
-                    let until = window::handover_until(settings, now);
-                    background::claim_for_handover(&rt.paths, settings.timeout(), message.len(), until)
-                })
-                .flatten();
+            let handover = due_now.then(|| background::claim_for_handover(&rt.paths, settings.timeout(), message.len(), now)).flatten();
             let (journal_id, outbox_id) =
                 rt.store.begin_letter(&entry, &row, &message, handover.as_ref(), now).map_err(|e| Error::Storage(journal_problem(e)))?;
             match handover {

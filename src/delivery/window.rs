@@ -24,16 +24,6 @@ struct Planned {
     windowed: bool,
 }
 
-/// How long a letter handed to the sender thread in memory is claimed for
-/// it before the thread takes it (and claims it for its window): a minute
-/// and two replies' timeouts. Short, so that the letters a killed worker
-/// held in memory are due again soon, not after a window's worst case (an
-/// hour or more); a thread held longer by a slow server renews what nobody
-/// else took meanwhile.
-pub(super) fn handover_until(settings: &Settings, now: i64) -> i64 {
-    now + 60 + 2 * settings.timeout().as_secs() as i64
-}
-
 /// Up to `limit` due letters, a window at a time: first those handed to
 /// this thread in memory (claimed for it when they were written), then
 /// those it claims under `token`.

@@ -247,6 +247,10 @@ fn wait_for_lock(tries: i32) -> bool {
     true
 }
 
+/// The page cache (KiB) of a connection that mostly writes: a background
+/// page's and the sender thread's (see their methods for the measurements).
+const SMALL_CACHE_KIB: i64 = 256;
+
 pub struct Store {
     pub(crate) conn: Connection,
     /// A letter left the outbox since the last [`Store::scrub_if_due`]: its
@@ -349,7 +353,7 @@ impl Store {
         if !self.checkpoints_left.get() {
             self.checkpoints_left.set(true);
             let _ = self.conn.pragma_update(None, "wal_autocheckpoint", 25000);
-            let _ = self.conn.pragma_update(None, "cache_size", -256);
+            let _ = self.conn.pragma_update(None, "cache_size", -SMALL_CACHE_KIB);
         }
     }
 
@@ -359,7 +363,7 @@ impl Store {
     /// this cache it is ~1 MB smaller again, and delivery no slower (faster, in
     /// three runs each: ~2,000 against ~1,760 letters/s).
     pub fn keep_a_small_cache(&self) {
-        let _ = self.conn.pragma_update(None, "cache_size", -256);
+        let _ = self.conn.pragma_update(None, "cache_size", -SMALL_CACHE_KIB);
     }
 
     /// A letter left the outbox: [`Store::scrub_if_due`] will take it off the disk.
