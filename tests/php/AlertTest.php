@@ -182,18 +182,11 @@ final class AlertTest extends Smtp34TestCase
         $server = $this->authServer();
         $ini = ChildPhp::freshIni();
         $at = static function (string $localTime, string $code) use ($ini, $faketime): string {
-            $command = [PHP_BINARY, '-n', '-d', 'extension=' . ChildPhp::extension()];
-            foreach ($ini as $name => $value) {
-                array_push($command, '-d', "$name=$value");
-            }
-            array_push($command, '-r', $code);
             $env = ['TZ' => 'Europe/Moscow', 'FAKETIME' => "@$localTime", 'FAKETIME_DONT_FAKE_MONOTONIC' => '1',
                 'LD_PRELOAD' => $faketime . ':' . ChildPhp::extension()];
-            $process = proc_open($command, [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes, null, $env + getenv());
-            $out = stream_get_contents($pipes[1]);
-            $err = stream_get_contents($pipes[2]);
-            self::assertSame(0, proc_close($process), "$localTime: $err");
-            return trim((string) $out);
+            $result = ChildPhp::run($code, $ini, $env);
+            self::assertSame(0, $result['code'], "$localTime: {$result['stderr']}");
+            return trim($result['stdout']);
         };
         $maintain = 'echo json_encode(smtp34_maintain()["report_sent"]);';
         $setup = $at('2026-12-07 07:30:00', self::saveAccountCode($server) . "

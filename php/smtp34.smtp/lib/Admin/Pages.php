@@ -555,6 +555,12 @@ final class Pages
         return $alerts;
     }
 
+    /** The style attribute of an alert's cell in `$column` (of ALERT_COLUMNS): where it went, in red when that failed. */
+    public static function alertStyle(array $alert, string $column): string
+    {
+        return $column === 'went' && $alert['failed'] ? ' style="color:' . Journal::COLOURS['failed'] . ';font-weight:bold"' : '';
+    }
+
     /** The journal of alerts as the standalone dashboard shows it, a failed webhook in red. */
     public function dashboardAlerts(): string
     {
@@ -571,8 +577,7 @@ final class Pages
         foreach ($alerts as $alert) {
             $html .= '<tr data-event="' . Html::e($alert['event']) . '"' . ($alert['failed'] ? ' class="failed"' : '') . '>';
             foreach (array_keys(self::ALERT_COLUMNS) as $column) {
-                $style = $column === 'went' && $alert['failed'] ? ' style="color:#c62828;font-weight:bold"' : '';
-                $html .= '<td class="' . $column . '"' . $style . '>' . Html::e($alert[$column]) . '</td>';
+                $html .= '<td class="' . $column . '"' . self::alertStyle($alert, $column) . '>' . Html::e($alert[$column]) . '</td>';
             }
             $html .= '</tr>';
         }

@@ -43,8 +43,7 @@ final class Dashboard
         foreach ($rows as $n => $alert) {
             $cells = [];
             foreach (array_keys(Pages::ALERT_COLUMNS) as $column) {
-                $style = $column === 'went' && $alert['failed'] ? ' style="color:#c62828;font-weight:bold"' : '';
-                $cells[strtoupper($column)] = '<span class="smtp34-alert-' . $column . '" data-event="' . Admin::e($alert['event']) . '"' . $style . '>'
+                $cells[strtoupper($column)] = '<span class="smtp34-alert-' . $column . '" data-event="' . Admin::e($alert['event']) . '"' . Pages::alertStyle($alert, $column) . '>'
                     . Admin::e($alert[$column]) . '</span>';
             }
             Admin::row($list, $n + 1, [], $cells);
