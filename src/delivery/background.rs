@@ -178,7 +178,7 @@ fn run(paths: Paths, shared: &Shared, token: &str) {
 
 fn serve(paths: Paths, shared: &Shared, token: &str) {
     let Ok(mut rt) = Runtime::open(paths) else { return };
-    rt.store.keep_a_small_cache();
+    rt.store.configure_for_sender_thread();
     loop {
         {
             let mut state = shared.lock();

@@ -156,8 +156,11 @@ impl Store {
         let Some(id) = id else { return Ok(None) };
         self.mark_interrupted(now)?;
         self.run("UPDATE outbox SET claimed_by = ?2, claim_until = ?3 WHERE id = ?1", params![id, claim.token, claim.until])?;
-        let mut letter = tx.query_row(&format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1"), [id], |r| letter_from_row(r, 0))?;
-        letter.message = tx.query_row("SELECT message FROM outbox WHERE id = ?1", [id], |r| r.get(0))?;
+        let letter = tx.prepare_cached(&format!("SELECT {COLUMNS}, message FROM outbox WHERE id = ?1"))?.query_row([id], |r| {
+            let mut letter = letter_from_row(r, 0)?;
+            letter.message = r.get(16)?;
+            Ok(letter)
+        })?;
         tx.commit()?;
         Ok(Some(letter))
     }
@@ -166,23 +169,27 @@ impl Store {
     /// first, in one write transaction (the sender thread's window).
     pub fn claim_due(&self, claim: &Claim, now: i64, after_id: i64, most: usize) -> rusqlite::Result<Vec<OutboxLetter>> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        let ids: Vec<i64> = {
-            let mut stmt =
-                tx.prepare_cached("SELECT id FROM outbox WHERE id > ?1 AND claim_until <= ?2 AND next_try_at <= ?2 ORDER BY id LIMIT ?3")?;
-            let rows = stmt.query_map(params![after_id, now, most as i64], |r| r.get(0))?;
-            rows.collect::<rusqlite::Result<_>>()?
-        };
-        if ids.is_empty() {
+        let any: bool = tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox WHERE id > ?1 AND claim_until <= ?2 AND next_try_at <= ?2)")?
+            .query_row(params![after_id, now], |r| r.get(0))?;
+        if !any {
             return Ok(Vec::new());
         }
         self.mark_interrupted(now)?;
-        let mut letters = Vec::with_capacity(ids.len());
-        for id in ids {
-            self.run("UPDATE outbox SET claimed_by = ?2, claim_until = ?3 WHERE id = ?1", params![id, claim.token, claim.until])?;
-            let mut letter = tx.query_row(&format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1"), [id], |r| letter_from_row(r, 0))?;
-            letter.message = tx.query_row("SELECT message FROM outbox WHERE id = ?1", [id], |r| r.get(0))?;
-            letters.push(letter);
-        }
+        // one statement claims the window and returns it, bytes and all; RETURNING keeps no order
+        let mut letters = tx
+            .prepare_cached(&format!(
+                "UPDATE outbox SET claimed_by = ?4, claim_until = ?5
+                 WHERE id IN (SELECT id FROM outbox WHERE id > ?1 AND claim_until <= ?2 AND next_try_at <= ?2 ORDER BY id LIMIT ?3)
+                 RETURNING {COLUMNS}, message"
+            ))?
+            .query_map(params![after_id, now, most as i64, claim.token, claim.until], |r| {
+                let mut letter = letter_from_row(r, now)?;
+                letter.message = r.get(16)?;
+                Ok(letter)
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        letters.sort_by_key(|l| l.id);
         tx.commit()?;
         Ok(letters)
     }
@@ -193,21 +200,34 @@ impl Store {
     /// claimed by `token` (after a short handover claim lapsed, another
     /// flusher may have taken one).
     pub fn confirm_handed(&self, letters: &[OutboxLetter], token: &str, until: i64) -> rusqlite::Result<Vec<i64>> {
-        let ids = letters.iter().map(|l| l.id.to_string()).collect::<Vec<_>>().join(",");
-        let mut stmt = self.conn.prepare(&format!(
-            "UPDATE outbox SET claim_until = ?2, next_try_at = ?2 WHERE claimed_by = ?1 AND id IN ({ids}) RETURNING id"
-        ))?;
-        let rows = stmt.query_map(params![token, until], |r| r.get(0))?;
-        rows.collect()
+        // the ids as one JSON array: one cached statement, whatever the window's size
+        let ids = format!("[{}]", letters.iter().map(|l| l.id.to_string()).collect::<Vec<_>>().join(","));
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let ours = tx
+            .prepare_cached(
+                "UPDATE outbox SET claim_until = ?2, next_try_at = ?2
+                 WHERE claimed_by = ?1 AND id IN (SELECT value FROM json_each(?3)) RETURNING id",
+            )?
+            .query_map(params![token, until, ids], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        tx.commit()?;
+        Ok(ours)
     }
 
     /// A `sending` row whose letter's claim has lapsed: its sender died (or
     /// was killed) mid-attempt. The letter itself is still in the outbox.
-    /// Looked for with a read first: an UPDATE takes the write lock even when
+    /// Looked for with reads first: an UPDATE takes the write lock even when
     /// it changes nothing, and the journal and outbox pages (and a script
     /// polling `smtp34_journal()`) ask this on every call, which kept the
     /// sender thread's commits waiting in the busy handler.
     pub fn mark_interrupted(&self, now: i64) -> rusqlite::Result<usize> {
+        // rows `sending` are few (letters in a page's conversation right now), while every
+        // letter queued and not yet claimed has a lapsed claim: ask the few first
+        let sending: bool =
+            self.conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM journal WHERE status = 'sending')")?.query_row([], |r| r.get(0))?;
+        if !sending {
+            return Ok(0);
+        }
         let any: bool = self
             .conn
             .prepare_cached(
@@ -263,7 +283,7 @@ impl Store {
     }
 
     pub fn outbox_size(&self) -> rusqlite::Result<i64> {
-        self.conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
+        self.conn.prepare_cached("SELECT count(*) FROM outbox")?.query_row([], |r| r.get(0))
     }
 }
 
