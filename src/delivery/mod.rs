@@ -73,7 +73,7 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
     let config = rt.config()?;
     let (settings, accounts) = (&config.settings, &config.accounts);
     if settings.delivery == DeliveryMode::Background {
-        rt.store.leave_checkpoints_to_sender();
+        rt.store.leave_checkpoints_to_sender(background::page_waits_for_lock);
     }
     let views = AccountUsage::load(rt, &config, now)?;
     prune_now_and_then(rt, settings, now);

@@ -247,7 +247,7 @@ fn wait_for_lock(tries: i32) -> bool {
 /// mailing's 2,000 letters delivered at ~2,350 letters/s against ~3,100
 /// with these sleeps). A long wait (another process's checkpoint) goes on
 /// in coarser steps.
-fn busy_sleep(tries: u32) -> Option<Duration> {
+pub(crate) fn busy_sleep(tries: u32) -> Option<Duration> {
     const FIRST_MICROS: u64 = 20;
     const DOUBLINGS: u32 = 4;
     const SHORT_MICROS: u64 = 250;
@@ -276,6 +276,8 @@ pub struct Store {
     /// bytes are zeroed in the database (`secure_delete`) but still in the WAL.
     scrub_due: std::cell::Cell<bool>,
     checkpoints_left: std::cell::Cell<bool>,
+    /// The busy handler this connection waits with (see [`Store::leave_checkpoints_to_sender`]).
+    busy_wait: std::cell::Cell<fn(i32) -> bool>,
     last_scrub: std::cell::Cell<Option<std::time::Instant>>,
 }
 
@@ -345,7 +347,13 @@ impl Store {
         // its letters' bytes too) opened a temporary file each time; they hold a window at most
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;")
             .map_err(&err)?;
-        let mut store = Store { conn, scrub_due: Default::default(), checkpoints_left: Default::default(), last_scrub: Default::default() };
+        let mut store = Store {
+            conn,
+            scrub_due: Default::default(),
+            checkpoints_left: Default::default(),
+            busy_wait: std::cell::Cell::new(wait_for_lock),
+            last_scrub: Default::default(),
+        };
         store.migrate().map_err(|e| {
             if e.to_string().contains("readonly") {
                 format!("database {} is not writable by this PHP process: {e}", path.display())
@@ -371,9 +379,14 @@ impl Store {
     /// reads little, and with the WAL left to grow its 2 MiB default filled
     /// up: a process sending 10,000 letters peaked 2.3 MB higher (24.5
     /// against 22.2 MB), handing letters over no slower.
-    pub fn leave_checkpoints_to_sender(&self) {
+    ///
+    /// It waits for the lock with `busy_wait`: the sender thread lets it in
+    /// between two of its transactions (see `delivery::background`).
+    pub fn leave_checkpoints_to_sender(&self, busy_wait: fn(i32) -> bool) {
         if !self.checkpoints_left.get() {
             self.checkpoints_left.set(true);
+            self.busy_wait.set(busy_wait);
+            let _ = self.conn.busy_handler(Some(busy_wait));
             let _ = self.conn.pragma_update(None, "wal_autocheckpoint", 25000);
             let _ = self.conn.pragma_update(None, "cache_size", -SMALL_CACHE_KIB);
         }
@@ -413,7 +426,7 @@ impl Store {
         self.last_scrub.set(Some(std::time::Instant::now()));
         let _ = self.conn.busy_handler(None);
         let busy = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0)).unwrap_or(1);
-        let _ = self.conn.busy_handler(Some(wait_for_lock));
+        let _ = self.conn.busy_handler(Some(self.busy_wait.get()));
         if busy == 0 {
             self.scrub_due.set(false);
         }
