@@ -6,7 +6,8 @@ each was sent, not 60 ms after the first).
 
   delay_proxy.py <listen-port> <server-port> <delay-ms>
 
-Prints READY once it listens; runs until killed."""
+Prints "READY <port>" once it listens (a listen port of 0 takes a free
+one); runs until killed."""
 
 import asyncio
 import sys
@@ -55,7 +56,7 @@ async def main(listen, upstream, delay):
         await asyncio.gather(pipe(client_reader, server_writer, 0), pipe(server_reader, client_writer, delay))
 
     server = await asyncio.start_server(handle, "127.0.0.1", listen)
-    print("READY", flush=True)
+    print("READY %d" % server.sockets[0].getsockname()[1], flush=True)
     async with server:
         await server.serve_forever()
 

@@ -10,6 +10,7 @@ if (!extension_loaded('smtp34')) {
 }
 
 require_once __DIR__ . '/support/SmtpServer.php';
+require_once __DIR__ . '/support/DelayProxy.php';
 require_once __DIR__ . '/support/Certificates.php';
 require_once __DIR__ . '/support/ChildPhp.php';
 require_once __DIR__ . '/support/Smtp34TestCase.php';

@@ -12,7 +12,7 @@ was encrypted and who authenticated).
                  [--greet-421] [--defer-rcpt SUBSTRING] [--reject-data]
                  [--drop-after-data] [--misbehave-while FILE] [--drip SECONDS]
                  [--no-smtputf8] [--pipelining] [--chunking] [--close-after-letter]
-                 [--slow-data SECONDS]
+                 [--slow-data SECONDS] [--max-connections N]
 
 Prints "READY <port>" on stdout once it accepts connections, then runs
 until killed. --silent accepts TCP connections and never answers (for
@@ -24,7 +24,9 @@ containing SUBSTRING; --reject-data answers 554 to DATA; --drop-after-data
 reads the whole letter, then drops the connection without a reply (the
 letter is not kept). With --misbehave-while FILE these apply only while
 FILE exists: a test removes it to let the server recover. --drip sends
-its greeting one byte every SECONDS and never more.
+its greeting one byte every SECONDS and never more. --max-connections N
+answers 421 to a connection past N open at once, as providers cap the
+connections of one client.
 """
 
 import argparse
@@ -228,6 +230,7 @@ def main():
     parser.add_argument("--reject-rcpt")
     parser.add_argument("--silent", action="store_true")
     parser.add_argument("--greet-421", action="store_true")
+    parser.add_argument("--max-connections", type=int, help="answer 421 and hang up on connections past this many open at once")
     parser.add_argument("--defer-rcpt")
     parser.add_argument("--reject-data", action="store_true")
     parser.add_argument("--drop-after-data", action="store_true")
@@ -275,10 +278,27 @@ def main():
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
 
+    open_connections = [0]
+
+    def counted(cls):
+        class Counted(cls):
+            def connection_made(self, transport):
+                open_connections[0] += 1
+                super().connection_made(transport)
+
+            def connection_lost(self, exc):
+                open_connections[0] -= 1
+                super().connection_lost(exc)
+
+        return Counted
+
     def protocol():
         if args.greet_421 and handler.misbehaving():
             return Refuse421()
-        return (ChunkingSMTP if args.chunking else SMTP)(handler, **smtp_options)
+        if args.max_connections and open_connections[0] >= args.max_connections:
+            # a provider's cap on connections from one client
+            return Refuse421()
+        return counted(ChunkingSMTP if args.chunking else SMTP)(handler, **smtp_options)
 
     server = loop.run_until_complete(
         loop.create_server(

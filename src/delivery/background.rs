@@ -3,7 +3,7 @@
 //! delivers whatever is due over its own kept connections and settles the
 //! journal, the outbox and the accounts' health. A letter is written
 //! already claimed for the thread and handed to it in memory with its bytes
-//! (at most two windows' worth), so the thread neither claims nor reads it
+//! (at most three windows' worth), so the thread neither claims nor reads it
 //! back; past that, or for letters of other processes and retries, the
 //! thread claims them from the outbox.
 //!
@@ -30,13 +30,14 @@ use crate::runtime::{Paths, Runtime};
 use crate::store::outbox::{Claim, OutboxLetter};
 
 /// Letters one pass of the thread claims before it looks for new work again.
-const PASS: i64 = 50;
+const PASS: i64 = 96;
 
 /// Letters handed over in memory, claimed for the thread when they were
-/// written, wait here: at most two windows of them and 4 MiB. Past that a
+/// written, wait here: at most three windows of them (a far server's
+/// windows go three at once) and 4 MiB. Past that a
 /// letter goes the outbox's way (the thread claims it from the database),
 /// so memory stays bounded by the window whatever a mailing queues.
-const HANDED_LETTERS: usize = 32;
+const HANDED_LETTERS: usize = 3 * window::WINDOW;
 const HANDED_BYTES: usize = 4 << 20;
 
 #[derive(Default)]

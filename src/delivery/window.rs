@@ -13,7 +13,7 @@ use super::*;
 use crate::smtp::{Sent, WindowLetter};
 
 /// Letters claimed, and sent over one connection, at a time.
-const WINDOW: usize = 16;
+pub(super) const WINDOW: usize = 16;
 
 /// Letters the thread settles in one transaction before it lets a page of
 /// its process that waits for the lock go first. Measured in a tight loop
@@ -45,7 +45,7 @@ pub(super) fn flush_windows(rt: &mut Runtime, limit: i64, token: &str, handed: O
         let views = AccountUsage::load(rt, &config, now)?;
         // a whole window may be ahead of the last letter: its claim allows for that
         let claim = Claim { token: token.to_owned(), until: now + lease(settings, accounts.len().min(3), 10 * WINDOW, 20 << 20) };
-        let most = WINDOW.min((limit - report.tried).max(0) as usize);
+        let most = (WINDOW * rt.pool.widest()).min((limit - report.tried).max(0) as usize);
         let mut plans: Vec<Planned> = Vec::new();
         let given = handed.map(|shared| background::take_handed(shared, most)).unwrap_or_default();
         let rows = if given.is_empty() {
@@ -131,59 +131,197 @@ fn send_together(rt: &mut Runtime, settings: &Settings, account: &Account, plans
         .enumerate()
         .map(|(i, at)| WindowLetter { from: &froms[i], recipients: &recipients[i], message: &plans[*at].row.message })
         .collect();
-    let (sent, log_problem) = attempt_window(rt, settings, account, &letters);
+    let (sent, log_problem) = attempt_windows(rt, settings, account, &letters);
     for (i, (at, sent)) in chosen.iter().zip(sent).enumerate() {
         let plan = &mut plans[*at];
-        plan.windowed = true;
         plan.outcome.notes.extend(log_problem.clone());
-        record(rt, account, &mut plan.outcome, sent.result, recipients[i].len() as i64, now);
+        match sent {
+            Some(sent) => {
+                plan.windowed = true;
+                record(rt, account, &mut plan.outcome, sent.result, recipients[i].len() as i64, now);
+            }
+            // its extra connection was refused: the places it reserved go back, and it goes the one-letter way
+            None if account.daily_limit > 0 => plan.outcome.counted.push((account.id, -(recipients[i].len() as i64))),
+            None => {}
+        }
     }
+}
+
+/// The letters over the account's connections, a window of at most
+/// [`WINDOW`] a connection: one window after another over one connection,
+/// or, to a far server ([`crate::smtp::Pool::connections`]), several
+/// windows at once. `None` for a letter whose extra connection the server
+/// would not take: it was not tried.
+fn attempt_windows(
+    rt: &mut Runtime,
+    settings: &Settings,
+    account: &Account,
+    letters: &[WindowLetter],
+) -> (Vec<Option<Sent>>, Option<String>) {
+    let windows: Vec<&[WindowLetter]> = letters.chunks(WINDOW).collect();
+    let at_once = rt.pool.connections(account.id).min(windows.len()).max(1);
+    let password = if at_once > 1 { stored_password(rt, account.id, &account.server).ok() } else { None };
+    let mut sent = Vec::with_capacity(letters.len());
+    let mut problem = None;
+    for round in windows.chunks(at_once) {
+        let (round_sent, round_problem) = match &password {
+            Some(password) if round.len() > 1 => attempt_at_once(rt, settings, account, round, password.as_deref()),
+            _ => {
+                let (window_sent, window_problem) = attempt_window(rt, settings, account, round[0]);
+                (window_sent.into_iter().map(Some).collect(), window_problem)
+            }
+        };
+        sent.extend(round_sent);
+        problem = problem.or(round_problem);
+        // one connection: the round was one window, the next ones follow
+    }
+    (sent, problem)
 }
 
 /// One conversation carrying a window of letters, and its transcript logged.
 fn attempt_window(rt: &mut Runtime, settings: &Settings, account: &Account, letters: &[WindowLetter]) -> (Vec<Sent>, Option<String>) {
     let started = Instant::now();
     let level = settings.log_enabled.then_some(settings.log_level);
-    let (sent, transcript) = crate::smtp::transcript::collect(level, || converse_window(rt, settings, account, letters));
-    let delivered = sent.iter().filter(|s| matches!(&s.result, Ok(v) if v.reply.is_some())).count();
-    let title = format!("send {} letters in one window: {delivered} sent in {} ms", letters.len(), started.elapsed().as_millis());
-    let target = logs::Target { kind: logs::Kind::Send, account_id: account.id, revision: account.revision };
-    (sent, write_log(rt, settings, target, &title, &transcript).err())
+    let timeout = settings.timeout();
+    let (mut conversation, transcript) = crate::smtp::transcript::collect(level, || {
+        let kept = kept_session(rt, settings, account);
+        let open = |deadline| {
+            stored_password(rt, account.id, &account.server)
+                .map_err(|e| SmtpError::account_setup(e.to_string()))
+                .and_then(|password| Session::open(&account.server, password.as_deref(), timeout, Some(deadline)))
+        };
+        converse(kept, open, letters, timeout)
+    });
+    after_conversation(rt, settings, account, &mut conversation);
+    let problem = log_window(rt, settings, account, &conversation.sent, started, &transcript, None);
+    (conversation.sent, problem)
 }
 
-/// The window over the account's kept connection, or a new one when there
-/// is none or it turns out dead before the server took anything.
-fn converse_window(rt: &mut Runtime, settings: &Settings, account: &Account, letters: &[WindowLetter]) -> Vec<Sent> {
+/// Several windows at once, each over a connection of its own (the kept
+/// ones first), each in a thread of its own that only talks SMTP. The
+/// first connection's failure is the account's, as over one connection; an
+/// extra one the server would not open (too many connections from us) is
+/// not: its letters come back untried and the account gets one connection
+/// for a while ([`crate::smtp::Pool::extra_refused`]).
+fn attempt_at_once(
+    rt: &mut Runtime,
+    settings: &Settings,
+    account: &Account,
+    windows: &[&[WindowLetter]],
+    password: Option<&str>,
+) -> (Vec<Option<Sent>>, Option<String>) {
+    let started = Instant::now();
+    let level = settings.log_enabled.then_some(settings.log_level);
+    let timeout = settings.timeout();
+    let kept: Vec<Option<(Session, u32)>> = windows.iter().map(|_| kept_session(rt, settings, account)).collect();
+    let server = &account.server;
+    let results: Vec<Option<(Conversation, crate::smtp::transcript::Transcript)>> = std::thread::scope(|scope| {
+        let running: Vec<_> = windows
+            .iter()
+            .zip(kept)
+            .map(|(letters, kept)| {
+                let open = move |deadline| Session::open(server, password, timeout, Some(deadline));
+                scope.spawn(move || crate::smtp::transcript::collect(level, || converse(kept, open, letters, timeout)))
+            })
+            .collect();
+        running.into_iter().map(|thread| thread.join().ok()).collect()
+    });
+    let mut sent = Vec::new();
+    let mut problem = None;
+    for (i, (letters, result)) in windows.iter().zip(results).enumerate() {
+        let connection = Some((i + 1, windows.len()));
+        match result {
+            Some((mut conversation, transcript)) if i == 0 || !conversation.refused => {
+                after_conversation(rt, settings, account, &mut conversation);
+                problem = problem.or(log_window(rt, settings, account, &conversation.sent, started, &transcript, connection));
+                sent.extend(conversation.sent.into_iter().map(Some));
+            }
+            Some((conversation, transcript)) => {
+                rt.pool.extra_refused(account.id);
+                problem = problem.or(log_window(rt, settings, account, &conversation.sent, started, &transcript, connection));
+                sent.extend(letters.iter().map(|_| None));
+            }
+            // its thread panicked: what became of its letters is not known here; they go the one-letter way
+            None => sent.extend(letters.iter().map(|_| None)),
+        }
+    }
+    (sent, problem)
+}
+
+/// What one connection did with a window.
+struct Conversation {
+    sent: Vec<Sent>,
+    /// The connection afterwards, the letters it has carried, and whether it was kept from before.
+    session: Option<(Session, u32, bool)>,
+    /// How long the letters took, opening the connection aside.
+    sending: std::time::Duration,
+    /// No connection could be opened: the letters were not tried.
+    refused: bool,
+}
+
+/// The window over the kept connection, or a new one (`open`, given the
+/// window's deadline) when there is none or it turns out dead before the
+/// server took anything. Only SMTP: no database, no PHP.
+fn converse(
+    kept: Option<(Session, u32)>,
+    open: impl FnOnce(Instant) -> std::result::Result<Session, SmtpError>,
+    letters: &[WindowLetter],
+    timeout: std::time::Duration,
+) -> Conversation {
     let time: std::time::Duration =
-        letters.iter().map(|l| crate::smtp::conversation_time(settings.timeout(), l.recipients.len(), l.message.len())).sum();
+        letters.iter().map(|l| crate::smtp::conversation_time(timeout, l.recipients.len(), l.message.len())).sum();
     let deadline = Instant::now() + time;
-    let max_letters = settings.letters_per_connection.max(1) as u32;
-    if let Some((mut session, used)) = kept_session(rt, settings, account) {
+    if let Some((mut session, used)) = kept {
         session.set_deadline(Some(deadline));
+        let began = Instant::now();
         let sent = session.send_window(letters, true);
         let dead = matches!(sent.first(), Some(Sent { result: Err(e), mail_accepted: false }) if e.is_connection_lost());
         if !dead {
-            keep_or_close(
-                rt,
-                account,
-                session,
-                used + letters.len() as u32,
-                max_letters,
-                &sent.last().map_or(Ok(Default::default()), |s| s.result.clone()),
-            );
-            return sent;
+            let session = Some((session, used + letters.len() as u32, true));
+            return Conversation { sent, session, sending: began.elapsed(), refused: false };
         }
         crate::smtp::transcript::note("the kept connection was closed by the server; opening a new one");
     }
-    let opened = stored_password(rt, account.id, &account.server)
-        .map_err(|e| SmtpError::account_setup(e.to_string()))
-        .and_then(|password| Session::open(&account.server, password.as_deref(), settings.timeout(), Some(deadline)));
-    let mut session = match opened {
-        Ok(session) => session,
-        Err(e) => return letters.iter().map(|_| Sent { result: Err(e.clone()), mail_accepted: false }).collect(),
-    };
-    let sent = session.send_window(letters, false);
-    let most = if settings.keepalive_seconds > 0 { max_letters } else { 0 };
-    keep_or_close(rt, account, session, letters.len() as u32, most, &sent.last().map_or(Ok(Default::default()), |s| s.result.clone()));
-    sent
+    match open(deadline) {
+        Ok(mut session) => {
+            let began = Instant::now();
+            let sent = session.send_window(letters, false);
+            let session = Some((session, letters.len() as u32, false));
+            Conversation { sent, session, sending: began.elapsed(), refused: false }
+        }
+        Err(e) => {
+            let sent = letters.iter().map(|_| Sent { result: Err(e.clone()), mail_accepted: false }).collect();
+            Conversation { sent, session: None, sending: std::time::Duration::ZERO, refused: true }
+        }
+    }
+}
+
+/// After a window: its connection kept for the next or closed, and the pace of the account's server noted.
+fn after_conversation(rt: &mut Runtime, settings: &Settings, account: &Account, conversation: &mut Conversation) {
+    if let Some((session, used, was_kept)) = conversation.session.take() {
+        let max_letters = settings.letters_per_connection.max(1) as u32;
+        let most = if was_kept || settings.keepalive_seconds > 0 { max_letters } else { 0 };
+        let last = conversation.sent.last().map_or(Ok(Default::default()), |s| s.result.clone());
+        keep_or_close(rt, account, session, used, most, &last);
+    }
+    if !conversation.refused {
+        rt.pool.note_pace(account.id, conversation.sent.len(), conversation.sending);
+    }
+}
+
+/// The window's transcript to the account's send log; `connection`: which of how many at once.
+fn log_window(
+    rt: &Runtime,
+    settings: &Settings,
+    account: &Account,
+    sent: &[Sent],
+    started: Instant,
+    transcript: &crate::smtp::transcript::Transcript,
+    connection: Option<(usize, usize)>,
+) -> Option<String> {
+    let delivered = sent.iter().filter(|s| matches!(&s.result, Ok(v) if v.reply.is_some())).count();
+    let over = connection.map_or(String::new(), |(i, n)| format!(" (connection {i} of {n})"));
+    let title = format!("send {} letters in one window: {delivered} sent in {} ms{over}", sent.len(), started.elapsed().as_millis());
+    let target = logs::Target { kind: logs::Kind::Send, account_id: account.id, revision: account.revision };
+    write_log(rt, settings, target, &title, transcript).err()
 }

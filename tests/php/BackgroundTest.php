@@ -197,6 +197,68 @@ final class BackgroundTest extends Smtp34TestCase
         $this->assertGreaterThan(1, max(array_map('intval', $windows[1])), 'letters queued meanwhile went together');
     }
 
+    /**
+     * A server a round trip away: one connection carries a letter a round
+     * trip (its DATA waits for 354), so the thread's windows go over three
+     * connections at once; a server that takes only one connection answers
+     * the extra ones 421, which is not the account failing.
+     *
+     * @dataProvider connectionCaps
+     */
+    public function testAFarServersLettersGoOverSeveralConnectionsAtOnce(array $options, int $connections): void
+    {
+        $server = $this->authServer(['pipelining' => true] + $options);
+        $far = new DelayProxy($server->port, 20);
+        $ini = ChildPhp::freshIni();
+        $started = microtime(true);
+        $result = ChildPhp::run(sprintf(self::$far, $far->port), $ini);
+        $took = microtime(true) - $started;
+        $this->assertSame(0, $result['code'], $result['stderr']);
+        [$statuses, $failures, $lastError] = json_decode($result['stdout'], true);
+        $this->assertSame(['sent' => 120], $statuses, $result['stdout']);
+        $this->assertSame([0, ''], [$failures, $lastError], 'a refused extra connection is not the account failing');
+
+        $received = $server->received();
+        $recipients = array_map(static fn ($l) => $l['meta']['rcpt_tos'][0], $received);
+        sort($recipients);
+        $expected = array_map(static fn ($i) => "reader$i@mail.ru", range(0, 119));
+        sort($expected);
+        $this->assertSame($expected, $recipients, 'each letter once');
+        $used = count(array_unique(array_map(static fn ($l) => $l['meta']['connection'], $received)));
+        $log = (string) file_get_contents($ini['smtp34.log_dir'] . '/send_1.log');
+        if ($connections > 1) {
+            $this->assertGreaterThan(1, $used, 'over several connections');
+            $this->assertStringContainsString('(connection 3 of 3)', $log);
+            // one connection needs a round trip a letter: 120 x 20 ms = 2.4 s
+            $this->assertLessThan(2.4, $took, 'faster than one connection can be');
+        } else {
+            $this->assertStringContainsString('421', $log, 'the refusal is in the log');
+        }
+    }
+
+    public static function connectionCaps(): array
+    {
+        return ['any number' => [[], 3], 'one at a time' => [['max-connections' => 1], 1]];
+    }
+
+    /** A child's mailing through the server on port %d; prints its journal statuses and the account's health. */
+    private static string $far = <<<'PHP'
+        smtp34_account_save(['email' => 'shop@site.ru', 'host' => '127.0.0.1', 'port' => %d, 'login' => 'shop', 'password' => 's3cret-pass'], false);
+        smtp34_settings(['enabled' => true, 'delivery' => 'background']);
+        for ($i = 0; $i < 120; $i++) {
+            custom_mail("reader$i@mail.ru", "Новости $i", "b\n", 'From: shop@site.ru');
+        }
+        $statuses = [];
+        for ($until = microtime(true) + 30; microtime(true) < $until; usleep(20_000)) {
+            $statuses = array_count_values(array_column(smtp34_journal(200), 'status'));
+            if (!isset($statuses['queued'])) {
+                break;
+            }
+        }
+        $account = smtp34_account_get(1);
+        echo json_encode([$statuses, $account['failures'], $account['last_error']]);
+        PHP;
+
     public static function windowServers(): array
     {
         return ['PIPELINING' => [['pipelining' => true]], 'PIPELINING and CHUNKING' => [['pipelining' => true, 'chunking' => true]]];
