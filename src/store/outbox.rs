@@ -55,6 +55,13 @@ pub struct Claim {
     pub until: i64,
 }
 
+/// Journal rows of attempts whose sender died: `sending`, their letter's
+/// claim lapsed (`?1`: now). A letter never claimed or released has
+/// `claim_until` 0: those (every letter queued for a sender thread) are
+/// left out through the index, and journal rows are not walked at all (no
+/// index has `sending`: migration 10).
+const LAPSED_ATTEMPTS: &str = "status = 'sending' AND id IN (SELECT journal_id FROM outbox WHERE claim_until > 0 AND claim_until <= ?1)";
+
 const COLUMNS: &str = "id, journal_id, created_at, from_name, from_email, mailing, envelope_from, recipients, subject, \
     length(message), account_id, attempts, next_try_at, last_try_at, last_error, claim_until";
 
@@ -216,32 +223,24 @@ impl Store {
 
     /// A `sending` row whose letter's claim has lapsed: its sender died (or
     /// was killed) mid-attempt. The letter itself is still in the outbox.
-    /// Looked for with reads first: an UPDATE takes the write lock even when
+    /// Looked for with a read first: an UPDATE takes the write lock even when
     /// it changes nothing, and the journal and outbox pages (and a script
     /// polling `smtp34_journal()`) ask this on every call, which kept the
     /// sender thread's commits waiting in the busy handler.
     pub fn mark_interrupted(&self, now: i64) -> rusqlite::Result<usize> {
-        // rows `sending` are few (letters in a page's conversation right now), while every
-        // letter queued and not yet claimed has a lapsed claim: ask the few first
-        let sending: bool =
-            self.conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM journal WHERE status = 'sending')")?.query_row([], |r| r.get(0))?;
-        if !sending {
-            return Ok(0);
-        }
         let any: bool = self
             .conn
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM journal WHERE status = 'sending'
-                    AND id IN (SELECT journal_id FROM outbox WHERE claim_until <= ?1))",
-            )?
+            .prepare_cached(&format!("SELECT EXISTS (SELECT 1 FROM journal WHERE {LAPSED_ATTEMPTS})"))?
             .query_row([now], |r| r.get(0))?;
         if !any {
             return Ok(0);
         }
         self.run(
-            "UPDATE journal SET status = 'interrupted',
-                reply = 'the PHP process ended during the attempt; the letter waits in the outbox'
-             WHERE status = 'sending' AND id IN (SELECT journal_id FROM outbox WHERE claim_until <= ?1)",
+            &format!(
+                "UPDATE journal SET status = 'interrupted',
+                    reply = 'the PHP process ended during the attempt; the letter waits in the outbox'
+                 WHERE {LAPSED_ATTEMPTS}"
+            ),
             [now],
         )
     }
@@ -381,10 +380,9 @@ mod tests {
         };
         let claim = plan("SELECT id FROM outbox WHERE id > 0 AND claim_until <= 5 AND next_try_at <= 5 ORDER BY id LIMIT 16");
         assert!(claim.contains("COVERING INDEX outbox_claimable"), "{claim}");
-        let lapsed = plan(
-            "UPDATE journal SET status = 'interrupted' WHERE status = 'sending' AND id IN (SELECT journal_id FROM outbox WHERE claim_until <= 5)",
-        );
-        assert!(lapsed.contains("COVERING INDEX outbox_claims"), "{lapsed}");
+        let lapsed = plan(&format!("SELECT EXISTS (SELECT 1 FROM journal WHERE {LAPSED_ATTEMPTS})").replace("?1", "5"));
+        assert!(lapsed.contains("COVERING INDEX outbox_claims (claim_until>? AND claim_until<?)"), "{lapsed}");
+        assert!(!lapsed.contains("SCAN journal"), "{lapsed}");
     }
 
     fn letter() -> OutboxLetter {

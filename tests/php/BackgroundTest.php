@@ -29,6 +29,18 @@ final class BackgroundTest extends Smtp34TestCase
         $this->fail('still queued after ' . $seconds . ' s: ' . json_encode($row));
     }
 
+    /** The server got one letter for each of reader0..reader<n-1>@mail.ru, each once; returns them. */
+    private function eachReaderOnce(SmtpServer $server, int $n): array
+    {
+        $received = $server->received();
+        $recipients = array_map(static fn ($l) => $l['meta']['rcpt_tos'][0], $received);
+        sort($recipients);
+        $expected = array_map(static fn ($i) => "reader$i@mail.ru", range(0, $n - 1));
+        sort($expected);
+        $this->assertSame($expected, $recipients, 'each letter once');
+        return $received;
+    }
+
     /** Waits until the sender thread has tried every letter once and holds none. */
     private function idle(float $seconds = 10): void
     {
@@ -174,7 +186,7 @@ final class BackgroundTest extends Smtp34TestCase
     }
 
     /** @dataProvider windowServers */
-    public function testTheSenderThreadSendsLettersInWindowsOverOneConnection(array $options): void
+    public function testTheSenderThreadSendsLettersInWindowsOverKeptConnections(array $options): void
     {
         $server = $this->authServer($options);
         $ini = ChildPhp::freshIni();
@@ -185,13 +197,10 @@ final class BackgroundTest extends Smtp34TestCase
             }
             PHP, $ini);
         $this->assertSame(0, $result['code'], $result['stderr']);
-        $received = $server->received();
-        $recipients = array_map(static fn ($l) => $l['meta']['rcpt_tos'][0], $received);
-        sort($recipients);
-        $expected = array_map(static fn ($i) => "reader$i@mail.ru", range(0, 39));
-        sort($expected);
-        $this->assertSame($expected, $recipients, 'each letter once');
-        $this->assertCount(1, array_unique(array_map(static fn ($l) => $l['meta']['connection'], $received)), 'over one connection');
+        $received = $this->eachReaderOnce($server, 40);
+        // one connection, or up to three at once when the server took 2 ms or more a letter (aiosmtpd with BDAT may)
+        $connections = count(array_unique(array_map(static fn ($l) => $l['meta']['connection'], $received)));
+        $this->assertLessThanOrEqual(3, $connections, 'over kept connections, not one a letter');
         preg_match_all('/send (\d+) letters in one window: (\d+) sent/', (string) file_get_contents($ini['smtp34.log_dir'] . '/send_1.log'), $windows);
         $this->assertSame(40, array_sum($windows[2]), 'every letter went in a window');
         $this->assertGreaterThan(1, max(array_map('intval', $windows[1])), 'letters queued meanwhile went together');
@@ -218,12 +227,7 @@ final class BackgroundTest extends Smtp34TestCase
         $this->assertSame(['sent' => 120], $statuses, $result['stdout']);
         $this->assertSame([0, ''], [$failures, $lastError], 'a refused extra connection is not the account failing');
 
-        $received = $server->received();
-        $recipients = array_map(static fn ($l) => $l['meta']['rcpt_tos'][0], $received);
-        sort($recipients);
-        $expected = array_map(static fn ($i) => "reader$i@mail.ru", range(0, 119));
-        sort($expected);
-        $this->assertSame($expected, $recipients, 'each letter once');
+        $received = $this->eachReaderOnce($server, 120);
         $used = count(array_unique(array_map(static fn ($l) => $l['meta']['connection'], $received)));
         $log = (string) file_get_contents($ini['smtp34.log_dir'] . '/send_1.log');
         if ($connections > 1) {

@@ -204,9 +204,9 @@ final class FpmTest extends Smtp34TestCase
         exec('pkill -9 -P ' . (int) file_get_contents("$this->dir/fpm.pid")); // this pool's workers, not the master
         usleep(300_000);
 
-        // what the dead thread held is still claimed; as if its lease had lapsed, the next flush sends it
+        // what the dead thread held is still claimed; as if its lease had lapsed (a time past), the next flush sends it
         // (as the workers' user: a root-owned -shm would lock them out)
-        $expire = sprintf('(new PDO(%s))->exec("UPDATE outbox SET claim_until = 0");', var_export("sqlite:$db", true));
+        $expire = sprintf('(new PDO(%s))->exec("UPDATE outbox SET claim_until = 1");', var_export("sqlite:$db", true));
         exec('runuser -u nobody -- ' . escapeshellarg(PHP_BINARY) . ' -r ' . escapeshellarg($expire) . ' 2>&1', $out, $code);
         $this->assertSame(0, $code, implode("\n", $out));
         $flushed = json_decode($this->request('flush'), true);

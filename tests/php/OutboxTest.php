@@ -344,8 +344,9 @@ final class OutboxTest extends Smtp34TestCase
         $this->assertTrue($waiting['sending'], 'its claim still holds');
 
         // the claim lapses: it holds as long as a whole conversation may take,
-        // and the letter is due for a flusher from then on
-        self::sqlite(ini_get('smtp34.db'), 'UPDATE outbox SET claim_until = 0, next_try_at = 0');
+        // and the letter is due for a flusher from then on (a lapsed claim is a
+        // time in the past; 0 is a letter never claimed, or released)
+        self::sqlite(ini_get('smtp34.db'), 'UPDATE outbox SET claim_until = 1, next_try_at = 0');
         $this->assertSame('interrupted', $this->lastJournal()['status']);
 
         smtp34_account_save(['id' => $id, 'port' => $good->port, 'auth' => 'login', 'login' => 'shop', 'password' => 's3cret-pass'], false);
