@@ -101,8 +101,8 @@ pub(super) fn flush_windows(rt: &mut Runtime, limit: i64, token: &str, handed: O
             }
         }
         tx.commit()?;
-        // the WAL copied back (and the letters' bytes scrubbed from it) once a second, even mid-burst
-        rt.store.scrub_if_due();
+        // the WAL copied back once a second, even mid-burst (the letters' bytes leave it when the thread is idle)
+        rt.store.checkpoint_if_due();
     }
     report.left = rt.store.outbox_size()?;
     Ok(report)
