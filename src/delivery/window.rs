@@ -160,20 +160,25 @@ fn attempt_windows(
 ) -> (Vec<Option<Sent>>, Option<String>) {
     let windows: Vec<&[WindowLetter]> = letters.chunks(WINDOW).collect();
     let at_once = rt.pool.connections(account.id).min(windows.len()).max(1);
+    // a password that cannot be had now: one connection, whose own attempt says why
     let password = if at_once > 1 { stored_password(rt, account.id, &account.server).ok() } else { None };
     let mut sent = Vec::with_capacity(letters.len());
     let mut problem = None;
     for round in windows.chunks(at_once) {
-        let (round_sent, round_problem) = match &password {
-            Some(password) if round.len() > 1 => attempt_at_once(rt, settings, account, round, password.as_deref()),
-            _ => {
-                let (window_sent, window_problem) = attempt_window(rt, settings, account, round[0]);
-                (window_sent.into_iter().map(Some).collect(), window_problem)
+        match &password {
+            Some(password) if round.len() > 1 => {
+                let (round_sent, round_problem) = attempt_at_once(rt, settings, account, round, password.as_deref());
+                sent.extend(round_sent);
+                problem = problem.or(round_problem);
             }
-        };
-        sent.extend(round_sent);
-        problem = problem.or(round_problem);
-        // one connection: the round was one window, the next ones follow
+            _ => {
+                for window in round {
+                    let (window_sent, window_problem) = attempt_window(rt, settings, account, window);
+                    sent.extend(window_sent.into_iter().map(Some));
+                    problem = problem.or(window_problem);
+                }
+            }
+        }
     }
     (sent, problem)
 }
