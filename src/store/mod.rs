@@ -270,6 +270,20 @@ pub(crate) fn busy_sleep(tries: u32) -> Option<Duration> {
 /// page's and the sender thread's (see their methods for the measurements).
 const SMALL_CACHE_KIB: i64 = 256;
 
+/// The WAL's size (pages) at which a connection that mostly writes runs a
+/// checkpoint itself (SQLite's default: 1000); see
+/// [`Store::leave_checkpoints_to_sender`] for why.
+const WAL_PAGES_BETWEEN_CHECKPOINTS: i64 = 25000;
+
+/// True, and the time noted, when `last` is more than a second ago (or never).
+fn once_a_second(last: &std::cell::Cell<Option<std::time::Instant>>) -> bool {
+    if last.get().is_some_and(|at| at.elapsed() < Duration::from_secs(1)) {
+        return false;
+    }
+    last.set(Some(std::time::Instant::now()));
+    true
+}
+
 pub struct Store {
     pub(crate) conn: Connection,
     /// A letter left the outbox since the last [`Store::scrub_if_due`]: its
@@ -367,10 +381,10 @@ impl Store {
     }
 
     /// A page's connection in background mode leaves the WAL's routine
-    /// checkpoints to the sender thread (its connection's own, past 1000
-    /// pages, after its commits), and checkpoints itself only past 25000
-    /// pages (~100 MB, so a WAL stays bounded while the thread waits on a
-    /// frozen server). With pages and the thread writing all the time, a
+    /// checkpoints to the sender thread ([`Store::checkpoint_if_due`]), and
+    /// checkpoints itself only past [`WAL_PAGES_BETWEEN_CHECKPOINTS`]
+    /// (~100 MB, so a WAL stays bounded while the thread waits on a frozen
+    /// server). With pages and the thread writing all the time, a
     /// checkpoint rarely catches up and the WAL grows (14 MB over a burst of
     /// 2,000 letters); past 1000 pages every page commit tried again, with
     /// two fsyncs each (`custom_mail()`'s p99 5–14 ms); past 3000 pages it
@@ -389,8 +403,7 @@ impl Store {
             self.checkpoints_left.set(true);
             self.busy_wait.set(busy_wait);
             let _ = self.conn.busy_handler(Some(busy_wait));
-            let _ = self.conn.pragma_update(None, "wal_autocheckpoint", 25000);
-            let _ = self.conn.pragma_update(None, "cache_size", -SMALL_CACHE_KIB);
+            self.write_mostly();
         }
     }
 
@@ -400,15 +413,22 @@ impl Store {
     /// this cache it is ~1 MB smaller again, and delivery no slower (faster, in
     /// three runs each: ~2,000 against ~1,760 letters/s).
     ///
-    /// Like a page's, it leaves the WAL to grow up to 25000 pages between
-    /// checkpoints: past 1000, with pages writing all the time, every one of
+    /// Like a page's, it leaves the WAL to grow up to
+    /// [`WAL_PAGES_BETWEEN_CHECKPOINTS`] between checkpoints: past 1000, with pages writing all the time, every one of
     /// its commits tried a checkpoint again, with two fsyncs each (80 fsyncs
     /// in a burst of 2,000 letters, half a second of the thread's time). It
     /// checkpoints once a second instead ([`Store::checkpoint_if_due`] after
     /// each window).
     pub fn configure_for_sender_thread(&self) {
+        self.write_mostly();
+    }
+
+    /// A connection that mostly writes (a background page's, the sender
+    /// thread's): a small page cache, and no checkpoint of its own until the
+    /// WAL is large.
+    fn write_mostly(&self) {
         let _ = self.conn.pragma_update(None, "cache_size", -SMALL_CACHE_KIB);
-        let _ = self.conn.pragma_update(None, "wal_autocheckpoint", 25000);
+        let _ = self.conn.pragma_update(None, "wal_autocheckpoint", WAL_PAGES_BETWEEN_CHECKPOINTS);
     }
 
     /// A letter left the outbox: [`Store::scrub_if_due`] will take it off the disk.
@@ -416,11 +436,6 @@ impl Store {
         self.scrub_due.set(true);
     }
 
-    /// After letters left the outbox, copies the WAL into the database and
-    /// truncates it, so that their bytes (zeroed in the database by
-    /// `secure_delete`) are gone from the WAL too. At most once a second
-    /// per process, and never waiting: while another process reads, the
-    /// next call (or that process's own) does it.
     /// Mid-burst, at most once a second: the WAL copied back into the
     /// database without waiting for anyone (PASSIVE), so the next writer
     /// can start it afresh; the scrub truncates it once the burst is over.
@@ -428,20 +443,20 @@ impl Store {
     /// copy and fsyncs: four php-fpm workers' page hits dropped from
     /// ~1,100 to as low as ~640 letters/s in some runs.)
     pub fn checkpoint_if_due(&self) {
-        const EVERY: Duration = Duration::from_secs(1);
-        if self.last_checkpoint.get().is_some_and(|at| at.elapsed() < EVERY) {
-            return;
+        if once_a_second(&self.last_checkpoint) {
+            let _ = self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
         }
-        self.last_checkpoint.set(Some(std::time::Instant::now()));
-        let _ = self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
     }
 
+    /// After letters left the outbox, copies the WAL into the database and
+    /// truncates it, so that their bytes (zeroed in the database by
+    /// `secure_delete`) are gone from the WAL too. At most once a second
+    /// per process, and never waiting: while another process reads, the
+    /// next call (or that process's own) does it.
     pub fn scrub_if_due(&self) {
-        const EVERY: Duration = Duration::from_secs(1);
-        if !self.scrub_due.get() || self.last_scrub.get().is_some_and(|at| at.elapsed() < EVERY) {
+        if !self.scrub_due.get() || !once_a_second(&self.last_scrub) {
             return;
         }
-        self.last_scrub.set(Some(std::time::Instant::now()));
         let _ = self.conn.busy_handler(None);
         let busy = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0)).unwrap_or(1);
         let _ = self.conn.busy_handler(Some(self.busy_wait.get()));
