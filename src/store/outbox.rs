@@ -62,6 +62,10 @@ pub struct Claim {
 /// index has `sending`: migration 10).
 const LAPSED_ATTEMPTS: &str = "status = 'sending' AND id IN (SELECT journal_id FROM outbox WHERE claim_until > 0 AND claim_until <= ?1)";
 
+/// A letter due for a sender: unclaimed (or its claim lapsed) and its time
+/// come (`?2`: now), with an id above `?1`.
+const DUE_AFTER: &str = "id > ?1 AND claim_until <= ?2 AND next_try_at <= ?2";
+
 const COLUMNS: &str = "id, journal_id, created_at, from_name, from_email, mailing, envelope_from, recipients, subject, \
     length(message), account_id, attempts, next_try_at, last_try_at, last_error, claim_until";
 
@@ -86,6 +90,13 @@ fn letter_from_row(row: &Row, now: i64) -> rusqlite::Result<OutboxLetter> {
         last_error: row.get(14)?,
         claimed: row.get::<_, i64>(15)? > now,
     })
+}
+
+/// A row of [`COLUMNS`] followed by `message`: the letter with its bytes.
+fn letter_with_message(row: &Row, now: i64) -> rusqlite::Result<OutboxLetter> {
+    let mut letter = letter_from_row(row, now)?;
+    letter.message = row.get(16)?;
+    Ok(letter)
 }
 
 /// Another try of a waiting letter: for whom, through which account
@@ -163,11 +174,9 @@ impl Store {
         let Some(id) = id else { return Ok(None) };
         self.mark_interrupted(now)?;
         self.run("UPDATE outbox SET claimed_by = ?2, claim_until = ?3 WHERE id = ?1", params![id, claim.token, claim.until])?;
-        let letter = tx.prepare_cached(&format!("SELECT {COLUMNS}, message FROM outbox WHERE id = ?1"))?.query_row([id], |r| {
-            let mut letter = letter_from_row(r, 0)?;
-            letter.message = r.get(16)?;
-            Ok(letter)
-        })?;
+        let letter = tx
+            .prepare_cached(&format!("SELECT {COLUMNS}, message FROM outbox WHERE id = ?1"))?
+            .query_row([id], |r| letter_with_message(r, 0))?;
         tx.commit()?;
         Ok(Some(letter))
     }
@@ -177,7 +186,7 @@ impl Store {
     pub fn claim_due(&self, claim: &Claim, now: i64, after_id: i64, most: usize) -> rusqlite::Result<Vec<OutboxLetter>> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let any: bool = tx
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox WHERE id > ?1 AND claim_until <= ?2 AND next_try_at <= ?2)")?
+            .prepare_cached(&format!("SELECT EXISTS (SELECT 1 FROM outbox WHERE {DUE_AFTER})"))?
             .query_row(params![after_id, now], |r| r.get(0))?;
         if !any {
             return Ok(Vec::new());
@@ -187,14 +196,10 @@ impl Store {
         let mut letters = tx
             .prepare_cached(&format!(
                 "UPDATE outbox SET claimed_by = ?4, claim_until = ?5
-                 WHERE id IN (SELECT id FROM outbox WHERE id > ?1 AND claim_until <= ?2 AND next_try_at <= ?2 ORDER BY id LIMIT ?3)
+                 WHERE id IN (SELECT id FROM outbox WHERE {DUE_AFTER} ORDER BY id LIMIT ?3)
                  RETURNING {COLUMNS}, message"
             ))?
-            .query_map(params![after_id, now, most as i64, claim.token, claim.until], |r| {
-                let mut letter = letter_from_row(r, now)?;
-                letter.message = r.get(16)?;
-                Ok(letter)
-            })?
+            .query_map(params![after_id, now, most as i64, claim.token, claim.until], |r| letter_with_message(r, now))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         letters.sort_by_key(|l| l.id);
         tx.commit()?;
@@ -378,7 +383,7 @@ mod tests {
             let mut stmt = store.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
             stmt.query_map([], |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect::<Vec<_>>().join("; ")
         };
-        let claim = plan("SELECT id FROM outbox WHERE id > 0 AND claim_until <= 5 AND next_try_at <= 5 ORDER BY id LIMIT 16");
+        let claim = plan(&format!("SELECT id FROM outbox WHERE {DUE_AFTER} ORDER BY id LIMIT 16").replace("?1", "0").replace("?2", "5"));
         assert!(claim.contains("COVERING INDEX outbox_claimable"), "{claim}");
         let lapsed = plan(&format!("SELECT EXISTS (SELECT 1 FROM journal WHERE {LAPSED_ATTEMPTS})").replace("?1", "5"));
         assert!(lapsed.contains("COVERING INDEX outbox_claims (claim_until>? AND claim_until<?)"), "{lapsed}");
