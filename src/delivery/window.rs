@@ -234,20 +234,19 @@ fn attempt_at_once(
     let mut sent = Vec::new();
     let mut problem = None;
     for (i, (letters, result)) in windows.iter().zip(results).enumerate() {
+        // its thread panicked: what became of its letters is not known here; they go the one-letter way
+        let Some((mut conversation, transcript)) = result else {
+            sent.extend(letters.iter().map(|_| None));
+            continue;
+        };
         let connection = Some((i + 1, windows.len()));
-        match result {
-            Some((mut conversation, transcript)) if i == 0 || !conversation.refused => {
-                after_conversation(rt, settings, account, &mut conversation);
-                problem = problem.or(log_window(rt, settings, account, &conversation.sent, started, &transcript, connection));
-                sent.extend(conversation.sent.into_iter().map(Some));
-            }
-            Some((conversation, transcript)) => {
-                rt.pool.extra_refused(account.id);
-                problem = problem.or(log_window(rt, settings, account, &conversation.sent, started, &transcript, connection));
-                sent.extend(letters.iter().map(|_| None));
-            }
-            // its thread panicked: what became of its letters is not known here; they go the one-letter way
-            None => sent.extend(letters.iter().map(|_| None)),
+        problem = problem.or(log_window(rt, settings, account, &conversation.sent, started, &transcript, connection));
+        if i > 0 && conversation.refused {
+            rt.pool.extra_refused(account.id);
+            sent.extend(letters.iter().map(|_| None));
+        } else {
+            after_conversation(rt, settings, account, &mut conversation);
+            sent.extend(conversation.sent.into_iter().map(Some));
         }
     }
     (sent, problem)
