@@ -9,6 +9,7 @@ if (!extension_loaded('smtp34')) {
     exit(2);
 }
 
+require_once __DIR__ . '/support/HelperProcess.php';
 require_once __DIR__ . '/support/SmtpServer.php';
 require_once __DIR__ . '/support/DelayProxy.php';
 require_once __DIR__ . '/support/Certificates.php';

@@ -4,12 +4,9 @@ declare(strict_types=1);
 /** A real aiosmtpd server process (tests/smtp_server.py) on 127.0.0.1. */
 final class SmtpServer
 {
-    public int $port;
+    use HelperProcess;
+
     public string $spool;
-    /** @var resource */
-    private $process;
-    /** @var array<int, resource> */
-    private array $pipes = [];
 
     /** @param array<string, string|bool> $options tls, cert, key, auth, reject-rcpt, silent */
     public function __construct(array $options = [])
@@ -23,28 +20,7 @@ final class SmtpServer
                 array_push($command, "--$name", (string) $value);
             }
         }
-        $this->process = proc_open($command, [1 => ['pipe', 'w'], 2 => ['file', $this->spool . '.log', 'w']], $this->pipes);
-        if (!is_resource($this->process)) {
-            throw new RuntimeException('cannot start smtp_server.py');
-        }
-        $line = fgets($this->pipes[1]);
-        if (!is_string($line) || !preg_match('/^READY (\d+)/', $line, $m)) {
-            throw new RuntimeException('smtp_server.py did not start: ' . @file_get_contents($this->spool . '.log'));
-        }
-        $this->port = (int) $m[1];
-    }
-
-    public function stop(): void
-    {
-        if (is_resource($this->process)) {
-            proc_terminate($this->process, 9);
-            proc_close($this->process);
-        }
-    }
-
-    public function __destruct()
-    {
-        $this->stop();
+        $this->startHelper('smtp_server.py', $command, $this->spool . '.log');
     }
 
     /** @return list<array{raw: string, meta: array<string, mixed>}> letters in arrival order */
