@@ -107,7 +107,7 @@ final class HardeningTest extends Smtp34TestCase
     {
         $server = $this->authServer();
         $id = $this->account($server);
-        $ini = ['smtp34.db' => ini_get('smtp34.db'), 'smtp34.key_file' => ini_get('smtp34.key_file'), 'smtp34.log_dir' => ini_get('smtp34.log_dir')];
+        $ini = self::sharedIni();
         $loop = static fn (string $body) => "for (\$i = 1; \$i <= 60; \$i++) { $body; }";
         $children = [
             ChildPhp::start($loop("smtp34_settings(['log_max_mb' => \$i])"), $ini),
@@ -132,7 +132,7 @@ final class HardeningTest extends Smtp34TestCase
         $server = $this->authServer(['slow-data' => 1]);
         $id = $this->account($server, [], false);
         smtp34_settings(['check_sends_test' => true]);
-        $ini = ['smtp34.db' => ini_get('smtp34.db'), 'smtp34.key_file' => ini_get('smtp34.key_file'), 'smtp34.log_dir' => ini_get('smtp34.log_dir')];
+        $ini = self::sharedIni();
         $edit = ChildPhp::start("smtp34_account_save(['id' => $id, 'name' => 'Новое имя']);", $ini);
         usleep(300_000);
         smtp34_account_save(['id' => $id, 'active' => false], false);
@@ -308,7 +308,7 @@ final class HardeningTest extends Smtp34TestCase
             fclose($s);
             return $port;
         })();
-        $ini = ['smtp34.db' => ini_get('smtp34.db'), 'smtp34.key_file' => ini_get('smtp34.key_file'), 'smtp34.log_dir' => ini_get('smtp34.log_dir')];
+        $ini = self::sharedIni();
         $command = [PHP_BINARY, '-n', '-d', 'extension=' . ChildPhp::extension(), '-d', 'display_errors=1', '-d', 'error_reporting=-1', '-d', 'smtp34.admin_password_hash=' . password_hash('pw', PASSWORD_BCRYPT)];
         foreach ($ini as $name => $value) {
             array_push($command, '-d', "$name=$value");

@@ -237,7 +237,7 @@ final class LogTest extends Smtp34TestCase
                 custom_mail("u$i@mail.ru", 's', $body, 'From: shop@site.ru');
             }
             PHP;
-        $ini = ['smtp34.db' => ini_get('smtp34.db'), 'smtp34.key_file' => ini_get('smtp34.key_file'), 'smtp34.log_dir' => ini_get('smtp34.log_dir')];
+        $ini = self::sharedIni();
         foreach (array_map(static fn () => ChildPhp::start($code, $ini), range(1, 4)) as $wait) {
             $this->assertSame(0, $wait()['code']);
         }

@@ -200,7 +200,7 @@ final class OutboxTest extends Smtp34TestCase
         $this->assertCount(200, $this->waiting());
         unlink($flag);
 
-        $ini = ['smtp34.db' => ini_get('smtp34.db'), 'smtp34.key_file' => ini_get('smtp34.key_file'), 'smtp34.log_dir' => ini_get('smtp34.log_dir')];
+        $ini = self::sharedIni();
         $flushers = array_map(static fn () => ChildPhp::start('echo json_encode(smtp34_outbox_flush(100, true));', $ini), range(1, 4));
         $sent = 0;
         foreach ($flushers as $wait) {
@@ -221,7 +221,7 @@ final class OutboxTest extends Smtp34TestCase
     {
         $server = $this->authServer();
         $id = $this->account($server, ['daily_limit' => 3], false);
-        $ini = ['smtp34.db' => ini_get('smtp34.db'), 'smtp34.key_file' => ini_get('smtp34.key_file'), 'smtp34.log_dir' => ini_get('smtp34.log_dir')];
+        $ini = self::sharedIni();
         $code = 'for ($i = 0; $i < 3; $i++) { var_dump(custom_mail("p" . getmypid() . "-$i@mail.ru", "s", "b\n", "From: shop@site.ru")); }';
 
         $workers = [ChildPhp::start($code, $ini), ChildPhp::start($code, $ini)];
@@ -330,7 +330,7 @@ final class OutboxTest extends Smtp34TestCase
         $silent = $this->server(['silent' => true]);
         $good = $this->authServer();
         $id = $this->account($silent, ['auth' => 'none'], false);
-        $ini = ['smtp34.db' => ini_get('smtp34.db'), 'smtp34.key_file' => ini_get('smtp34.key_file'), 'smtp34.log_dir' => ini_get('smtp34.log_dir')];
+        $ini = self::sharedIni();
         $worker = proc_open([PHP_BINARY, '-n', '-d', 'extension=' . ChildPhp::extension(), ...array_merge(...array_map(
             static fn ($k, $v) => ['-d', "$k=$v"], array_keys($ini), $ini)), '-r',
             'custom_mail("user@mail.ru", "s", "b\n", "From: shop@site.ru");'], [], $pipes);

@@ -208,7 +208,7 @@ final class RobustnessTest extends Smtp34TestCase
                 if (!custom_mail("u$i@mail.ru", 's', "b\n", 'From: shop@site.ru')) { echo smtp34_journal(1)[0]['reply'], "\n"; }
             }
             PHP;
-        $ini = ['smtp34.db' => ini_get('smtp34.db'), 'smtp34.key_file' => ini_get('smtp34.key_file'), 'smtp34.log_dir' => ini_get('smtp34.log_dir')];
+        $ini = self::sharedIni();
         $before = smtp34_journal(1)[0]['id'] ?? 0;
 
         $workers = array_map(static fn () => ChildPhp::start($code, $ini), range(1, 4));

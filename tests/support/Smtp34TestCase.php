@@ -87,6 +87,12 @@ abstract class Smtp34TestCase extends TestCase
         return sprintf("smtp34_account_save(['email' => 'shop@site.ru', 'host' => '127.0.0.1', 'port' => %d, 'login' => 'shop', 'password' => 's3cret-pass'], false);", $server->port);
     }
 
+    /** This process's database, key and logs, for a child PHP that shares them. @return array<string, string> */
+    protected static function sharedIni(): array
+    {
+        return ['smtp34.db' => ini_get('smtp34.db'), 'smtp34.key_file' => ini_get('smtp34.key_file'), 'smtp34.log_dir' => ini_get('smtp34.log_dir')];
+    }
+
     /** @return array<string, mixed> */
     protected function lastJournal(): array
     {
