@@ -115,6 +115,12 @@ impl Runtime {
         })
     }
 
+    /// The configuration this process read last, as it was then (whoever
+    /// acts on it confirms its `version` in the same transaction).
+    pub fn cached_config(&self) -> Option<std::rc::Rc<Config>> {
+        self.config.clone()
+    }
+
     /// Settings, accounts and their health, read again only when another
     /// save (in any worker) moved the store's `config_version`.
     pub fn config(&mut self) -> Result<std::rc::Rc<Config>> {

@@ -68,63 +68,97 @@ pub struct PendingMail {
 /// database must never stop a site's mail).
 pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
     let started = Instant::now();
-    let now = clock::now_unix();
     let letter = Letter::parse(args, &crate::process::unique_id());
-    let config = rt.config()?;
+    // in background mode the configuration this process read last is confirmed inside the
+    // letter's one write transaction, not by a read transaction of its own before it; if it
+    // moved, the letter is decided again with the configuration read afresh (twice at most)
+    let mut unconfirmed = rt.cached_config().filter(|config| config.settings.delivery == DeliveryMode::Background);
+    loop {
+        let (config, read_at) = match unconfirmed.take() {
+            Some(config) => {
+                let version = config.version;
+                (config, Some(version))
+            }
+            None => (rt.config()?, None),
+        };
+        if let Some(step) = decide_and_act(rt, &letter, &config, read_at, started)? {
+            return Ok(step);
+        }
+    }
+}
+
+/// [`custom_mail`] with `config`. With `read_at` (the cached
+/// configuration's version, unconfirmed) it first checks that the store's
+/// configuration has not moved since: `None` when it has, nothing written.
+fn decide_and_act(
+    rt: &mut Runtime,
+    letter: &Letter,
+    config: &crate::runtime::Config,
+    read_at: Option<i64>,
+    started: Instant,
+) -> Result<Option<MailStep>> {
+    let now = clock::now_unix();
     let (settings, accounts) = (&config.settings, &config.accounts);
     if settings.delivery == DeliveryMode::Background {
         rt.store.leave_checkpoints_to_sender(background::page_waits_for_lock);
     }
-    let views = AccountUsage::load(rt, &config, now)?;
+    let views = AccountUsage::load(rt, config, now)?;
     prune_now_and_then(rt, settings, now);
     let facts = LetterFacts { from: letter.from.as_ref(), mailing: letter.mailing.is_some(), recipients: letter.recipients.len() };
     let decision =
-        decision::decide(settings.enabled, settings.fallback == Fallback::Mail, facts, &views.views(&config), now, views.midnight);
+        decision::decide(settings.enabled, settings.fallback == Fallback::Mail, facts, &views.views(config), now, views.midnight);
 
-    let mut entry = journal_entry(&letter, now);
-    let mut notes = letter_notes(&letter);
+    let mut entry = journal_entry(letter, now);
+    let mut notes = letter_notes(letter);
     let (handling, why, queued) = match decision {
         Decision::HandToMail { reason, why } => (Handling::ToMail(reason), why, None),
         Decision::NoAccount { why } => (Handling::Refused, why, None),
         Decision::NoRecipient { why } => (Handling::Unsendable, why, None),
         Decision::Wait { sender, until, why } => {
-            let row = OutboxLetter { next_try_at: until, last_error: why.clone(), ..outbox_row(&letter, sender) };
-            (Handling::Queued, format!("waiting in the outbox: {why}"), Some((row, render(&letter, accounts, sender))))
+            let row = OutboxLetter { next_try_at: until, last_error: why.clone(), ..outbox_row(letter, sender) };
+            (Handling::Queued, format!("waiting in the outbox: {why}"), Some((row, render(letter, accounts, sender))))
         }
         Decision::Send { sender, skipped, .. } if settings.delivery == DeliveryMode::Background => {
             notes.splice(0..0, skipped);
-            let row = OutboxLetter { next_try_at: now, ..outbox_row(&letter, sender) };
-            (
-                Handling::Queued,
-                "queued: this process's sender thread delivers it".to_owned(),
-                Some((row, render(&letter, accounts, sender))),
-            )
+            let row = OutboxLetter { next_try_at: now, ..outbox_row(letter, sender) };
+            (Handling::Queued, "queued: this process's sender thread delivers it".to_owned(), Some((row, render(letter, accounts, sender))))
         }
         Decision::Send { sender, candidates, skipped } => {
             notes.splice(0..0, skipped);
-            let (message, unsigned) = signed(rt, &config, &letter, render(&letter, accounts, sender));
+            let (message, unsigned) = signed(rt, config, letter, render(letter, accounts, sender));
             notes.extend(unsigned);
-            let sending = Sending { letter: &letter, message, sender, candidates, notes, started, now };
-            return send_now(rt, settings, accounts, entry, sending);
+            if moved_since(rt, read_at)? {
+                return Ok(None);
+            }
+            let sending = Sending { letter, message, sender, candidates, notes, started, now };
+            return send_now(rt, settings, accounts, entry, sending).map(Some);
         }
     };
+    if queued.is_none() && moved_since(rt, read_at)? {
+        return Ok(None);
+    }
     entry.status = handling.status();
-    match (handling, queued) {
+    let step = match (handling, queued) {
         (Handling::ToMail(_), _) => {
             entry.reply = format!("{why}; handed to PHP mail(), which has not answered");
             let journal_id = rt.store.append_journal(&entry).map_err(journal_problem);
-            Ok(MailStep::HandToMail(PendingMail { journal_id, status: entry.status, why, started }))
+            MailStep::HandToMail(PendingMail { journal_id, status: entry.status, why, started })
         }
         (_, Some((row, message))) => {
-            let (message, unsigned) = signed(rt, &config, &letter, message);
+            let (message, unsigned) = signed(rt, config, letter, message);
             notes.extend(unsigned);
             entry.account_id = row.account_id;
             entry.reply = std::iter::once(why).chain(notes).collect::<Vec<_>>().join("; ");
             let due_now = row.next_try_at <= now && settings.delivery == DeliveryMode::Background;
             // handed to the thread in memory, claimed for it as it is written: it need not claim and read it back
             let handover = due_now.then(|| background::claim_for_handover(&rt.paths, settings.timeout(), message.len(), now)).flatten();
-            let (journal_id, outbox_id) =
-                rt.store.begin_letter(&entry, &row, &message, handover.as_ref(), now).map_err(|e| Error::Storage(journal_problem(e)))?;
+            let written = match read_at {
+                Some(version) => rt.store.begin_letter_if_current(version, &entry, &row, &message, handover.as_ref(), now),
+                None => rt.store.begin_letter(&entry, &row, &message, handover.as_ref(), now).map(Some),
+            };
+            let Some((journal_id, outbox_id)) = written.map_err(|e| Error::Storage(journal_problem(e)))? else {
+                return Ok(None);
+            };
             match handover {
                 Some(claim) => background::hand_over(OutboxLetter {
                     id: outbox_id,
@@ -139,15 +173,25 @@ pub fn custom_mail(rt: &mut Runtime, args: &MailArgs) -> Result<MailStep> {
                 None if due_now => background::wake(&rt.paths, settings.timeout()),
                 None => {}
             }
-            Ok(MailStep::Done(MailResult { accepted: handling.accepted() == Some(true), journal_error: None }))
+            MailStep::Done(MailResult { accepted: handling.accepted() == Some(true), journal_error: None })
         }
         (_, None) => {
             entry.reply = std::iter::once(why).chain(notes).collect::<Vec<_>>().join("; ");
             entry.duration_ms = started.elapsed().as_millis() as i64;
             let journal_error = rt.store.append_journal(&entry).err().map(journal_problem);
-            Ok(MailStep::Done(MailResult { accepted: handling.accepted() == Some(true), journal_error }))
+            MailStep::Done(MailResult { accepted: handling.accepted() == Some(true), journal_error })
         }
-    }
+    };
+    Ok(Some(step))
+}
+
+/// Whether the store's configuration moved since the cached one was read
+/// (at `read_at`; `None`: it was read for this letter).
+fn moved_since(rt: &Runtime, read_at: Option<i64>) -> Result<bool> {
+    Ok(match read_at {
+        Some(version) => rt.store.config_version()? != version,
+        None => false,
+    })
 }
 
 /// A letter sent now (`delivery = wait`): what routing chose, and since when.

@@ -124,6 +124,42 @@ impl Store {
         now: i64,
     ) -> rusqlite::Result<(i64, i64)> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let ids = self.insert_letter(entry, letter, message, claim, now)?;
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    /// [`Store::begin_letter`] for a letter decided with the configuration
+    /// of `config_version` `read_at`, not read again since: `None`, and
+    /// nothing written, when another save moved the version in between.
+    /// The check rides in the letter's own transaction, so a page in
+    /// background mode pays one transaction a letter, not two.
+    pub fn begin_letter_if_current(
+        &self,
+        read_at: i64,
+        entry: &JournalEntry,
+        letter: &OutboxLetter,
+        message: &[u8],
+        claim: Option<&Claim>,
+        now: i64,
+    ) -> rusqlite::Result<Option<(i64, i64)>> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        if self.config_version()? != read_at {
+            return Ok(None);
+        }
+        let ids = self.insert_letter(entry, letter, message, claim, now)?;
+        tx.commit()?;
+        Ok(Some(ids))
+    }
+
+    fn insert_letter(
+        &self,
+        entry: &JournalEntry,
+        letter: &OutboxLetter,
+        message: &[u8],
+        claim: Option<&Claim>,
+        now: i64,
+    ) -> rusqlite::Result<(i64, i64)> {
         let journal_id = self.append_journal(entry)?;
         let (claimed_by, claim_until, due) = match claim {
             Some(claim) => (Some(claim.token.as_str()), claim.until, claim.until),
@@ -150,9 +186,7 @@ impl Store {
                 claim_until
             ],
         )?;
-        let outbox_id = tx.last_insert_rowid();
-        tx.commit()?;
-        Ok((journal_id, outbox_id))
+        Ok((journal_id, self.conn.last_insert_rowid()))
     }
 
     /// Claims the next letter a flusher should try: unclaimed, with an id
@@ -425,6 +459,20 @@ mod tests {
         assert_eq!((again.recipients, again.attempts, again.last_error.as_str()), (vec!["c@d.ru".to_string()], 1, "451 later"));
         assert!(store.remove_from_outbox(id).unwrap());
         assert_eq!(store.outbox_size().unwrap(), 0);
+    }
+
+    #[test]
+    fn a_letter_decided_with_a_configuration_since_moved_is_not_written() {
+        let store = store("config-moved");
+        let read_at = store.config_version().unwrap();
+        let entry = JournalEntry::default();
+        let written = store.begin_letter_if_current(read_at, &entry, &letter(), b"x", None, 1).unwrap();
+        assert!(written.is_some(), "the configuration it was decided with is still the store's");
+        store.conn.execute("INSERT INTO settings (key, value) VALUES ('timeout', '5')", []).unwrap();
+        assert_eq!(store.begin_letter_if_current(read_at, &entry, &letter(), b"y", None, 2).unwrap(), None);
+        assert_eq!((store.outbox_size().unwrap(), store.journal(10).unwrap().len()), (1, 1), "neither row of the second letter");
+        let now_at = store.config_version().unwrap();
+        assert!(store.begin_letter_if_current(now_at, &entry, &letter(), b"y", None, 2).unwrap().is_some());
     }
 
     #[test]

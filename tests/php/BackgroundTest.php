@@ -129,6 +129,36 @@ final class BackgroundTest extends Smtp34TestCase
         $this->assertStringContainsString('deleted from the outbox by an admin', $this->lastJournal()['reply']);
     }
 
+    public function testASettingSavedByAnotherProcessReachesThisPagesNextLetter(): void
+    {
+        $server = $this->authServer();
+        $this->account($server);
+        $this->assertTrue(custom_mail('first@mail.ru', 'Заказ', "b\n", 'From: shop@site.ru'));
+        $this->assertSame('sent', $this->settled()['status']);
+        // the page writes its next letter with the configuration it read for the first one,
+        // confirmed in the same transaction: the change must reach it all the same
+        $change = ChildPhp::run("smtp34_settings(['delivery' => 'wait']);", self::sharedIni());
+        $this->assertSame(0, $change['code'], $change['stderr']);
+        $this->assertTrue(custom_mail('second@mail.ru', 'Заказ', "b\n", 'From: shop@site.ru'));
+        $row = $this->lastJournal();
+        $this->assertSame('sent', $row['status'], 'sent before custom_mail() returned, as delivery = wait does: ' . $row['reply']);
+        $this->assertCount(2, $server->received());
+    }
+
+    public function testAnAccountSavedByAnotherProcessTakesThisPagesNextLetter(): void
+    {
+        $server = $this->authServer();
+        smtp34_settings(['fallback' => 'none']);
+        $this->assertFalse(custom_mail('first@mail.ru', 'Заказ', "b\n", 'From: shop@site.ru'), 'no account yet');
+        $this->assertSame('refused', $this->lastJournal()['status']);
+        $save = ChildPhp::run(self::saveAccountCode($server), self::sharedIni());
+        $this->assertSame(0, $save['code'], $save['stderr']);
+        $this->assertTrue(custom_mail('second@mail.ru', 'Заказ', "b\n", 'From: shop@site.ru'));
+        $row = $this->settled();
+        $this->assertSame('sent', $row['status'], $row['reply']);
+        $this->assertSame(['second@mail.ru'], $server->only()['meta']['rcpt_tos']);
+    }
+
     public function testARefusalAfterTrueIsJournaledFailedLikeABounce(): void
     {
         $server = $this->authServer(['reject-rcpt' => 'nobody']);
