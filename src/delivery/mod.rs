@@ -25,7 +25,7 @@ use crate::route::outcome::{Delivery, Handling, Outcome, Status};
 use crate::runtime::Runtime;
 use crate::smtp::{AuthKind, Endpoint};
 use crate::smtp::{Session, SmtpError, Transcript};
-use crate::store::outbox::{retry_delay, Claim, OutboxLetter, Retry};
+use crate::store::outbox::{retry_delay, Claim, NewLetter, OutboxLetter, Retry};
 use crate::store::JournalEntry;
 
 mod attempt;
@@ -152,9 +152,10 @@ fn decide_and_act(
             let due_now = row.next_try_at <= now && settings.delivery == DeliveryMode::Background;
             // handed to the thread in memory, claimed for it as it is written: it need not claim and read it back
             let handover = due_now.then(|| background::claim_for_handover(&rt.paths, settings.timeout(), message.len(), now)).flatten();
+            let new = NewLetter { entry: &entry, row: &row, message: &message, claim: handover.as_ref(), now };
             let written = match read_at {
-                Some(version) => rt.store.begin_letter_if_current(version, &entry, &row, &message, handover.as_ref(), now),
-                None => rt.store.begin_letter(&entry, &row, &message, handover.as_ref(), now).map(Some),
+                Some(version) => rt.store.begin_letter_if_current(version, &new),
+                None => rt.store.begin_letter(&new).map(Some),
             };
             let Some((journal_id, outbox_id)) = written.map_err(|e| Error::Storage(journal_problem(e)))? else {
                 return Ok(None);
@@ -218,8 +219,10 @@ fn send_now(rt: &mut Runtime, settings: &Settings, accounts: &[Account], mut ent
         token: format!("mail-{}-{}", crate::process::id(), crate::process::unique_id()),
         until: now + lease(settings, candidates.len(), row.recipients.len(), message.len()),
     };
-    let (journal_id, outbox_id) =
-        rt.store.begin_letter(&entry, &row, &message, Some(&claim), now).map_err(|e| Error::Storage(journal_problem(e)))?;
+    let (journal_id, outbox_id) = rt
+        .store
+        .begin_letter(&NewLetter { entry: &entry, row: &row, message: &message, claim: Some(&claim), now })
+        .map_err(|e| Error::Storage(journal_problem(e)))?;
     row.id = outbox_id;
     row.journal_id = Some(journal_id);
     row.created_at = now;
@@ -488,7 +491,7 @@ pub fn resend(rt: &mut Runtime, id: i64, to: &[u8]) -> Result<i64> {
         last_error: String::new(),
         claimed: false,
     };
-    let (journal_id, _) = rt.store.begin_letter(&entry, &row, &message, None, now)?;
+    let (journal_id, _) = rt.store.begin_letter(&NewLetter { entry: &entry, row: &row, message: &message, claim: None, now })?;
     if settings.delivery == DeliveryMode::Background {
         background::wake(&rt.paths, settings.timeout());
     }

@@ -972,7 +972,10 @@ mod tests {
             store.append_journal(&JournalEntry { time, ..Default::default() }).unwrap();
         }
         let waiting = crate::store::outbox::OutboxLetter { recipients: vec!["a@b.ru".into()], ..Default::default() };
-        store.begin_letter(&JournalEntry { time: 150, ..Default::default() }, &waiting, b"x", None, 150).unwrap();
+        let entry = JournalEntry { time: 150, ..Default::default() };
+        store
+            .begin_letter(&crate::store::outbox::NewLetter { entry: &entry, row: &waiting, message: b"x", claim: None, now: 150 })
+            .unwrap();
         assert_eq!(store.prune_journal(350).unwrap(), 3, "100, 200 and 300 go (150 waits in the outbox; 400 is new)");
         let left: Vec<i64> = store.journal(10).unwrap().iter().map(|r| r.time).collect();
         assert_eq!(left, [150, 400]);

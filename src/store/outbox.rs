@@ -99,6 +99,18 @@ fn letter_with_message(row: &Row, now: i64) -> rusqlite::Result<OutboxLetter> {
     Ok(letter)
 }
 
+/// A letter about to be written: its journal row, its outbox row and
+/// bytes, the claim it is written under (`None`: it waits, unclaimed), and
+/// the time it is written at.
+#[derive(Clone, Copy)]
+pub struct NewLetter<'a> {
+    pub entry: &'a JournalEntry,
+    pub row: &'a OutboxLetter,
+    pub message: &'a [u8],
+    pub claim: Option<&'a Claim>,
+    pub now: i64,
+}
+
 /// Another try of a waiting letter: for whom, through which account
 /// (`None` keeps the one it had), why the last one failed, and when.
 pub struct Retry<'a> {
@@ -114,17 +126,10 @@ impl Store {
     /// the first word to a server: a letter is never delivered without a row,
     /// nor lost with a worker. With a `claim` the letter is its sender's until
     /// the claim lapses (then it is due for a flusher); without one it waits,
-    /// due at `letter.next_try_at` for the reason in `letter.last_error`.
-    pub fn begin_letter(
-        &self,
-        entry: &JournalEntry,
-        letter: &OutboxLetter,
-        message: &[u8],
-        claim: Option<&Claim>,
-        now: i64,
-    ) -> rusqlite::Result<(i64, i64)> {
+    /// due at `row.next_try_at` for the reason in `row.last_error`.
+    pub fn begin_letter(&self, letter: &NewLetter) -> rusqlite::Result<(i64, i64)> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        let ids = self.insert_letter(entry, letter, message, claim, now)?;
+        let ids = self.insert_letter(letter)?;
         tx.commit()?;
         Ok(ids)
     }
@@ -134,32 +139,18 @@ impl Store {
     /// nothing written, when another save moved the version in between.
     /// The check rides in the letter's own transaction, so a page in
     /// background mode pays one transaction a letter, not two.
-    pub fn begin_letter_if_current(
-        &self,
-        read_at: i64,
-        entry: &JournalEntry,
-        letter: &OutboxLetter,
-        message: &[u8],
-        claim: Option<&Claim>,
-        now: i64,
-    ) -> rusqlite::Result<Option<(i64, i64)>> {
+    pub fn begin_letter_if_current(&self, read_at: i64, letter: &NewLetter) -> rusqlite::Result<Option<(i64, i64)>> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         if self.config_version()? != read_at {
             return Ok(None);
         }
-        let ids = self.insert_letter(entry, letter, message, claim, now)?;
+        let ids = self.insert_letter(letter)?;
         tx.commit()?;
         Ok(Some(ids))
     }
 
-    fn insert_letter(
-        &self,
-        entry: &JournalEntry,
-        letter: &OutboxLetter,
-        message: &[u8],
-        claim: Option<&Claim>,
-        now: i64,
-    ) -> rusqlite::Result<(i64, i64)> {
+    fn insert_letter(&self, new: &NewLetter) -> rusqlite::Result<(i64, i64)> {
+        let NewLetter { entry, row: letter, message, claim, now } = *new;
         let journal_id = self.append_journal(entry)?;
         let (claimed_by, claim_until, due) = match claim {
             Some(claim) => (Some(claim.token.as_str()), claim.until, claim.until),
@@ -433,6 +424,11 @@ mod tests {
         }
     }
 
+    /// A letter written unclaimed.
+    fn new<'a>(entry: &'a JournalEntry, row: &'a OutboxLetter, message: &'a [u8], now: i64) -> NewLetter<'a> {
+        NewLetter { entry, row, message, claim: None, now }
+    }
+
     fn claim(token: &str, until: i64) -> Claim {
         Claim { token: token.into(), until }
     }
@@ -441,7 +437,9 @@ mod tests {
     fn a_letter_is_claimed_by_one_flusher_at_a_time() {
         let store = store("claim");
         let entry = JournalEntry { status: Status::Sending, ..Default::default() };
-        let (journal_id, id) = store.begin_letter(&entry, &letter(), b"bytes", Some(&claim("sender", 100)), 50).unwrap();
+        let (journal_id, id) = store
+            .begin_letter(&NewLetter { entry: &entry, row: &letter(), message: b"bytes", claim: Some(&claim("sender", 100)), now: 50 })
+            .unwrap();
         // the sender's claim holds until 100
         assert_eq!(store.claim_next(&claim("f1", 200), 99, false, 0).unwrap(), None);
         let got = store.claim_next(&claim("f1", 200), 100, true, 0).unwrap().unwrap();
@@ -465,21 +463,23 @@ mod tests {
     fn a_letter_decided_with_a_configuration_since_moved_is_not_written() {
         let store = store("config-moved");
         let read_at = store.config_version().unwrap();
-        let entry = JournalEntry::default();
-        let written = store.begin_letter_if_current(read_at, &entry, &letter(), b"x", None, 1).unwrap();
+        let (entry, row) = (JournalEntry::default(), letter());
+        let written = store.begin_letter_if_current(read_at, &new(&entry, &row, b"x", 1)).unwrap();
         assert!(written.is_some(), "the configuration it was decided with is still the store's");
         store.conn.execute("INSERT INTO settings (key, value) VALUES ('timeout', '5')", []).unwrap();
-        assert_eq!(store.begin_letter_if_current(read_at, &entry, &letter(), b"y", None, 2).unwrap(), None);
+        assert_eq!(store.begin_letter_if_current(read_at, &new(&entry, &row, b"y", 2)).unwrap(), None);
         assert_eq!((store.outbox_size().unwrap(), store.journal(10).unwrap().len()), (1, 1), "neither row of the second letter");
         let now_at = store.config_version().unwrap();
-        assert!(store.begin_letter_if_current(now_at, &entry, &letter(), b"y", None, 2).unwrap().is_some());
+        assert!(store.begin_letter_if_current(now_at, &new(&entry, &row, b"y", 2)).unwrap().is_some());
     }
 
     #[test]
     fn the_list_shows_what_waits_and_why() {
         let store = store("list");
         let entry = JournalEntry::default();
-        let (_, id) = store.begin_letter(&entry, &letter(), b"12345", Some(&claim("s", 10)), 1).unwrap();
+        let (_, id) = store
+            .begin_letter(&NewLetter { entry: &entry, row: &letter(), message: b"12345", claim: Some(&claim("s", 10)), now: 1 })
+            .unwrap();
         let recipients = ["a@b.ru".to_string()];
         let retry = Retry { recipients: &recipients, account_id: Some(7), error: "421 busy", attempts: 2, next_try_at: 500 };
         store.retry_later(id, &retry, 20).unwrap();
@@ -495,7 +495,7 @@ mod tests {
     fn a_letter_can_start_out_waiting() {
         let store = store("waiting");
         let waiting = OutboxLetter { next_try_at: 900, last_error: "account 1 rests".into(), ..letter() };
-        store.begin_letter(&JournalEntry::default(), &waiting, b"x", None, 100).unwrap();
+        store.begin_letter(&new(&JournalEntry::default(), &waiting, b"x", 100)).unwrap();
         let row = &store.outbox(100).unwrap()[0];
         assert_eq!((row.claimed, row.next_try_at, row.attempts, row.last_error.as_str()), (false, 900, 0, "account 1 rests"));
         assert_eq!(store.claim_next(&claim("f", 2000), 899, true, 0).unwrap(), None);
