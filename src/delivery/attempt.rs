@@ -50,6 +50,17 @@ pub(super) fn try_accounts(rt: &mut Runtime, settings: &Settings, accounts: &[Ac
     }
 }
 
+/// What an attempt adds to the account's count of today's recipients: it
+/// `sent` to some of the `reserved` places. A limited account reserved them
+/// all and gives back those not used; an unlimited one only counts what it sent.
+pub(super) fn counted_today(account: &Account, sent: i64, reserved: i64) -> i64 {
+    if account.daily_limit > 0 {
+        sent - reserved
+    } else {
+        sent
+    }
+}
+
 /// What one account did with the letter's pending recipients (`count` of
 /// them were reserved against its daily limit), into the letter's outcome
 /// and the account's health.
@@ -62,9 +73,7 @@ pub(super) fn record(
     now: i64,
 ) {
     let sent = result.as_ref().map_or(0, |d| d.accepted.len() as i64);
-    // a limited account reserved `count`; an unlimited one only counts what it sent
-    let adjust = if account.daily_limit > 0 { sent - count } else { sent };
-    outcome.counted.push((account.id, adjust));
+    outcome.counted.push((account.id, counted_today(account, sent, count)));
     match result {
         Ok(delivered) => {
             if let Some(reply) = delivered.reply {

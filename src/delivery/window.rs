@@ -5,7 +5,7 @@
 //! connection, never its turn) goes on to its other candidates the
 //! one-letter way; then each is settled as a flush settles it.
 
-use super::attempt::{keep_or_close, kept_session, record};
+use super::attempt::{counted_today, keep_or_close, kept_session, record};
 use super::background;
 use super::flush::{plan, shipment_of};
 use super::settle::settle_in;
@@ -140,9 +140,8 @@ fn send_together(rt: &mut Runtime, settings: &Settings, account: &Account, plans
                 plan.windowed = true;
                 record(rt, account, &mut plan.outcome, sent.result, recipients[i].len() as i64, now);
             }
-            // its extra connection was refused: the places it reserved go back, and it goes the one-letter way
-            None if account.daily_limit > 0 => plan.outcome.counted.push((account.id, -(recipients[i].len() as i64))),
-            None => {}
+            // its extra connection was refused: untried, it gives back what it reserved and goes the one-letter way
+            None => plan.outcome.counted.push((account.id, counted_today(account, 0, recipients[i].len() as i64))),
         }
     }
 }

@@ -414,9 +414,10 @@ impl Store {
     /// three runs each: ~2,000 against ~1,760 letters/s).
     ///
     /// Like a page's, it leaves the WAL to grow up to
-    /// [`WAL_PAGES_BETWEEN_CHECKPOINTS`] between checkpoints: past 1000, with pages writing all the time, every one of
-    /// its commits tried a checkpoint again, with two fsyncs each (80 fsyncs
-    /// in a burst of 2,000 letters, half a second of the thread's time). It
+    /// [`WAL_PAGES_BETWEEN_CHECKPOINTS`] between checkpoints: past 1000,
+    /// with pages writing all the time, every one of its commits tried a
+    /// checkpoint again, with two fsyncs each (80 fsyncs in a burst of
+    /// 2,000 letters, half a second of the thread's time). It
     /// checkpoints once a second instead ([`Store::checkpoint_if_due`] after
     /// each window).
     pub fn configure_for_sender_thread(&self) {

@@ -150,11 +150,11 @@ impl Store {
     }
 
     fn insert_letter(&self, new: &NewLetter) -> rusqlite::Result<(i64, i64)> {
-        let NewLetter { entry, row: letter, message, claim, now } = *new;
+        let NewLetter { entry, row, message, claim, now } = *new;
         let journal_id = self.append_journal(entry)?;
         let (claimed_by, claim_until, due) = match claim {
             Some(claim) => (Some(claim.token.as_str()), claim.until, claim.until),
-            None => (None, 0, letter.next_try_at),
+            None => (None, 0, row.next_try_at),
         };
         self.run(
             "INSERT INTO outbox (journal_id, created_at, from_name, from_email, mailing, envelope_from, recipients, subject,
@@ -163,16 +163,16 @@ impl Store {
             params![
                 journal_id,
                 now,
-                letter.from_name,
-                letter.from_email,
-                letter.mailing,
-                letter.envelope_from,
-                letter.recipients.join("\n"),
-                letter.subject,
+                row.from_name,
+                row.from_email,
+                row.mailing,
+                row.envelope_from,
+                row.recipients.join("\n"),
+                row.subject,
                 message,
-                letter.account_id,
+                row.account_id,
                 due,
-                letter.last_error,
+                row.last_error,
                 claimed_by,
                 claim_until
             ],
