@@ -250,7 +250,7 @@ final class BackgroundTest extends Smtp34TestCase
         $far = new DelayProxy($server->port, 20);
         $ini = ChildPhp::freshIni();
         $started = microtime(true);
-        $result = ChildPhp::run(sprintf(self::$far, $far->port), $ini);
+        $result = ChildPhp::run(self::saveAccountCode($server, $far->port) . self::$far, $ini);
         $took = microtime(true) - $started;
         $this->assertSame(0, $result['code'], $result['stderr']);
         [$statuses, $failures, $lastError] = json_decode($result['stdout'], true);
@@ -275,9 +275,8 @@ final class BackgroundTest extends Smtp34TestCase
         return ['any number' => [[], 3], 'one at a time' => [['max-connections' => 1], 1]];
     }
 
-    /** A child's mailing through the server on port %d; prints its journal statuses and the account's health. */
+    /** A child's mailing through the account it saved first; prints its journal statuses and the account's health. */
     private static string $far = <<<'PHP'
-        smtp34_account_save(['email' => 'shop@site.ru', 'host' => '127.0.0.1', 'port' => %d, 'login' => 'shop', 'password' => 's3cret-pass'], false);
         smtp34_settings(['enabled' => true, 'delivery' => 'background']);
         for ($i = 0; $i < 120; $i++) {
             custom_mail("reader$i@mail.ru", "Новости $i", "b\n", 'From: shop@site.ru');

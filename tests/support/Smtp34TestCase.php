@@ -81,10 +81,13 @@ abstract class Smtp34TestCase extends TestCase
         self::assertSame(0, $result['code'], $result['stderr']);
     }
 
-    /** PHP code that saves an account for `$server` (AUTH shop:s3cret-pass, unchecked): a child's first line. */
-    protected static function saveAccountCode(SmtpServer $server): string
+    /**
+     * PHP code that saves an account for `$server` (AUTH shop:s3cret-pass, unchecked): a child's first line.
+     * `$port`: where the account reaches it instead (a proxy in front of it).
+     */
+    protected static function saveAccountCode(SmtpServer $server, ?int $port = null): string
     {
-        return sprintf("smtp34_account_save(['email' => 'shop@site.ru', 'host' => '127.0.0.1', 'port' => %d, 'login' => 'shop', 'password' => 's3cret-pass'], false);", $server->port);
+        return sprintf("smtp34_account_save(['email' => 'shop@site.ru', 'host' => '127.0.0.1', 'port' => %d, 'login' => 'shop', 'password' => 's3cret-pass'], false);", $port ?? $server->port);
     }
 
     /** This process's database, key and logs, for a child PHP that shares them. @return array<string, string> */
