@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use super::window;
 use crate::runtime::{Paths, Runtime};
 use crate::store::outbox::{Claim, OutboxLetter};
+use crate::store::spool;
 
 /// Letters one pass of the thread claims before it looks for new work again.
 const PASS: i64 = 96;
@@ -237,6 +238,8 @@ fn run(paths: Paths, shared: &Shared, token: &str) {
 fn serve(paths: Paths, shared: &Shared, token: &str) {
     let Ok(mut rt) = Runtime::open(paths) else { return };
     rt.store.configure_for_sender_thread();
+    // letters a killed process spooled take their bytes back into their rows
+    spool::collect_dead(&rt.store);
     loop {
         {
             let mut state = shared.lock();
@@ -257,6 +260,7 @@ fn serve(paths: Paths, shared: &Shared, token: &str) {
             }
         }
         rt.store.scrub_if_due();
+        spool::empty_if_unused(&rt.store);
     }
 }
 
@@ -294,6 +298,11 @@ pub fn finish() {
     if !ended || handed_left {
         let _ = crate::runtime::with_runtime(|rt| Ok(rt.store.release_claims(&sender.token, crate::clock::now_unix())?));
     }
+    // what still names this process's spool takes its bytes back, and the file goes
+    let _ = crate::runtime::with_runtime(|rt| {
+        spool::retire(&rt.store);
+        Ok(())
+    });
     if !ended {
         std::mem::forget(sender);
     }

@@ -26,6 +26,7 @@ use crate::runtime::Runtime;
 use crate::smtp::{AuthKind, Endpoint};
 use crate::smtp::{Session, SmtpError, Transcript};
 use crate::store::outbox::{retry_delay, Claim, NewLetter, OutboxLetter, Retry};
+use crate::store::spool;
 use crate::store::JournalEntry;
 
 mod attempt;
@@ -152,11 +153,22 @@ fn decide_and_act(
             let due_now = row.next_try_at <= now && settings.delivery == DeliveryMode::Background;
             // handed to the thread in memory, claimed for it as it is written: it need not claim and read it back
             let handover = due_now.then(|| background::claim_for_handover(&rt.paths, settings.timeout(), message.len(), now)).flatten();
-            let new = NewLetter { entry: &entry, row: &row, message: &message, claim: handover.as_ref(), now };
+            // its bytes in this process's spool file, its row small: see `store::spool`
+            let spooled = due_now.then(|| spool::append(&rt.store.spool_dir, &message)).flatten();
+            let new = NewLetter {
+                entry: &entry,
+                row: &row,
+                message: &message,
+                spooled: spooled.as_ref().map(|(at, _)| at),
+                claim: handover.as_ref(),
+                now,
+            };
             let written = match read_at {
                 Some(version) => rt.store.begin_letter_if_current(version, &new),
                 None => rt.store.begin_letter(&new).map(Some),
             };
+            // committed (or not): the spool may be emptied again once no row names it
+            drop(spooled);
             let Some((journal_id, outbox_id)) = written.map_err(|e| Error::Storage(journal_problem(e)))? else {
                 return Ok(None);
             };
@@ -221,7 +233,7 @@ fn send_now(rt: &mut Runtime, settings: &Settings, accounts: &[Account], mut ent
     };
     let (journal_id, outbox_id) = rt
         .store
-        .begin_letter(&NewLetter { entry: &entry, row: &row, message: &message, claim: Some(&claim), now })
+        .begin_letter(&NewLetter { entry: &entry, row: &row, message: &message, spooled: None, claim: Some(&claim), now })
         .map_err(|e| Error::Storage(journal_problem(e)))?;
     row.id = outbox_id;
     row.journal_id = Some(journal_id);
@@ -429,6 +441,8 @@ pub fn maintain(rt: &mut Runtime) -> Result<Maintenance> {
     let tokens_refreshed = crate::oauth::tokens::refresh_idle(rt)?;
     let config = rt.config()?;
     let pruned = prune(rt, &config.settings, clock::now_unix())?;
+    // a killed process's spool: its letters take their bytes back before the flush
+    spool::collect_dead(&rt.store);
     let flushed = flush::flush_outbox(rt, 500, false)?;
     // after the flush: its failures count toward the alerts
     let raised = crate::alerts::run(rt, &config.settings)?;
@@ -491,7 +505,8 @@ pub fn resend(rt: &mut Runtime, id: i64, to: &[u8]) -> Result<i64> {
         last_error: String::new(),
         claimed: false,
     };
-    let (journal_id, _) = rt.store.begin_letter(&NewLetter { entry: &entry, row: &row, message: &message, claim: None, now })?;
+    let (journal_id, _) =
+        rt.store.begin_letter(&NewLetter { entry: &entry, row: &row, message: &message, spooled: None, claim: None, now })?;
     if settings.delivery == DeliveryMode::Background {
         background::wake(&rt.paths, settings.timeout());
     }

@@ -52,6 +52,7 @@ pub(super) fn settle_in(
         let error = outcome.last_error();
         let retry = Retry {
             recipients: &outcome.pending,
+            message: &row.message,
             account_id: outcome.account_id(),
             error: &error,
             attempts,

@@ -10,6 +10,7 @@ pub mod health;
 pub mod journal;
 pub mod oauth;
 pub mod outbox;
+pub mod spool;
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -213,6 +214,11 @@ const MIGRATIONS: &[&str] = &[
     "DROP INDEX journal_status;
     DROP INDEX journal_account;
     CREATE INDEX journal_trouble ON journal (status, id) WHERE status IN ('failed', 'fallback', 'refused', 'disabled', 'interrupted');",
+    // 11: a background page's letter bytes go to its process's spool file, the row names
+    // where (see `spool`): `message` is empty while `spool` is set
+    "ALTER TABLE outbox ADD COLUMN spool TEXT;
+    ALTER TABLE outbox ADD COLUMN spool_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE outbox ADD COLUMN spool_length INTEGER NOT NULL DEFAULT 0;",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -294,6 +300,8 @@ pub struct Store {
     busy_wait: std::cell::Cell<fn(i32) -> bool>,
     last_scrub: std::cell::Cell<Option<std::time::Instant>>,
     last_checkpoint: std::cell::Cell<Option<std::time::Instant>>,
+    /// Where this database's letters are spooled ([`spool`]).
+    pub spool_dir: std::path::PathBuf,
 }
 
 /// One journal row (SPEC §6), as written and as read.
@@ -369,6 +377,7 @@ impl Store {
             busy_wait: std::cell::Cell::new(wait_for_lock),
             last_scrub: Default::default(),
             last_checkpoint: Default::default(),
+            spool_dir: spool::dir_of(path),
         };
         store.migrate().map_err(|e| {
             if e.to_string().contains("readonly") {
@@ -975,7 +984,14 @@ mod tests {
         let waiting = crate::store::outbox::OutboxLetter { recipients: vec!["a@b.ru".into()], ..Default::default() };
         let entry = JournalEntry { time: 150, ..Default::default() };
         store
-            .begin_letter(&crate::store::outbox::NewLetter { entry: &entry, row: &waiting, message: b"x", claim: None, now: 150 })
+            .begin_letter(&crate::store::outbox::NewLetter {
+                entry: &entry,
+                row: &waiting,
+                message: b"x",
+                spooled: None,
+                claim: None,
+                now: 150,
+            })
             .unwrap();
         assert_eq!(store.prune_journal(350).unwrap(), 3, "100, 200 and 300 go (150 waits in the outbox; 400 is new)");
         let left: Vec<i64> = store.journal(10).unwrap().iter().map(|r| r.time).collect();

@@ -11,6 +11,7 @@
 
 use rusqlite::{params, OptionalExtension, Row, Transaction, TransactionBehavior};
 
+use crate::store::spool::{self, Spooled};
 use crate::store::{JournalEntry, Store};
 
 /// Minutes between attempts: about 1, 2, 4, 8, 15, 30, 60, then hourly.
@@ -67,7 +68,10 @@ const LAPSED_ATTEMPTS: &str = "status = 'sending' AND id IN (SELECT journal_id F
 const DUE_AFTER: &str = "id > ?1 AND claim_until <= ?2 AND next_try_at <= ?2";
 
 const COLUMNS: &str = "id, journal_id, created_at, from_name, from_email, mailing, envelope_from, recipients, subject, \
-    length(message), account_id, attempts, next_try_at, last_try_at, last_error, claim_until";
+    length(message) + spool_length, account_id, attempts, next_try_at, last_try_at, last_error, claim_until";
+
+/// After [`COLUMNS`], where the letter's bytes are: in the row, or spooled.
+const BYTES: &str = "message, spool, spool_at, spool_length";
 
 fn letter_from_row(row: &Row, now: i64) -> rusqlite::Result<OutboxLetter> {
     let recipients: String = row.get(7)?;
@@ -92,21 +96,28 @@ fn letter_from_row(row: &Row, now: i64) -> rusqlite::Result<OutboxLetter> {
     })
 }
 
-/// A row of [`COLUMNS`] followed by `message`: the letter with its bytes.
-fn letter_with_message(row: &Row, now: i64) -> rusqlite::Result<OutboxLetter> {
+/// A row of [`COLUMNS`] followed by [`BYTES`]: the letter with its bytes,
+/// or with where they are spooled (read by [`Store::with_bytes`]).
+fn letter_with_message(row: &Row, now: i64) -> rusqlite::Result<(OutboxLetter, Option<Spooled>)> {
     let mut letter = letter_from_row(row, now)?;
     letter.message = row.get(16)?;
-    Ok(letter)
+    let spooled = match row.get::<_, Option<String>>(17)? {
+        Some(file) => Some(Spooled { file, at: row.get(18)?, length: row.get(19)? }),
+        None => None,
+    };
+    Ok((letter, spooled))
 }
 
 /// A letter about to be written: its journal row, its outbox row and
-/// bytes, the claim it is written under (`None`: it waits, unclaimed), and
-/// the time it is written at.
+/// bytes (or where they are spooled: then `message` is not stored), the
+/// claim it is written under (`None`: it waits, unclaimed), and the time it
+/// is written at.
 #[derive(Clone, Copy)]
 pub struct NewLetter<'a> {
     pub entry: &'a JournalEntry,
     pub row: &'a OutboxLetter,
     pub message: &'a [u8],
+    pub spooled: Option<&'a Spooled>,
     pub claim: Option<&'a Claim>,
     pub now: i64,
 }
@@ -115,6 +126,9 @@ pub struct NewLetter<'a> {
 /// (`None` keeps the one it had), why the last one failed, and when.
 pub struct Retry<'a> {
     pub recipients: &'a [String],
+    /// The letter's bytes: a spooled letter that waits keeps them in its
+    /// row, so its process's spool file can be emptied meanwhile.
+    pub message: &'a [u8],
     pub account_id: Option<i64>,
     pub error: &'a str,
     pub attempts: i64,
@@ -150,7 +164,7 @@ impl Store {
     }
 
     fn insert_letter(&self, new: &NewLetter) -> rusqlite::Result<(i64, i64)> {
-        let NewLetter { entry, row, message, claim, now } = *new;
+        let NewLetter { entry, row, message, spooled, claim, now } = *new;
         let journal_id = self.append_journal(entry)?;
         let (claimed_by, claim_until, due) = match claim {
             Some(claim) => (Some(claim.token.as_str()), claim.until, claim.until),
@@ -158,8 +172,8 @@ impl Store {
         };
         self.run(
             "INSERT INTO outbox (journal_id, created_at, from_name, from_email, mailing, envelope_from, recipients, subject,
-                message, account_id, attempts, next_try_at, last_error, claimed_by, claim_until)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, ?11, ?12, ?13, ?14)",
+                message, account_id, attempts, next_try_at, last_error, claimed_by, claim_until, spool, spool_at, spool_length)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             params![
                 journal_id,
                 now,
@@ -169,12 +183,15 @@ impl Store {
                 row.envelope_from,
                 row.recipients.join("\n"),
                 row.subject,
-                message,
+                if spooled.is_some() { &[][..] } else { message },
                 row.account_id,
                 due,
                 row.last_error,
                 claimed_by,
-                claim_until
+                claim_until,
+                spooled.map(|s| s.file.as_str()),
+                spooled.map_or(0, |s| s.at),
+                spooled.map_or(0, |s| s.length)
             ],
         )?;
         Ok((journal_id, self.conn.last_insert_rowid()))
@@ -200,10 +217,11 @@ impl Store {
         self.mark_interrupted(now)?;
         self.run("UPDATE outbox SET claimed_by = ?2, claim_until = ?3 WHERE id = ?1", params![id, claim.token, claim.until])?;
         let letter = tx
-            .prepare_cached(&format!("SELECT {COLUMNS}, message FROM outbox WHERE id = ?1"))?
+            .prepare_cached(&format!("SELECT {COLUMNS}, {BYTES} FROM outbox WHERE id = ?1"))?
             .query_row([id], |r| letter_with_message(r, 0))?;
+        let letter = self.with_bytes(vec![letter])?.pop();
         tx.commit()?;
-        Ok(Some(letter))
+        Ok(letter)
     }
 
     /// Claims up to `most` due letters with an id above `after_id`, oldest
@@ -218,14 +236,15 @@ impl Store {
         }
         self.mark_interrupted(now)?;
         // one statement claims the window and returns it, bytes and all; RETURNING keeps no order
-        let mut letters = tx
+        let rows = tx
             .prepare_cached(&format!(
                 "UPDATE outbox SET claimed_by = ?4, claim_until = ?5
                  WHERE id IN (SELECT id FROM outbox WHERE {DUE_AFTER} ORDER BY id LIMIT ?3)
-                 RETURNING {COLUMNS}, message"
+                 RETURNING {COLUMNS}, {BYTES}"
             ))?
             .query_map(params![after_id, now, most as i64, claim.token, claim.until], |r| letter_with_message(r, now))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut letters = self.with_bytes(rows)?;
         letters.sort_by_key(|l| l.id);
         tx.commit()?;
         Ok(letters)
@@ -277,13 +296,39 @@ impl Store {
 
     /// The letter waits for another try, for these recipients only.
     pub fn retry_later(&self, id: i64, retry: &Retry, now: i64) -> rusqlite::Result<()> {
+        // spooled bytes move into the row (given them: a row read without them keeps its spool)
         self.run(
             "UPDATE outbox SET recipients = ?2, account_id = COALESCE(?3, account_id), last_error = ?4, attempts = ?5,
-                next_try_at = ?6, last_try_at = ?7, claimed_by = NULL, claim_until = 0
+                next_try_at = ?6, last_try_at = ?7, claimed_by = NULL, claim_until = 0,
+                message = CASE WHEN spool IS NULL OR length(?8) = 0 THEN message ELSE ?8 END,
+                spool = CASE WHEN length(?8) = 0 THEN spool END,
+                spool_at = CASE WHEN length(?8) = 0 THEN spool_at ELSE 0 END,
+                spool_length = CASE WHEN length(?8) = 0 THEN spool_length ELSE 0 END
              WHERE id = ?1",
-            params![id, retry.recipients.join("\n"), retry.account_id, retry.error, retry.attempts, retry.next_try_at, now],
+            params![id, retry.recipients.join("\n"), retry.account_id, retry.error, retry.attempts, retry.next_try_at, now, retry.message],
         )?;
         Ok(())
+    }
+
+    /// Claimed letters with their bytes: the spooled ones read from their
+    /// spool file, inside the claiming transaction (so a file emptied or
+    /// adopted meanwhile is never read half-way). A letter whose bytes are
+    /// gone is settled `failed` here and not returned.
+    fn with_bytes(&self, rows: Vec<(OutboxLetter, Option<Spooled>)>) -> rusqlite::Result<Vec<OutboxLetter>> {
+        let wanted: Vec<&Spooled> = rows.iter().filter_map(|(_, spooled)| spooled.as_ref()).collect();
+        let mut reader = spool::Reader::new(&self.spool_dir, &wanted);
+        let mut letters = Vec::with_capacity(rows.len());
+        for (mut letter, spooled) in rows {
+            match spooled.map(|spooled| reader.read(&spooled)) {
+                None => letters.push(letter),
+                Some(Ok(bytes)) => {
+                    letter.message = bytes;
+                    letters.push(letter);
+                }
+                Some(Err(e)) => self.lose_letter(letter.id, letter.journal_id, &e)?,
+            }
+        }
+        Ok(letters)
     }
 
     /// Frees every letter claimed under `token` (a sender cut off at shutdown):
@@ -426,7 +471,7 @@ mod tests {
 
     /// A letter written unclaimed.
     fn new<'a>(entry: &'a JournalEntry, row: &'a OutboxLetter, message: &'a [u8], now: i64) -> NewLetter<'a> {
-        NewLetter { entry, row, message, claim: None, now }
+        NewLetter { entry, row, message, spooled: None, claim: None, now }
     }
 
     fn claim(token: &str, until: i64) -> Claim {
@@ -438,7 +483,14 @@ mod tests {
         let store = store("claim");
         let entry = JournalEntry { status: Status::Sending, ..Default::default() };
         let (journal_id, id) = store
-            .begin_letter(&NewLetter { entry: &entry, row: &letter(), message: b"bytes", claim: Some(&claim("sender", 100)), now: 50 })
+            .begin_letter(&NewLetter {
+                entry: &entry,
+                row: &letter(),
+                message: b"bytes",
+                spooled: None,
+                claim: Some(&claim("sender", 100)),
+                now: 50,
+            })
             .unwrap();
         // the sender's claim holds until 100
         assert_eq!(store.claim_next(&claim("f1", 200), 99, false, 0).unwrap(), None);
@@ -449,7 +501,7 @@ mod tests {
         assert_eq!(store.claim_next(&claim("f2", 200), 150, false, 0).unwrap(), None, "claimed by f1");
 
         let recipients = ["c@d.ru".to_string()];
-        let retry = Retry { recipients: &recipients, account_id: Some(3), error: "451 later", attempts: 1, next_try_at: 160 };
+        let retry = Retry { recipients: &recipients, message: b"", account_id: Some(3), error: "451 later", attempts: 1, next_try_at: 160 };
         store.retry_later(id, &retry, 150).unwrap();
         assert_eq!(store.claim_next(&claim("f2", 300), 155, true, 0).unwrap(), None, "not due yet");
         assert!(store.claim_next(&claim("f2", 300), 155, false, id).unwrap().is_none(), "after_id skips it");
@@ -478,10 +530,17 @@ mod tests {
         let store = store("list");
         let entry = JournalEntry::default();
         let (_, id) = store
-            .begin_letter(&NewLetter { entry: &entry, row: &letter(), message: b"12345", claim: Some(&claim("s", 10)), now: 1 })
+            .begin_letter(&NewLetter {
+                entry: &entry,
+                row: &letter(),
+                message: b"12345",
+                spooled: None,
+                claim: Some(&claim("s", 10)),
+                now: 1,
+            })
             .unwrap();
         let recipients = ["a@b.ru".to_string()];
-        let retry = Retry { recipients: &recipients, account_id: Some(7), error: "421 busy", attempts: 2, next_try_at: 500 };
+        let retry = Retry { recipients: &recipients, message: b"", account_id: Some(7), error: "421 busy", attempts: 2, next_try_at: 500 };
         store.retry_later(id, &retry, 20).unwrap();
         let list = store.outbox(30).unwrap();
         assert_eq!(list.len(), 1);

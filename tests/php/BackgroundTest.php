@@ -215,6 +215,85 @@ final class BackgroundTest extends Smtp34TestCase
         $this->assertContains(count($server->received()), [1, 2]);
     }
 
+    /** The files a child's database keeps letters in, and which of them hold `$needle`. @return array<string, bool> */
+    private static function filesHolding(string $db, string $needle): array
+    {
+        $found = [];
+        foreach (array_merge(["$db", "$db-wal"], glob("$db-spool/*") ?: []) as $file) {
+            if (is_file($file)) {
+                $found[basename($file)] = str_contains((string) file_get_contents($file), $needle);
+            }
+        }
+        return $found;
+    }
+
+    public function testALettersBytesLeaveTheDiskOnceItIsSent(): void
+    {
+        // a page's letter goes to its process's spool file, its row names where; once sent and the
+        // thread idle, nothing on disk holds it, and the file goes with the process
+        $server = $this->authServer();
+        $ini = ChildPhp::freshIni();
+        $db = $ini['smtp34.db'];
+        $marker = 'Секретная-накладная-' . bin2hex(random_bytes(4));
+        $result = ChildPhp::run(self::saveAccountCode($server) . sprintf(<<<'PHP'
+            smtp34_settings(['enabled' => true]);
+            custom_mail('buyer@mail.ru', 'Заказ', "Ваш код: %s\n", 'From: shop@site.ru');
+            $spooled = array_map('filesize', glob(%s . '-spool/*.spool'));
+            for ($i = 0; $i < 500 && smtp34_journal(1)[0]['status'] === 'queued'; $i++) {
+                usleep(10_000);
+            }
+            usleep(300_000); // the thread falls idle
+            clearstatcache();
+            echo json_encode(['spooled' => $spooled, 'status' => smtp34_journal(1)[0]['status'], 'left' => array_map('filesize', glob(%s . '-spool/*.spool'))]);
+            PHP, $marker, var_export($db, true), var_export($db, true)), $ini);
+        $this->assertSame(0, $result['code'], $result['stderr']);
+        $seen = json_decode($result['stdout'], true);
+        $this->assertSame('sent', $seen['status'], $result['stdout']);
+        $this->assertCount(1, $seen['spooled'], 'the letter was spooled: ' . $result['stdout']);
+        $this->assertGreaterThan(strlen($marker), array_values($seen['spooled'])[0]);
+        $this->assertSame([0], array_values($seen['left']), 'emptied once the letter left the outbox');
+        $this->assertStringContainsString($marker, $server->only()['raw']);
+        $this->assertSame([], glob("$db-spool/*"), 'the process took its spool file with it');
+        $this->assertNotContains(true, self::filesHolding($db, $marker), json_encode(self::filesHolding($db, $marker)));
+    }
+
+    public function testAKilledProcessesSpooledLettersAreAdoptedAndSent(): void
+    {
+        // the server takes 3 s over each letter: the process is killed with all three in its spool
+        $server = $this->authServer(['slow-data' => '3']);
+        $ini = ChildPhp::freshIni();
+        $db = $ini['smtp34.db'];
+        $marker = 'Письмо-' . bin2hex(random_bytes(4));
+        $result = ChildPhp::run(self::saveAccountCode($server) . sprintf(<<<'PHP'
+            smtp34_settings(['enabled' => true]);
+            for ($i = 0; $i < 3; $i++) {
+                custom_mail("buyer$i@mail.ru", 'Заказ', "%s-$i\n", 'From: shop@site.ru');
+            }
+            usleep(300_000);
+            exec('kill -9 ' . getmypid());
+            PHP, $marker), $ini);
+        $this->assertContains($result['code'], [9, 137], 'killed: ' . $result['stderr']);
+        $holding = self::filesHolding($db, $marker);
+        $this->assertSame([false, false, true], array_values($holding), 'only the dead process\'s spool holds the letters: ' . json_encode($holding));
+
+        // as if the dead thread's claims had lapsed (a time past: a handed letter is due when its claim lapses);
+        // maintenance adopts the spool, then flushes
+        $expire = sprintf('(new PDO(%s))->exec("UPDATE outbox SET claim_until = 1, next_try_at = 1");', var_export("sqlite:$db", true));
+        $this->assertSame(0, ChildPhp::run($expire, [], [], false)['code']);
+        $maintained = ChildPhp::run('smtp34_settings(["timeout" => 10]); echo json_encode(smtp34_maintain()["flushed"]), "|", json_encode(array_column(smtp34_journal(3), "status"));', $ini);
+        $this->assertSame(0, $maintained['code'], $maintained['stderr']);
+        [$flushed, $statuses] = explode('|', $maintained['stdout']);
+        $this->assertSame(3, json_decode($flushed, true)['sent'], $maintained['stdout']);
+        $this->assertSame(['sent', 'sent', 'sent'], json_decode($statuses, true));
+        $this->assertSame([], glob("$db-spool/*"), 'adopted: the dead process\'s file is gone');
+        $got = array_map(static fn ($l) => $l['meta']['rcpt_tos'][0], $server->received());
+        $this->assertSame(['buyer0@mail.ru', 'buyer1@mail.ru', 'buyer2@mail.ru'], array_values(array_unique($got)), 'none lost');
+        $this->assertLessThanOrEqual(4, count($got), 'only the letter whose fate was unknown may come twice');
+        foreach ($server->received() as $letter) {
+            $this->assertMatchesRegularExpression("/$marker-[012]\r\n/", $letter['raw'], 'each letter whole');
+        }
+    }
+
     /** @dataProvider windowServers */
     public function testTheSenderThreadSendsLettersInWindowsOverKeptConnections(array $options): void
     {

@@ -1,0 +1,439 @@
+//! A background page's letter bytes, apart from their outbox row.
+//!
+//! A 2 KB letter in its outbox row took a database page of its own: the
+//! page's commit wrote it, the sender thread's claim rewrote it, and its
+//! deletion freed and zeroed it again, three 4 KiB frames in the WAL and
+//! one read back a letter. Written here instead, the row is a few hundred
+//! bytes among others on a shared page, and the bytes cost one `pwrite`.
+//!
+//! Each process appends to a spool file of its own, `<pid>-<id>.spool` in
+//! `<database>-spool/`, and holds an exclusive `flock` on it while it lives:
+//! a file nobody holds belongs to a process that ended. A row names its
+//! letter's file, offset and length; whoever claims the row reads the bytes
+//! inside the claiming transaction. The file is emptied when no row names
+//! it and no page is writing to it (the sender thread looks when it falls
+//! idle), and at process end the rows that still name it take their bytes
+//! back and the file is removed; a killed process's file is adopted the
+//! same way by the next sender thread that starts, or by
+//! `smtp34_maintain()`.
+//!
+//! Nothing is created at module start-up: the first letter a process spools
+//! creates its file (again after a fork, under the child's pid).
+
+use std::fs::{File, OpenOptions};
+use std::io::ErrorKind;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::params;
+
+use super::Store;
+
+/// Where a letter's bytes are: its process's spool file, offset and length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spooled {
+    pub file: String,
+    pub at: i64,
+    pub length: i64,
+}
+
+/// A page is writing a letter it spooled: until this is dropped (after its
+/// row is committed, or not), the file is not emptied under it.
+pub struct Writing(());
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        if let Some(spool) = lock().as_mut().filter(|s| s.pid == crate::process::id()) {
+            spool.writing = spool.writing.saturating_sub(1);
+        }
+    }
+}
+
+struct Spool {
+    pid: u32,
+    dir: PathBuf,
+    name: String,
+    file: File,
+    len: u64,
+    /// Letters appended whose rows are not committed (or abandoned) yet.
+    writing: usize,
+}
+
+/// The process's spool. A page holds the lock for one `pwrite`, the sender
+/// thread for one read of the outbox; neither calls into PHP meanwhile.
+static SPOOL: Mutex<Option<Spool>> = Mutex::new(None);
+
+fn lock() -> MutexGuard<'static, Option<Spool>> {
+    SPOOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The spool directory of the database at `db`.
+pub fn dir_of(db: &Path) -> PathBuf {
+    let mut dir = db.as_os_str().to_owned();
+    dir.push("-spool");
+    PathBuf::from(dir)
+}
+
+/// A spool file's name as a row gives it: `<pid>-<hex>.spool`, nothing else
+/// (a row never names a path outside the directory).
+fn valid_name(name: &str) -> bool {
+    name.strip_suffix(".spool").is_some_and(|stem| !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'))
+}
+
+/// Appends `bytes` to this process's spool in `dir` (created on first use).
+/// `None`: the letter goes into its row as before (no directory, a full
+/// disk): spooling is an economy, never a condition for sending.
+pub fn append(dir: &Path, bytes: &[u8]) -> Option<(Spooled, Writing)> {
+    let pid = crate::process::id();
+    let mut slot = lock();
+    if slot.as_ref().is_some_and(|s| s.pid != pid || s.dir != dir) {
+        // a forked child's copy of its parent's (the parent keeps its lock), or another database's
+        *slot = None;
+    }
+    if slot.is_none() {
+        *slot = create(dir, pid);
+    }
+    let spool = slot.as_mut()?;
+    let at = spool.len;
+    if spool.file.write_all_at(bytes, at).is_err() {
+        // whatever part was written lies past `len` and is overwritten by the next letter
+        return None;
+    }
+    spool.len += bytes.len() as u64;
+    spool.writing += 1;
+    Some((Spooled { file: spool.name.clone(), at: at as i64, length: bytes.len() as i64 }, Writing(())))
+}
+
+fn create(dir: &Path, pid: u32) -> Option<Spool> {
+    crate::files::private_dir(dir, "spool directory").ok()?;
+    let name = format!("{pid}-{}.spool", crate::process::unique_id());
+    // locked under a name no collector looks at, then renamed: a file with
+    // the final name and no lock is always a dead process's
+    let fresh = dir.join(format!("{name}.new"));
+    let file = OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&fresh).ok()?;
+    if file.try_lock().is_err() || std::fs::rename(&fresh, dir.join(&name)).is_err() {
+        let _ = std::fs::remove_file(&fresh);
+        return None;
+    }
+    Some(Spool { pid, dir: dir.to_owned(), name, file, len: 0, writing: 0 })
+}
+
+/// Reads a spooled letter's bytes (`dir`: the database's spool directory).
+pub fn read(dir: &Path, spooled: &Spooled) -> std::io::Result<Vec<u8>> {
+    Reader::new(dir, &[]).read(spooled)
+}
+
+/// Reads the letters of a claimed window: each file opened once, and the
+/// letters a page wrote one after another (a window's usually are) read
+/// with one `pread` together.
+pub struct Reader<'a> {
+    dir: &'a Path,
+    open: Vec<(String, std::io::Result<File>)>,
+    /// One file's bytes from an offset: the span of the letters wanted.
+    span: Option<(String, u64, Vec<u8>)>,
+}
+
+/// Letters read together at most: a window's, with a little room.
+const SPAN_BYTES: u64 = 4 << 20;
+
+impl<'a> Reader<'a> {
+    /// A reader for `wanted`: when they are all in one file, close together
+    /// and not too many bytes, their span is read at the first call.
+    pub fn new(dir: &'a Path, wanted: &[&Spooled]) -> Reader<'a> {
+        let mut reader = Reader { dir, open: Vec::new(), span: None };
+        let Some(first) = wanted.first() else { return reader };
+        let start = wanted.iter().map(|s| s.at).min().unwrap_or(0);
+        let end = wanted.iter().map(|s| s.at.saturating_add(s.length)).max().unwrap_or(0);
+        let total: i64 = wanted.iter().map(|s| s.length).sum();
+        let one_file = wanted.iter().all(|s| s.file == first.file);
+        if one_file && start >= 0 && end > start && ((end - start) as u64) <= SPAN_BYTES && end - start <= 2 * total {
+            let span = reader.file(&first.file).and_then(|file| {
+                let mut bytes = vec![0; (end - start) as usize];
+                file.read_exact_at(&mut bytes, start as u64)?;
+                Ok(bytes)
+            });
+            // a short file: each letter is read (and found missing) on its own
+            reader.span = span.ok().map(|bytes| (first.file.clone(), start as u64, bytes));
+        }
+        reader
+    }
+
+    fn file(&mut self, name: &str) -> std::io::Result<&File> {
+        if !valid_name(name) {
+            return Err(std::io::Error::new(ErrorKind::InvalidData, "not a spool file name"));
+        }
+        if !self.open.iter().any(|(n, _)| n == name) {
+            self.open.push((name.to_owned(), File::open(self.dir.join(name))));
+        }
+        match self.open.iter().find(|(n, _)| n == name) {
+            Some((_, Ok(file))) => Ok(file),
+            Some((_, Err(e))) => Err(std::io::Error::new(e.kind(), e.to_string())),
+            None => Err(ErrorKind::NotFound.into()),
+        }
+    }
+
+    /// One letter's bytes.
+    pub fn read(&mut self, spooled: &Spooled) -> std::io::Result<Vec<u8>> {
+        if spooled.at < 0 || spooled.length < 0 {
+            return Err(std::io::Error::new(ErrorKind::InvalidData, "not a spool reference"));
+        }
+        let (at, length) = (spooled.at as u64, spooled.length as u64);
+        if let Some((_, start, bytes)) = self
+            .span
+            .as_ref()
+            .filter(|(file, start, bytes)| *file == spooled.file && at >= *start && at + length <= *start + bytes.len() as u64)
+        {
+            return Ok(bytes[(at - start) as usize..(at - start + length) as usize].to_vec());
+        }
+        let file = self.file(&spooled.file)?;
+        let mut bytes = vec![0; length as usize];
+        file.read_exact_at(&mut bytes, at)?;
+        Ok(bytes)
+    }
+}
+
+/// The sender thread fell idle: when no row names this process's spool and
+/// no page is writing to it, its letters are all gone, and so are their
+/// bytes (emptied, as the database's WAL is once it is copied back).
+pub fn empty_if_unused(store: &Store) {
+    let mut slot = lock();
+    let Some(spool) = slot.as_mut().filter(|s| s.pid == crate::process::id() && s.len > 0 && s.writing == 0) else { return };
+    if matches!(store.spool_in_use(&spool.name), Ok(false)) && spool.file.set_len(0).is_ok() {
+        spool.len = 0;
+    }
+}
+
+/// Process end: the rows that still name this process's spool take their
+/// bytes back, and the file is removed. Left as it is when that fails: the
+/// next sender thread to start adopts it.
+pub fn retire(store: &Store) {
+    let mut slot = lock();
+    let Some(spool) = slot.take_if(|s| s.pid == crate::process::id()) else { return };
+    if store.adopt_spool(&spool.dir, &spool.name).is_ok() {
+        let _ = std::fs::remove_file(spool.dir.join(&spool.name));
+    }
+}
+
+/// Adopts every spool of the database whose process ended (nobody holds its lock):
+/// its rows take their bytes back and the file is removed.
+pub fn collect_dead(store: &Store) {
+    let dir = &store.spool_dir;
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let own = lock().as_ref().filter(|s| s.pid == crate::process::id()).map(|s| s.name.clone());
+    for entry in entries.flatten() {
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+        if !valid_name(&name) || own.as_deref() == Some(name.as_str()) {
+            continue;
+        }
+        let Ok(file) = OpenOptions::new().read(true).write(true).open(entry.path()) else { continue };
+        if file.try_lock().is_err() {
+            continue;
+        }
+        if store.adopt_spool(dir, &name).is_ok() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+impl Store {
+    /// Whether any outbox row names the spool file `name`.
+    pub fn spool_in_use(&self, name: &str) -> rusqlite::Result<bool> {
+        self.conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox WHERE spool = ?1)")?.query_row([name], |r| r.get(0))
+    }
+
+    /// The rows naming spool file `name` take their bytes into the row, in
+    /// one transaction; a row whose bytes cannot be read is journaled
+    /// `failed` and leaves the outbox (there is nothing left to send).
+    pub fn adopt_spool(&self, dir: &Path, name: &str) -> rusqlite::Result<()> {
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)?;
+        let rows: Vec<(i64, Option<i64>, Spooled)> = tx
+            .prepare_cached("SELECT id, journal_id, spool_at, spool_length FROM outbox WHERE spool = ?1")?
+            .query_map([name], |r| Ok((r.get(0)?, r.get(1)?, Spooled { file: name.to_owned(), at: r.get(2)?, length: r.get(3)? })))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut reader = Reader::new(dir, &rows.iter().map(|(_, _, spooled)| spooled).collect::<Vec<_>>());
+        for (id, journal_id, spooled) in rows {
+            match reader.read(&spooled) {
+                Ok(bytes) => {
+                    self.run(
+                        "UPDATE outbox SET message = ?2, spool = NULL, spool_at = 0, spool_length = 0 WHERE id = ?1",
+                        params![id, bytes],
+                    )?;
+                }
+                Err(e) => self.lose_letter(id, journal_id, &e)?,
+            }
+        }
+        tx.commit()
+    }
+
+    /// A spooled letter whose bytes are gone (its file removed by hand, or
+    /// cut short by a crash of the machine): `failed`, out of the outbox.
+    pub(super) fn lose_letter(&self, id: i64, journal_id: Option<i64>, why: &std::io::Error) -> rusqlite::Result<()> {
+        self.run("DELETE FROM outbox WHERE id = ?1", [id])?;
+        if let Some(journal_id) = journal_id {
+            let reply = format!("not sent: the letter's bytes were lost from its spool file ({})", why.kind());
+            self.run("UPDATE journal SET status = 'failed', reply = ?2 WHERE id = ?1", params![journal_id, reply])?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::outbox::{Claim, NewLetter, OutboxLetter, Retry};
+    use crate::store::JournalEntry;
+
+    /// The spool is the process's: tests that write to it take turns.
+    static TURN: Mutex<()> = Mutex::new(());
+
+    fn store(name: &str) -> Store {
+        let dir = std::env::temp_dir().join(format!("smtp34-spool-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Store::open(&dir.join("smtp34.db")).unwrap()
+    }
+
+    fn row() -> OutboxLetter {
+        OutboxLetter { from_email: "shop@site.ru".into(), recipients: vec!["a@b.ru".into()], subject: "s".into(), ..Default::default() }
+    }
+
+    fn claim(token: &str) -> Claim {
+        Claim { token: token.into(), until: 100 }
+    }
+
+    /// Writes a letter as a background page does: bytes spooled, then its rows.
+    fn write(store: &Store, bytes: &[u8]) -> (i64, i64) {
+        let (spooled, writing) = append(&store.spool_dir, bytes).expect("spooled");
+        let entry = JournalEntry { status: crate::route::outcome::Status::Queued, ..Default::default() };
+        let row = row();
+        let new = NewLetter { entry: &entry, row: &row, message: bytes, spooled: Some(&spooled), claim: None, now: 1 };
+        let ids = store.begin_letter(&new).unwrap();
+        drop(writing);
+        ids
+    }
+
+    fn file_len(store: &Store) -> u64 {
+        let name = lock().as_ref().map(|s| s.name.clone()).unwrap();
+        std::fs::metadata(store.spool_dir.join(name)).unwrap().len()
+    }
+
+    fn stored_bytes(store: &Store, id: i64) -> (Vec<u8>, Option<String>, i64) {
+        store
+            .conn
+            .query_row("SELECT message, spool, length(message) + spool_length FROM outbox WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_spooled_letter_is_claimed_with_its_bytes_and_its_file_emptied_once_it_left() {
+        let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+        let store = store("claim");
+        let (_, first) = write(&store, b"first letter\r\n");
+        let (_, second) = write(&store, b"second\r\n");
+        let (row_bytes, spool, size) = stored_bytes(&store, first);
+        assert_eq!((row_bytes.len(), spool.is_some(), size), (0, true, 14), "the row holds no bytes, yet lists the size");
+        assert_eq!(store.outbox(1).unwrap()[1].size, 8);
+
+        let claimed = store.claim_due(&claim("t"), 5, 0, 16).unwrap();
+        let bytes: Vec<&[u8]> = claimed.iter().map(|l| l.message.as_slice()).collect();
+        assert_eq!(bytes, [&b"first letter\r\n"[..], &b"second\r\n"[..]]);
+
+        empty_if_unused(&store);
+        assert_eq!(file_len(&store), 22, "rows still name the file");
+        store.remove_from_outbox(first).unwrap();
+        empty_if_unused(&store);
+        assert_eq!(file_len(&store), 22, "one row still names it");
+        store.remove_from_outbox(second).unwrap();
+        empty_if_unused(&store);
+        assert_eq!(file_len(&store), 0, "no row names it: its letters' bytes are gone");
+
+        // a page writing (its row not committed yet) keeps the file as it is
+        let (_, writing) = append(&store.spool_dir, b"third").unwrap();
+        empty_if_unused(&store);
+        assert_eq!(file_len(&store), 5);
+        drop(writing);
+        empty_if_unused(&store);
+        assert_eq!(file_len(&store), 0);
+        retire(&store);
+    }
+
+    #[test]
+    fn a_letter_that_waits_takes_its_bytes_into_its_row() {
+        let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+        let store = store("retry");
+        let (_, id) = write(&store, b"later\r\n");
+        let letter = store.claim_due(&claim("t"), 5, 0, 16).unwrap().remove(0);
+        let recipients = letter.recipients.clone();
+        let retry =
+            Retry { recipients: &recipients, message: &letter.message, account_id: None, error: "451", attempts: 1, next_try_at: 9 };
+        store.retry_later(id, &retry, 6).unwrap();
+        assert_eq!(stored_bytes(&store, id), (b"later\r\n".to_vec(), None, 7));
+        empty_if_unused(&store);
+        assert_eq!(file_len(&store), 0);
+        let again = store.claim_due(&claim("t2"), 10, 0, 16).unwrap();
+        assert_eq!(again[0].message, b"later\r\n");
+        retire(&store);
+    }
+
+    #[test]
+    fn at_process_end_rows_take_their_bytes_back_and_the_file_goes() {
+        let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+        let store = store("retire");
+        let (_, id) = write(&store, b"left over\r\n");
+        let name = lock().as_ref().unwrap().name.clone();
+        retire(&store);
+        assert_eq!(stored_bytes(&store, id), (b"left over\r\n".to_vec(), None, 11));
+        assert!(!store.spool_dir.join(&name).exists());
+        assert_eq!(store.claim_next(&claim("f"), 5, true, 0).unwrap().unwrap().message, b"left over\r\n");
+    }
+
+    #[test]
+    fn a_dead_process_spool_is_adopted_and_a_live_one_left_alone() {
+        let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+        let store = store("dead");
+        let (_, ours) = write(&store, b"ours\r\n");
+        // another process's file, its lock gone with it
+        let dead = "4242-00ff.spool";
+        std::fs::write(store.spool_dir.join(dead), b"xxdead letter\r\n").unwrap();
+        let spooled = Spooled { file: dead.into(), at: 2, length: 13 };
+        let entry = JournalEntry::default();
+        let (_, theirs) = store
+            .begin_letter(&NewLetter { entry: &entry, row: &row(), message: b"", spooled: Some(&spooled), claim: None, now: 1 })
+            .unwrap();
+        collect_dead(&store);
+        assert_eq!(stored_bytes(&store, theirs), (b"dead letter\r\n".to_vec(), None, 13));
+        assert!(!store.spool_dir.join(dead).exists());
+        assert!(stored_bytes(&store, ours).1.is_some(), "this process's own spool is alive: left alone");
+        retire(&store);
+    }
+
+    #[test]
+    fn a_letter_whose_bytes_are_gone_is_failed_not_sent_empty() {
+        let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+        let store = store("lost");
+        let (journal_id, _) = write(&store, b"vanishes\r\n");
+        let name = lock().as_ref().unwrap().name.clone();
+        std::fs::OpenOptions::new().write(true).open(store.spool_dir.join(&name)).unwrap().set_len(3).unwrap();
+        assert!(store.claim_due(&claim("t"), 5, 0, 16).unwrap().is_empty());
+        assert_eq!(store.outbox_size().unwrap(), 0);
+        let (status, reply): (String, String) =
+            store.conn.query_row("SELECT status, reply FROM journal WHERE id = ?1", [journal_id], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        assert_eq!(status, "failed");
+        assert!(reply.contains("bytes were lost"), "{reply}");
+        retire(&store);
+    }
+
+    #[test]
+    fn a_row_never_names_a_file_outside_the_spool_directory() {
+        for name in ["../smtp34.db", "/etc/passwd", "a/b.spool", ".spool", "12-ab.spool.new"] {
+            assert!(!valid_name(name), "{name}");
+        }
+        assert!(valid_name("123-00ff.spool"));
+        let dir = std::env::temp_dir();
+        let e = read(&dir, &Spooled { file: "../x.spool".into(), at: 0, length: 1 }).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidData);
+    }
+}
