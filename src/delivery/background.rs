@@ -269,8 +269,22 @@ fn serve(paths: Paths, shared: &Shared, token: &str) {
 /// Letters it is still sending, or was never given time for, are released
 /// (their claims dropped) so the next flush sends them; a letter whose end
 /// of data was already sent may then go twice, never zero times.
+///
+/// Then what still names this process's spool takes its bytes back into
+/// its row, and the file goes (also when no thread could start).
 pub fn finish() {
-    let Some(mut sender) = SENDER.with(|slot| slot.borrow_mut().take()) else { return };
+    if let Some(sender) = SENDER.with(|slot| slot.borrow_mut().take()) {
+        stop(sender);
+    }
+    if spool::is_open() {
+        let _ = crate::runtime::with_runtime(|rt| {
+            spool::retire(&rt.store);
+            Ok(())
+        });
+    }
+}
+
+fn stop(mut sender: Sender) {
     if sender.pid != crate::process::id() {
         std::mem::forget(sender);
         return;
@@ -298,11 +312,6 @@ pub fn finish() {
     if !ended || handed_left {
         let _ = crate::runtime::with_runtime(|rt| Ok(rt.store.release_claims(&sender.token, crate::clock::now_unix())?));
     }
-    // what still names this process's spool takes its bytes back, and the file goes
-    let _ = crate::runtime::with_runtime(|rt| {
-        spool::retire(&rt.store);
-        Ok(())
-    });
     if !ended {
         std::mem::forget(sender);
     }

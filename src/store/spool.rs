@@ -204,6 +204,11 @@ pub fn empty_if_unused(store: &Store) {
     }
 }
 
+/// This process has a spool file (it wrote a letter to it).
+pub fn is_open() -> bool {
+    lock().as_ref().is_some_and(|s| s.pid == crate::process::id())
+}
+
 /// Process end: the rows that still name this process's spool take their
 /// bytes back, and the file is removed. Left as it is when that fails: the
 /// next sender thread to start adopts it.
