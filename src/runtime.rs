@@ -128,7 +128,7 @@ impl Runtime {
         if let Some(config) = self.config.as_ref().filter(|c| c.version == version) {
             return Ok(config.clone());
         }
-        let reading = rusqlite::Transaction::new_unchecked(&self.store.conn, rusqlite::TransactionBehavior::Deferred)?;
+        let reading = self.store.read_tx()?;
         let config = std::rc::Rc::new(Config {
             version: self.store.config_version()?,
             settings: self.store.settings()?,

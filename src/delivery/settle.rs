@@ -16,7 +16,7 @@ pub(super) fn settle(
 ) -> rusqlite::Result<Settlement> {
     open_cipher_to_keep(rt, settings);
     // one transaction for all a letter's bookkeeping: one commit a letter, not five
-    let tx = rusqlite::Transaction::new_unchecked(&rt.store.conn, rusqlite::TransactionBehavior::Immediate)?;
+    let tx = rt.store.write_tx()?;
     let settled = settle_in(rt, settings, row, outcome, sent_at)?;
     tx.commit()?;
     Ok(settled)

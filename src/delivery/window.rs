@@ -87,7 +87,7 @@ pub(super) fn flush_windows(rt: &mut Runtime, limit: i64, token: &str, handed: O
         // the whole window's bookkeeping in one write transaction, after every word to a server;
         // cut after every SETTLED_BEFORE_GIVING_WAY letters when a page of this process waits
         super::settle::open_cipher_to_keep(rt, settings);
-        let mut tx = rusqlite::Transaction::new_unchecked(&rt.store.conn, rusqlite::TransactionBehavior::Immediate)?;
+        let mut tx = rt.store.write_tx()?;
         let mut settled_in_tx = 0;
         for plan in &plans {
             report.count(settle_in(rt, settings, &plan.row, &plan.outcome, None)?);
@@ -97,7 +97,7 @@ pub(super) fn flush_windows(rt: &mut Runtime, limit: i64, token: &str, handed: O
                 settled_in_tx = 0;
                 tx.commit()?;
                 background::let_page_in(shared);
-                tx = rusqlite::Transaction::new_unchecked(&rt.store.conn, rusqlite::TransactionBehavior::Immediate)?;
+                tx = rt.store.write_tx()?;
             }
         }
         tx.commit()?;

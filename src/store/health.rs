@@ -130,7 +130,7 @@ impl Store {
         if limits.minute <= 0 && limits.hour <= 0 {
             return self.reserve_today(account_id, count, limits.day);
         }
-        self.conn.execute_batch("SAVEPOINT reserve")?;
+        self.run("SAVEPOINT reserve", [])?;
         let taken = (|| -> rusqlite::Result<bool> {
             for (period, limit) in [(60, limits.minute), (3600, limits.hour)] {
                 if limit > 0 && !self.reserve_window(account_id, period, now / period * period, count, limit)? {
@@ -140,8 +140,13 @@ impl Store {
             self.reserve_today(account_id, count, limits.day)
         })();
         match taken {
-            Ok(true) => self.conn.execute_batch("RELEASE reserve")?,
-            _ => self.conn.execute_batch("ROLLBACK TO reserve; RELEASE reserve")?,
+            Ok(true) => {
+                self.run("RELEASE reserve", [])?;
+            }
+            _ => {
+                self.run("ROLLBACK TO reserve", [])?;
+                self.run("RELEASE reserve", [])?;
+            }
         }
         taken
     }

@@ -290,6 +290,33 @@ fn once_a_second(last: &std::cell::Cell<Option<std::time::Instant>>) -> bool {
     true
 }
 
+/// Prepared statements a connection keeps (see [`Store::open`]).
+const STATEMENTS_KEPT: usize = 128;
+
+/// A transaction begun and ended with cached statements: rusqlite's
+/// `Transaction` parses `BEGIN` and `COMMIT` again each time, twice a letter.
+/// Dropped without [`Tx::commit`] it rolls back.
+pub(crate) struct Tx<'a> {
+    conn: &'a Connection,
+    open: bool,
+}
+
+impl Tx<'_> {
+    pub(crate) fn commit(mut self) -> rusqlite::Result<()> {
+        self.conn.prepare_cached("COMMIT")?.execute([])?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for Tx<'_> {
+    fn drop(&mut self) {
+        if self.open && !self.conn.is_autocommit() {
+            let _ = self.conn.prepare_cached("ROLLBACK").and_then(|mut rollback| rollback.execute([]));
+        }
+    }
+}
+
 pub struct Store {
     pub(crate) conn: Connection,
     /// A letter left the outbox since the last [`Store::scrub_if_due`]: its
@@ -359,6 +386,9 @@ impl Store {
         }
         let err = sql_error(path);
         let conn = Connection::open(path).map_err(&err)?;
+        // every statement a letter's path runs stays prepared (rusqlite keeps 16: the sender
+        // thread's ~25 pushed each other out, and a window parsed its claim again)
+        conn.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
         conn.busy_handler(Some(wait_for_lock)).map_err(&err)?;
         journal::register_functions(&conn).map_err(&err)?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(&err)?;
@@ -499,6 +529,19 @@ impl Store {
     /// Runs a statement, prepared once per connection: the hot path sends
     /// the same few statements for every letter, and parsing SQL each time
     /// showed in the profile.
+    /// A write transaction, the write lock taken at once (in WAL a deferred
+    /// read-then-write fails with SQLITE_BUSY instead of waiting).
+    pub(crate) fn write_tx(&self) -> rusqlite::Result<Tx<'_>> {
+        self.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        Ok(Tx { conn: &self.conn, open: true })
+    }
+
+    /// A read transaction: what it reads is one snapshot.
+    pub(crate) fn read_tx(&self) -> rusqlite::Result<Tx<'_>> {
+        self.conn.prepare_cached("BEGIN")?.execute([])?;
+        Ok(Tx { conn: &self.conn, open: true })
+    }
+
     pub(crate) fn run(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
         self.conn.prepare_cached(sql)?.execute(params)
     }

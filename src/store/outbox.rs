@@ -9,7 +9,7 @@
 //! `next_try_at` has come; the claim is taken in the same write that finds
 //! it, so several flushers at once each get different letters.
 
-use rusqlite::{params, OptionalExtension, Row, Transaction, TransactionBehavior};
+use rusqlite::{params, OptionalExtension, Row};
 
 use crate::store::spool::{self, Spooled};
 use crate::store::{JournalEntry, Store};
@@ -142,7 +142,7 @@ impl Store {
     /// the claim lapses (then it is due for a flusher); without one it waits,
     /// due at `row.next_try_at` for the reason in `row.last_error`.
     pub fn begin_letter(&self, letter: &NewLetter) -> rusqlite::Result<(i64, i64)> {
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         let ids = self.insert_letter(letter)?;
         tx.commit()?;
         Ok(ids)
@@ -154,7 +154,7 @@ impl Store {
     /// The check rides in the letter's own transaction, so a page in
     /// background mode pays one transaction a letter, not two.
     pub fn begin_letter_if_current(&self, read_at: i64, letter: &NewLetter) -> rusqlite::Result<Option<(i64, i64)>> {
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let tx = self.write_tx()?;
         if self.config_version()? != read_at {
             return Ok(None);
         }
@@ -204,8 +204,9 @@ impl Store {
         // IMMEDIATE: the write lock first, so the read that finds the letter
         // cannot be overtaken by another flusher's claim (in WAL a deferred
         // read-then-write would fail with SQLITE_BUSY instead of waiting).
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        let id: Option<i64> = tx
+        let tx = self.write_tx()?;
+        let id: Option<i64> = self
+            .conn
             .query_row(
                 "SELECT id FROM outbox WHERE id > ?1 AND claim_until <= ?2 AND (?3 = 0 OR next_try_at <= ?2)
                  ORDER BY id LIMIT 1",
@@ -216,7 +217,8 @@ impl Store {
         let Some(id) = id else { return Ok(None) };
         self.mark_interrupted(now)?;
         self.run("UPDATE outbox SET claimed_by = ?2, claim_until = ?3 WHERE id = ?1", params![id, claim.token, claim.until])?;
-        let letter = tx
+        let letter = self
+            .conn
             .prepare_cached(&format!("SELECT {COLUMNS}, {BYTES} FROM outbox WHERE id = ?1"))?
             .query_row([id], |r| letter_with_message(r, 0))?;
         let letter = self.with_bytes(vec![letter])?.pop();
@@ -227,8 +229,9 @@ impl Store {
     /// Claims up to `most` due letters with an id above `after_id`, oldest
     /// first, in one write transaction (the sender thread's window).
     pub fn claim_due(&self, claim: &Claim, now: i64, after_id: i64, most: usize) -> rusqlite::Result<Vec<OutboxLetter>> {
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        let any: bool = tx
+        let tx = self.write_tx()?;
+        let any: bool = self
+            .conn
             .prepare_cached(&format!("SELECT EXISTS (SELECT 1 FROM outbox WHERE {DUE_AFTER})"))?
             .query_row(params![after_id, now], |r| r.get(0))?;
         if !any {
@@ -236,7 +239,8 @@ impl Store {
         }
         self.mark_interrupted(now)?;
         // one statement claims the window and returns it, bytes and all; RETURNING keeps no order
-        let rows = tx
+        let rows = self
+            .conn
             .prepare_cached(&format!(
                 "UPDATE outbox SET claimed_by = ?4, claim_until = ?5
                  WHERE id IN (SELECT id FROM outbox WHERE {DUE_AFTER} ORDER BY id LIMIT ?3)
@@ -258,8 +262,9 @@ impl Store {
     pub fn confirm_handed(&self, letters: &[OutboxLetter], token: &str, until: i64) -> rusqlite::Result<Vec<i64>> {
         // the ids as one JSON array: one cached statement, whatever the window's size
         let ids = format!("[{}]", letters.iter().map(|l| l.id.to_string()).collect::<Vec<_>>().join(","));
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        let ours = tx
+        let tx = self.write_tx()?;
+        let ours = self
+            .conn
             .prepare_cached(
                 "UPDATE outbox SET claim_until = ?2, next_try_at = ?2
                  WHERE claimed_by = ?1 AND id IN (SELECT value FROM json_each(?3)) RETURNING id",

@@ -251,8 +251,9 @@ impl Store {
     /// one transaction; a row whose bytes cannot be read is journaled
     /// `failed` and leaves the outbox (there is nothing left to send).
     pub fn adopt_spool(&self, dir: &Path, name: &str) -> rusqlite::Result<()> {
-        let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)?;
-        let rows: Vec<(i64, Option<i64>, Spooled)> = tx
+        let tx = self.write_tx()?;
+        let rows: Vec<(i64, Option<i64>, Spooled)> = self
+            .conn
             .prepare_cached("SELECT id, journal_id, spool_at, spool_length FROM outbox WHERE spool = ?1")?
             .query_map([name], |r| Ok((r.get(0)?, r.get(1)?, Spooled { file: name.to_owned(), at: r.get(2)?, length: r.get(3)? })))?
             .collect::<rusqlite::Result<_>>()?;
