@@ -73,7 +73,7 @@ impl Store {
 
     /// A number `smtp34_maintain()` keeps between runs (how far it read the journal, the last report's week).
     pub fn mark(&self, key: &str) -> rusqlite::Result<Option<i64>> {
-        self.conn.query_row("SELECT value FROM marks WHERE key = ?1", [key], |r| r.get(0)).optional()
+        self.query_one("SELECT value FROM marks WHERE key = ?1", [key], |r| r.get(0)).optional()
     }
 
     pub fn set_mark(&self, key: &str, value: i64) -> rusqlite::Result<()> {
@@ -85,7 +85,7 @@ impl Store {
     }
 
     pub fn newest_journal_id(&self) -> rusqlite::Result<i64> {
-        self.conn.query_row("SELECT coalesce(max(id), 0) FROM journal", [], |r| r.get(0))
+        self.query_one("SELECT coalesce(max(id), 0) FROM journal", [], |r| r.get(0))
     }
 
     /// Rows after `after_id` with `status` (the status index walks them).
@@ -101,7 +101,7 @@ impl Store {
 
     /// The local (year, week) of `now` and whether it is Monday from 8 o'clock: when the weekly report is due.
     pub fn local_week(&self, now: i64) -> rusqlite::Result<(i64, bool)> {
-        self.conn.query_row(
+        self.query_one(
             "SELECT CAST(strftime('%Y%W', ?1, 'unixepoch', 'localtime') AS INTEGER),
                     strftime('%w', ?1, 'unixepoch', 'localtime') = '1' AND CAST(strftime('%H', ?1, 'unixepoch', 'localtime') AS INTEGER) >= 8",
             [now],
@@ -111,12 +111,12 @@ impl Store {
 
     /// Letters waiting since before `before` (unix time).
     pub fn stale_letters(&self, before: i64) -> rusqlite::Result<i64> {
-        self.conn.query_row("SELECT count(*) FROM outbox WHERE created_at < ?1", [before], |r| r.get(0))
+        self.query_one("SELECT count(*) FROM outbox WHERE created_at < ?1", [before], |r| r.get(0))
     }
 
     /// Letters between two ids that may have arrived twice (their rows say so).
     pub fn possible_duplicates(&self, low: i64, high: i64) -> rusqlite::Result<i64> {
-        self.conn.query_row(
+        self.query_one(
             "SELECT count(*) FROM journal WHERE status = 'sent' AND id BETWEEN ?1 AND ?2 AND instr(reply, ?3) > 0",
             params![low, high, crate::delivery::POSSIBLE_DUPLICATE],
             |r| r.get(0),

@@ -61,17 +61,17 @@ impl Store {
     }
 
     pub fn dkim_key(&self, id: i64) -> rusqlite::Result<Option<DkimKey>> {
-        self.conn.query_row(&format!("SELECT {COLUMNS} FROM dkim_keys WHERE id = ?1"), [id], key_from_row).optional()
+        self.query_one(&format!("SELECT {COLUMNS} FROM dkim_keys WHERE id = ?1"), [id], key_from_row).optional()
     }
 
     /// The sealed private key (PEM).
     pub fn dkim_private_key(&self, id: i64) -> rusqlite::Result<Option<Vec<u8>>> {
-        self.conn.query_row("SELECT private_key FROM dkim_keys WHERE id = ?1", [id], |r| r.get(0)).optional()
+        self.query_one("SELECT private_key FROM dkim_keys WHERE id = ?1", [id], |r| r.get(0)).optional()
     }
 
     /// Whether another key already has this domain and selector.
     pub fn dkim_taken(&self, domain: &str, selector: &str, except: i64) -> rusqlite::Result<bool> {
-        self.conn.query_row(
+        self.query_one(
             "SELECT EXISTS (SELECT 1 FROM dkim_keys WHERE domain = ?1 COLLATE NOCASE AND selector = ?2 COLLATE NOCASE AND id != ?3)",
             params![domain, selector, except],
             |r| r.get(0),

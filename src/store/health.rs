@@ -87,7 +87,7 @@ impl Store {
 
     /// Counts a failure and starts the account's back-off; returns the failures in a row.
     pub fn record_failure(&self, account_id: i64, error: &str, now: i64) -> rusqlite::Result<i64> {
-        let failures: i64 = self.conn.query_row(
+        let failures: i64 = self.query_one(
             "INSERT INTO account_health (account_id, failures, last_error, last_error_at) VALUES (?1, 1, ?2, ?3)
              ON CONFLICT (account_id) DO UPDATE SET failures = failures + 1, last_error = ?2, last_error_at = ?3
              RETURNING failures",
@@ -180,8 +180,7 @@ impl Store {
             return Ok(true);
         }
         let taken = self
-            .conn
-            .query_row(
+            .query_one(
                 &format!(
                     "INSERT INTO daily_usage (account_id, day, recipients) SELECT ?1, {TODAY}, ?2 WHERE ?2 <= ?3
                      ON CONFLICT (account_id, day) DO UPDATE SET recipients = recipients + ?2 WHERE recipients + ?2 <= ?3
@@ -212,7 +211,7 @@ impl Store {
 
     /// The unix time of the next local midnight: when daily limits start over.
     pub fn next_local_midnight(&self) -> rusqlite::Result<i64> {
-        self.conn.query_row("SELECT CAST(strftime('%s', date('now', 'localtime', '+1 day'), 'utc') AS INTEGER)", [], |r| r.get(0))
+        self.query_one("SELECT CAST(strftime('%s', date('now', 'localtime', '+1 day'), 'utc') AS INTEGER)", [], |r| r.get(0))
     }
 }
 

@@ -178,7 +178,7 @@ impl Store {
         if from {
             return Ok(Some(first_past).filter(|&id| id <= max.unwrap_or(0)));
         }
-        self.conn.query_row("SELECT max(id) FROM journal WHERE id < ?1", [first_past], |r| r.get(0))
+        self.query_one("SELECT max(id) FROM journal WHERE id < ?1", [first_past], |r| r.get(0))
     }
 
     /// Up to `limit` rows newest first, below `before_id` when it is above 0, that pass `filter`.

@@ -542,6 +542,16 @@ impl Store {
         Ok(Tx { conn: &self.conn, open: true })
     }
 
+    /// One row of a statement kept prepared (`Connection::query_row` parses it each time).
+    pub(crate) fn query_one<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        row: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.conn.prepare_cached(sql)?.query_row(params, row)
+    }
+
     pub(crate) fn run(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
         self.conn.prepare_cached(sql)?.execute(params)
     }
@@ -605,7 +615,7 @@ impl Store {
 
     pub fn account(&self, id: i64) -> rusqlite::Result<Option<Account>> {
         let sql = format!("SELECT {} FROM accounts WHERE id = ?1", Self::ACCOUNT_COLUMNS);
-        self.conn.query_row(&sql, [id], Self::account_from_row).optional()
+        self.query_one(&sql, [id], Self::account_from_row).optional()
     }
 
     /// The encrypted password of an account, if it has one.
@@ -714,11 +724,9 @@ impl Store {
 
     /// Whether any account holds a password sealed with the key file.
     pub fn has_sealed_passwords(&self) -> rusqlite::Result<bool> {
-        self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM accounts WHERE length(password) > 0) OR EXISTS (SELECT 1 FROM dkim_keys)",
-            [],
-            |r| r.get(0),
-        )
+        self.query_one("SELECT EXISTS (SELECT 1 FROM accounts WHERE length(password) > 0) OR EXISTS (SELECT 1 FROM dkim_keys)", [], |r| {
+            r.get(0)
+        })
     }
 
     // ---- settings ----

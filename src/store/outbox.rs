@@ -206,8 +206,7 @@ impl Store {
         // read-then-write would fail with SQLITE_BUSY instead of waiting).
         let tx = self.write_tx()?;
         let id: Option<i64> = self
-            .conn
-            .query_row(
+            .query_one(
                 "SELECT id FROM outbox WHERE id > ?1 AND claim_until <= ?2 AND (?3 = 0 OR next_try_at <= ?2)
                  ORDER BY id LIMIT 1",
                 params![after_id, now, due_only],
