@@ -397,9 +397,14 @@ impl Store {
         }
         // secure_delete: a delivered letter's bytes are overwritten, not left in free pages.
         // temp_store in memory: a statement's scratch tables (a window claimed with RETURNING,
-        // its letters' bytes too) opened a temporary file each time; they hold a window at most
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;")
-            .map_err(&err)?;
+        // its letters' bytes too) opened a temporary file each time; they hold a window at most.
+        // journal_size_limit: a WAL started afresh after a checkpoint keeps at most 64 MiB of its
+        // file (a background letter's bytes are spooled, so nothing truncates it after a burst)
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;
+             PRAGMA journal_size_limit = 67108864;",
+        )
+        .map_err(&err)?;
         let mut store = Store {
             conn,
             scrub_due: Default::default(),

@@ -346,10 +346,15 @@ impl Store {
     }
 
     /// The letter was delivered, refused for good, given up or dropped by an admin.
+    /// Only a letter whose bytes were in its row makes the WAL due for a
+    /// scrub: a spooled letter's never were (its spool file is emptied).
     pub fn remove_from_outbox(&self, id: i64) -> rusqlite::Result<bool> {
-        let removed = self.run("DELETE FROM outbox WHERE id = ?1", [id])? == 1;
-        self.letter_removed();
-        Ok(removed)
+        let held_bytes: Option<bool> =
+            self.query_one("DELETE FROM outbox WHERE id = ?1 RETURNING length(message) > 0", [id], |r| r.get(0)).optional()?;
+        if held_bytes == Some(true) {
+            self.letter_removed();
+        }
+        Ok(held_bytes.is_some())
     }
 
     /// Every letter in the outbox, oldest first, without its bytes.

@@ -350,6 +350,7 @@ mod tests {
         empty_if_unused(&store);
         assert_eq!(file_len(&store), 22, "rows still name the file");
         store.remove_from_outbox(first).unwrap();
+        assert!(!store.scrub_due.get(), "its bytes were never in the database: no WAL to scrub");
         empty_if_unused(&store);
         assert_eq!(file_len(&store), 22, "one row still names it");
         store.remove_from_outbox(second).unwrap();
@@ -381,6 +382,8 @@ mod tests {
         assert_eq!(file_len(&store), 0);
         let again = store.claim_due(&claim("t2"), 10, 0, 16).unwrap();
         assert_eq!(again[0].message, b"later\r\n");
+        store.remove_from_outbox(id).unwrap();
+        assert!(store.scrub_due.get(), "its bytes were in its row, so in the WAL");
         retire(&store);
     }
 
