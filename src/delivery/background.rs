@@ -254,13 +254,19 @@ fn serve(paths: Paths, shared: &Shared, token: &str) {
             state.pending = false;
         }
         // everything due, pass after pass, until a pass finds nothing to try
+        let mut tidied = Instant::now();
         while let Ok(report) = window::flush_windows(&mut rt, PASS, token, Some(shared)) {
             if report.tried == 0 {
                 break;
             }
+            // a thread that never falls idle still lets go of the spool files it filled
+            if spool::has_retired() && tidied.elapsed() >= Duration::from_secs(1) {
+                spool::tidy(&rt.store, false);
+                tidied = Instant::now();
+            }
         }
         rt.store.scrub_if_due();
-        spool::empty_if_unused(&rt.store);
+        spool::tidy(&rt.store, true);
     }
 }
 

@@ -12,10 +12,11 @@
 //! letter's file, offset and length; whoever claims the row reads the bytes
 //! inside the claiming transaction. The file is emptied when no row names
 //! it and no page is writing to it (the sender thread looks when it falls
-//! idle), and at process end the rows that still name it take their bytes
-//! back and the file is removed; a killed process's file is adopted the
-//! same way by the next sender thread that starts, or by
-//! `smtp34_maintain()`.
+//! idle); a process whose thread never falls idle starts a new file every
+//! 64 MiB and removes the old one once no row names it. At process end the
+//! rows that still name its files take their bytes back and the files are
+//! removed; a killed process's files are adopted the same way by the next
+//! sender thread that starts, or by `smtp34_maintain()`.
 //!
 //! Nothing is created at module start-up: the first letter a process spools
 //! creates its file (again after a fork, under the child's pid).
@@ -58,7 +59,15 @@ struct Spool {
     len: u64,
     /// Letters appended whose rows are not committed (or abandoned) yet.
     writing: usize,
+    /// Files this process filled before, still locked, removed once no row names them.
+    retired: Vec<(String, File)>,
 }
+
+/// The size past which a process starts a new spool file.
+#[cfg(not(test))]
+const ROTATE_AT: u64 = 64 << 20;
+#[cfg(test)]
+const ROTATE_AT: u64 = 64;
 
 /// The process's spool. A page holds the lock for one `pwrite`, the sender
 /// thread for one read of the outbox; neither calls into PHP meanwhile.
@@ -95,6 +104,13 @@ pub fn append(dir: &Path, bytes: &[u8]) -> Option<(Spooled, Writing)> {
         *slot = create(dir, pid);
     }
     let spool = slot.as_mut()?;
+    if spool.len >= ROTATE_AT {
+        if let Some((name, file)) = open_file(&spool.dir, pid) {
+            let full = (std::mem::replace(&mut spool.name, name), std::mem::replace(&mut spool.file, file));
+            spool.retired.push(full);
+            spool.len = 0;
+        }
+    }
     let at = spool.len;
     if spool.file.write_all_at(bytes, at).is_err() {
         // whatever part was written lies past `len` and is overwritten by the next letter
@@ -107,6 +123,12 @@ pub fn append(dir: &Path, bytes: &[u8]) -> Option<(Spooled, Writing)> {
 
 fn create(dir: &Path, pid: u32) -> Option<Spool> {
     crate::files::private_dir(dir, "spool directory").ok()?;
+    let (name, file) = open_file(dir, pid)?;
+    Some(Spool { pid, dir: dir.to_owned(), name, file, len: 0, writing: 0, retired: Vec::new() })
+}
+
+/// A new spool file of this process, locked.
+fn open_file(dir: &Path, pid: u32) -> Option<(String, File)> {
     let name = format!("{pid}-{}.spool", crate::process::unique_id());
     // locked under a name no collector looks at, then renamed: a file with
     // the final name and no lock is always a dead process's
@@ -116,7 +138,7 @@ fn create(dir: &Path, pid: u32) -> Option<Spool> {
         let _ = std::fs::remove_file(&fresh);
         return None;
     }
-    Some(Spool { pid, dir: dir.to_owned(), name, file, len: 0, writing: 0 })
+    Some((name, file))
 }
 
 /// Reads a spooled letter's bytes (`dir`: the database's spool directory).
@@ -193,15 +215,30 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The sender thread fell idle: when no row names this process's spool and
-/// no page is writing to it, its letters are all gone, and so are their
-/// bytes (emptied, as the database's WAL is once it is copied back).
-pub fn empty_if_unused(store: &Store) {
+/// Removes the letters' bytes no row needs any more, when no page is
+/// writing: the files this process filled before that no row names, and,
+/// when the sender thread fell `idle`, the current file's (emptied, as the
+/// database's WAL is once it is copied back). Mid-burst the current file is
+/// not looked at (a read of the outbox that would find it in use).
+pub fn tidy(store: &Store, idle: bool) {
     let mut slot = lock();
-    let Some(spool) = slot.as_mut().filter(|s| s.pid == crate::process::id() && s.len > 0 && s.writing == 0) else { return };
-    if matches!(store.spool_in_use(&spool.name), Ok(false)) && spool.file.set_len(0).is_ok() {
+    let Some(spool) = slot.as_mut().filter(|s| s.pid == crate::process::id() && s.writing == 0) else { return };
+    let dir = spool.dir.clone();
+    spool.retired.retain(|(name, _)| {
+        let unused = matches!(store.spool_in_use(name), Ok(false));
+        if unused {
+            let _ = std::fs::remove_file(dir.join(name));
+        }
+        !unused
+    });
+    if idle && spool.len > 0 && matches!(store.spool_in_use(&spool.name), Ok(false)) && spool.file.set_len(0).is_ok() {
         spool.len = 0;
     }
+}
+
+/// Files this process filled before wait for [`tidy`].
+pub fn has_retired() -> bool {
+    lock().as_ref().is_some_and(|s| s.pid == crate::process::id() && !s.retired.is_empty())
 }
 
 /// This process has a spool file (it wrote a letter to it).
@@ -215,8 +252,10 @@ pub fn is_open() -> bool {
 pub fn retire(store: &Store) {
     let mut slot = lock();
     let Some(spool) = slot.take_if(|s| s.pid == crate::process::id()) else { return };
-    if store.adopt_spool(&spool.dir, &spool.name).is_ok() {
-        let _ = std::fs::remove_file(spool.dir.join(&spool.name));
+    for name in spool.retired.iter().map(|(name, _)| name).chain([&spool.name]) {
+        if store.adopt_spool(&spool.dir, name).is_ok() {
+            let _ = std::fs::remove_file(spool.dir.join(name));
+        }
     }
 }
 
@@ -225,10 +264,10 @@ pub fn retire(store: &Store) {
 pub fn collect_dead(store: &Store) {
     let dir = &store.spool_dir;
     let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let own = lock().as_ref().filter(|s| s.pid == crate::process::id()).map(|s| s.name.clone());
     for entry in entries.flatten() {
         let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
-        if !valid_name(&name) || own.as_deref() == Some(name.as_str()) {
+        // this process's own files are locked by it: try_lock below leaves them alone
+        if !valid_name(&name) {
             continue;
         }
         let Ok(file) = OpenOptions::new().read(true).write(true).open(entry.path()) else { continue };
@@ -347,24 +386,52 @@ mod tests {
         let bytes: Vec<&[u8]> = claimed.iter().map(|l| l.message.as_slice()).collect();
         assert_eq!(bytes, [&b"first letter\r\n"[..], &b"second\r\n"[..]]);
 
-        empty_if_unused(&store);
+        tidy(&store, true);
         assert_eq!(file_len(&store), 22, "rows still name the file");
         store.remove_from_outbox(first).unwrap();
         assert!(!store.scrub_due.get(), "its bytes were never in the database: no WAL to scrub");
-        empty_if_unused(&store);
+        tidy(&store, true);
         assert_eq!(file_len(&store), 22, "one row still names it");
         store.remove_from_outbox(second).unwrap();
-        empty_if_unused(&store);
+        tidy(&store, true);
         assert_eq!(file_len(&store), 0, "no row names it: its letters' bytes are gone");
 
         // a page writing (its row not committed yet) keeps the file as it is
         let (_, writing) = append(&store.spool_dir, b"third").unwrap();
-        empty_if_unused(&store);
+        tidy(&store, true);
         assert_eq!(file_len(&store), 5);
         drop(writing);
-        empty_if_unused(&store);
+        tidy(&store, true);
         assert_eq!(file_len(&store), 0);
         retire(&store);
+    }
+
+    #[test]
+    fn a_full_file_is_followed_by_a_new_one_and_removed_once_no_row_names_it() {
+        let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+        let store = store("rotate");
+        let letter = [b'x'; 40];
+        let (_, first) = write(&store, &letter);
+        let (_, second) = write(&store, &letter);
+        let full = lock().as_ref().unwrap().name.clone();
+        let (_, third) = write(&store, &letter);
+        let current = lock().as_ref().unwrap().name.clone();
+        assert_ne!(full, current, "past {ROTATE_AT} bytes the process starts a new file");
+        assert!(has_retired());
+        let letters = store.claim_due(&claim("t"), 5, 0, 16).unwrap();
+        assert!(letters.iter().all(|l| l.message == letter), "each read from its own file");
+
+        store.remove_from_outbox(first).unwrap();
+        tidy(&store, false);
+        assert!(store.spool_dir.join(&full).exists(), "a row still names it");
+        store.remove_from_outbox(second).unwrap();
+        tidy(&store, false);
+        assert!(!store.spool_dir.join(&full).exists(), "no row names it: removed, mid-burst too");
+        assert!(!has_retired());
+        assert_eq!(file_len(&store), 40, "the current file is left to the idle thread");
+        store.remove_from_outbox(third).unwrap();
+        retire(&store);
+        assert!(!store.spool_dir.join(&current).exists());
     }
 
     #[test]
@@ -378,7 +445,7 @@ mod tests {
             Retry { recipients: &recipients, message: &letter.message, account_id: None, error: "451", attempts: 1, next_try_at: 9 };
         store.retry_later(id, &retry, 6).unwrap();
         assert_eq!(stored_bytes(&store, id), (b"later\r\n".to_vec(), None, 7));
-        empty_if_unused(&store);
+        tidy(&store, true);
         assert_eq!(file_len(&store), 0);
         let again = store.claim_due(&claim("t2"), 10, 0, 16).unwrap();
         assert_eq!(again[0].message, b"later\r\n");
