@@ -33,6 +33,9 @@ use crate::store::spool;
 /// Letters one pass of the thread claims before it looks for new work again.
 const PASS: i64 = 96;
 
+/// How often an idle thread looks whether its spool's last letters are gone.
+const SPOOL_LOOKS_AGAIN: Duration = Duration::from_secs(1);
+
 /// Letters handed over in memory, claimed for the thread when they were
 /// written, wait here: at most three windows of them (a far server's
 /// windows go three at once) and 4 MiB. Past that a
@@ -245,8 +248,22 @@ fn serve(paths: Paths, shared: &Shared, token: &str) {
             let mut state = shared.lock();
             while !state.pending && !state.stop {
                 state.asleep = true;
-                state = shared.changed.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+                if !spool::holds_bytes() {
+                    state = shared.changed.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+                    state.asleep = false;
+                    continue;
+                }
+                // rows another process's flush claimed may still name this process's spool:
+                // it looks again each second until they are gone, then sleeps for good
+                let (woken, waited) =
+                    shared.changed.wait_timeout(state, SPOOL_LOOKS_AGAIN).unwrap_or_else(|poisoned| poisoned.into_inner());
+                state = woken;
                 state.asleep = false;
+                if waited.timed_out() && !state.pending && !state.stop {
+                    drop(state);
+                    spool::tidy(&rt.store, true);
+                    state = shared.lock();
+                }
             }
             if !state.pending {
                 return;

@@ -236,6 +236,11 @@ pub fn tidy(store: &Store, idle: bool) {
     }
 }
 
+/// This process's spool holds letters' bytes (some may still be needed).
+pub fn holds_bytes() -> bool {
+    lock().as_ref().is_some_and(|s| s.pid == crate::process::id() && (s.len > 0 || !s.retired.is_empty()))
+}
+
 /// Files this process filled before wait for [`tidy`].
 pub fn has_retired() -> bool {
     lock().as_ref().is_some_and(|s| s.pid == crate::process::id() && !s.retired.is_empty())
