@@ -271,6 +271,13 @@ pub fn collect_dead(store: &Store) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+        // a file a process was creating when it died: empty, named by no row
+        if name.strip_suffix(".new").is_some_and(valid_name) {
+            if OpenOptions::new().write(true).open(entry.path()).is_ok_and(|file| file.try_lock().is_ok()) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+            continue;
+        }
         // this process's own files are locked by it: try_lock below leaves them alone
         if !valid_name(&name) {
             continue;
@@ -484,7 +491,10 @@ mod tests {
         let (_, theirs) = store
             .begin_letter(&NewLetter { entry: &entry, row: &row(), message: b"", spooled: Some(&spooled), claim: None, now: 1 })
             .unwrap();
+        // and one a process died creating
+        std::fs::write(store.spool_dir.join("4243-00aa.spool.new"), b"").unwrap();
         collect_dead(&store);
+        assert!(!store.spool_dir.join("4243-00aa.spool.new").exists());
         assert_eq!(stored_bytes(&store, theirs), (b"dead letter\r\n".to_vec(), None, 13));
         assert!(!store.spool_dir.join(dead).exists());
         assert!(stored_bytes(&store, ours).1.is_some(), "this process's own spool is alive: left alone");
