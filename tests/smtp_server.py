@@ -95,8 +95,8 @@ class SpoolHandler:
         if self.args.drop_after_data and self.misbehaving():
             server.transport.abort()
             return "250 never seen"
-        if self.args.slow_data:
-            # a provider that takes its time over each letter
+        if self.args.slow_data and self.misbehaving():
+            # a provider that takes its time over each letter (while the flag file exists, when there is one)
             await asyncio.sleep(self.args.slow_data)
         if self.args.close_after_letter:
             # like a provider that drops idle connections: this one ends after its letter

@@ -294,6 +294,57 @@ final class BackgroundTest extends Smtp34TestCase
         }
     }
 
+    public function testAnIdleThreadEmptiesItsSpoolOnceAnotherProcessSentItsLetters(): void
+    {
+        // the thread is 2 s inside its first letter's DATA while the page queues three more; another
+        // flusher takes those three over (as after a lapsed handover claim) and holds them past the
+        // moment the thread falls idle; once it has sent them, the idle thread empties its spool
+        $flag = tempnam(sys_get_temp_dir(), 'smtp34-slow-');
+        $server = $this->authServer(['slow-data' => '2', 'misbehave-while' => $flag]);
+        $ini = ChildPhp::freshIni();
+        $db = $ini['smtp34.db'];
+        [$queued, $done] = ["$db.queued", "$db.done"];
+        $child = ChildPhp::start(self::saveAccountCode($server) . sprintf(<<<'PHP'
+            smtp34_settings(['enabled' => true]);
+            custom_mail('first@mail.ru', 'Заказ', "b\n", 'From: shop@site.ru');
+            usleep(300_000);
+            for ($i = 1; $i <= 3; $i++) {
+                custom_mail("reader$i@mail.ru", 'Заказ', "письмо $i\n", 'From: shop@site.ru');
+            }
+            touch(%s);
+            for ($i = 0; $i < 300 && !file_exists(%s); $i++) {
+                usleep(20_000);
+            }
+            PHP, var_export($queued, true), var_export($done, true)), $ini, [], true, 30);
+        for ($i = 0; $i < 250 && !file_exists($queued); $i++) {
+            usleep(20_000);
+        }
+        $this->assertFileExists($queued, 'the page queued its letters');
+        $pdo = new PDO("sqlite:$db");
+        $taken = $pdo->exec("UPDATE outbox SET claimed_by = 'another-flusher', claim_until = strftime('%s', 'now') + 300
+            WHERE journal_id IN (SELECT id FROM journal WHERE recipients LIKE 'reader%')");
+        $this->assertSame(3, $taken);
+        unlink($flag);
+        $spoolSize = static function () use ($db): int {
+            clearstatcache();
+            return array_sum(array_map('filesize', glob("$db-spool/*.spool")));
+        };
+        // the thread sent its first letter and fell idle; the other flusher's letters still name the file
+        for ($i = 0; $i < 150 && count($server->received()) < 1; $i++) {
+            usleep(20_000);
+        }
+        usleep(500_000);
+        $this->assertGreaterThan(0, $spoolSize(), 'rows still name the spool: its bytes stay');
+        $pdo->exec("DELETE FROM outbox WHERE claimed_by = 'another-flusher'");
+        for ($i = 0; $i < 150 && $spoolSize() > 0; $i++) {
+            usleep(20_000);
+        }
+        $this->assertSame(0, $spoolSize(), 'the idle thread looked again and emptied its spool');
+        touch($done);
+        $this->assertSame(0, $child()['code']);
+        $this->assertSame([], glob("$db-spool/*"));
+    }
+
     /** @dataProvider windowServers */
     public function testTheSenderThreadSendsLettersInWindowsOverKeptConnections(array $options): void
     {
