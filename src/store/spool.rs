@@ -30,6 +30,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::params;
 
 use super::Store;
+use crate::route::outcome::Status;
 
 /// Where a letter's bytes are: its process's spool file, offset and length.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +46,7 @@ pub struct Writing(());
 
 impl Drop for Writing {
     fn drop(&mut self) {
-        if let Some(spool) = lock().as_mut().filter(|s| s.pid == crate::process::id()) {
+        if let Some(spool) = own(&mut lock()) {
             spool.writing = spool.writing.saturating_sub(1);
         }
     }
@@ -75,6 +76,11 @@ static SPOOL: Mutex<Option<Spool>> = Mutex::new(None);
 
 fn lock() -> MutexGuard<'static, Option<Spool>> {
     SPOOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The spool in `slot` when it is this process's (not a forked parent's).
+fn own(slot: &mut Option<Spool>) -> Option<&mut Spool> {
+    slot.as_mut().filter(|s| s.pid == crate::process::id())
 }
 
 /// The spool directory of the database at `db`.
@@ -139,11 +145,6 @@ fn open_file(dir: &Path, pid: u32) -> Option<(String, File)> {
         return None;
     }
     Some((name, file))
-}
-
-/// Reads a spooled letter's bytes (`dir`: the database's spool directory).
-pub fn read(dir: &Path, spooled: &Spooled) -> std::io::Result<Vec<u8>> {
-    Reader::new(dir, &[]).read(spooled)
 }
 
 /// Reads the letters of a claimed window: each file opened once, and the
@@ -222,7 +223,7 @@ impl<'a> Reader<'a> {
 /// not looked at (a read of the outbox that would find it in use).
 pub fn tidy(store: &Store, idle: bool) {
     let mut slot = lock();
-    let Some(spool) = slot.as_mut().filter(|s| s.pid == crate::process::id() && s.writing == 0) else { return };
+    let Some(spool) = own(&mut slot).filter(|s| s.writing == 0) else { return };
     let dir = spool.dir.clone();
     spool.retired.retain(|(name, _)| {
         let unused = matches!(store.spool_in_use(name), Ok(false));
@@ -238,17 +239,17 @@ pub fn tidy(store: &Store, idle: bool) {
 
 /// This process's spool holds letters' bytes (some may still be needed).
 pub fn holds_bytes() -> bool {
-    lock().as_ref().is_some_and(|s| s.pid == crate::process::id() && (s.len > 0 || !s.retired.is_empty()))
+    own(&mut lock()).is_some_and(|s| s.len > 0 || !s.retired.is_empty())
 }
 
 /// Files this process filled before wait for [`tidy`].
 pub fn has_retired() -> bool {
-    lock().as_ref().is_some_and(|s| s.pid == crate::process::id() && !s.retired.is_empty())
+    own(&mut lock()).is_some_and(|s| !s.retired.is_empty())
 }
 
 /// This process has a spool file (it wrote a letter to it).
 pub fn is_open() -> bool {
-    lock().as_ref().is_some_and(|s| s.pid == crate::process::id())
+    own(&mut lock()).is_some()
 }
 
 /// Process end: the rows that still name this process's spool take their
@@ -295,7 +296,7 @@ pub fn collect_dead(store: &Store) {
 impl Store {
     /// Whether any outbox row names the spool file `name`.
     pub fn spool_in_use(&self, name: &str) -> rusqlite::Result<bool> {
-        self.conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox WHERE spool = ?1)")?.query_row([name], |r| r.get(0))
+        self.query_one("SELECT EXISTS (SELECT 1 FROM outbox WHERE spool = ?1)", [name], |r| r.get(0))
     }
 
     /// The rows naming spool file `name` take their bytes into the row, in
@@ -326,10 +327,10 @@ impl Store {
     /// A spooled letter whose bytes are gone (its file removed by hand, or
     /// cut short by a crash of the machine): `failed`, out of the outbox.
     pub(super) fn lose_letter(&self, id: i64, journal_id: Option<i64>, why: &std::io::Error) -> rusqlite::Result<()> {
-        self.run("DELETE FROM outbox WHERE id = ?1", [id])?;
+        self.remove_from_outbox(id)?;
         if let Some(journal_id) = journal_id {
             let reply = format!("not sent: the letter's bytes were lost from its spool file ({})", why.kind());
-            self.run("UPDATE journal SET status = 'failed', reply = ?2 WHERE id = ?1", params![journal_id, reply])?;
+            self.complete_journal(journal_id, Status::Failed, None, &reply, None)?;
         }
         Ok(())
     }
@@ -370,9 +371,13 @@ mod tests {
         ids
     }
 
+    /// The name of this process's current spool file.
+    fn current() -> String {
+        lock().as_ref().unwrap().name.clone()
+    }
+
     fn file_len(store: &Store) -> u64 {
-        let name = lock().as_ref().map(|s| s.name.clone()).unwrap();
-        std::fs::metadata(store.spool_dir.join(name)).unwrap().len()
+        std::fs::metadata(store.spool_dir.join(current())).unwrap().len()
     }
 
     fn stored_bytes(store: &Store, id: i64) -> (Vec<u8>, Option<String>, i64) {
@@ -425,10 +430,10 @@ mod tests {
         let letter = [b'x'; 40];
         let (_, first) = write(&store, &letter);
         let (_, second) = write(&store, &letter);
-        let full = lock().as_ref().unwrap().name.clone();
+        let full = current();
         let (_, third) = write(&store, &letter);
-        let current = lock().as_ref().unwrap().name.clone();
-        assert_ne!(full, current, "past {ROTATE_AT} bytes the process starts a new file");
+        let next = current();
+        assert_ne!(full, next, "past {ROTATE_AT} bytes the process starts a new file");
         assert!(has_retired());
         let letters = store.claim_due(&claim("t"), 5, 0, 16).unwrap();
         assert!(letters.iter().all(|l| l.message == letter), "each read from its own file");
@@ -443,7 +448,7 @@ mod tests {
         assert_eq!(file_len(&store), 40, "the current file is left to the idle thread");
         store.remove_from_outbox(third).unwrap();
         retire(&store);
-        assert!(!store.spool_dir.join(&current).exists());
+        assert!(!store.spool_dir.join(&next).exists());
     }
 
     #[test]
@@ -471,7 +476,7 @@ mod tests {
         let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
         let store = store("retire");
         let (_, id) = write(&store, b"left over\r\n");
-        let name = lock().as_ref().unwrap().name.clone();
+        let name = current();
         retire(&store);
         assert_eq!(stored_bytes(&store, id), (b"left over\r\n".to_vec(), None, 11));
         assert!(!store.spool_dir.join(&name).exists());
@@ -506,7 +511,7 @@ mod tests {
         let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
         let store = store("lost");
         let (journal_id, _) = write(&store, b"vanishes\r\n");
-        let name = lock().as_ref().unwrap().name.clone();
+        let name = current();
         std::fs::OpenOptions::new().write(true).open(store.spool_dir.join(&name)).unwrap().set_len(3).unwrap();
         assert!(store.claim_due(&claim("t"), 5, 0, 16).unwrap().is_empty());
         assert_eq!(store.outbox_size().unwrap(), 0);
@@ -524,7 +529,7 @@ mod tests {
         }
         assert!(valid_name("123-00ff.spool"));
         let dir = std::env::temp_dir();
-        let e = read(&dir, &Spooled { file: "../x.spool".into(), at: 0, length: 1 }).unwrap_err();
+        let e = Reader::new(&dir, &[]).read(&Spooled { file: "../x.spool".into(), at: 0, length: 1 }).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidData);
     }
 }
