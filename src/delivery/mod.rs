@@ -45,8 +45,9 @@ use settle::{settle, Settlement};
 /// The outcome of one `custom_mail()` call.
 pub struct MailResult {
     pub accepted: bool,
-    /// Set when the journal itself could not be written (the caller warns).
-    pub journal_error: Option<String>,
+    /// What the caller warns about: the journal itself could not be
+    /// written, or the letter went out of its usual way (no spool).
+    pub warning: Option<String>,
 }
 
 /// Where a `custom_mail()` call stands after the decision.
@@ -154,7 +155,11 @@ fn decide_and_act(
             // handed to the thread in memory, claimed for it as it is written: it need not claim and read it back
             let handover = due_now.then(|| background::claim_for_handover(&rt.paths, settings.timeout(), message.len(), now)).flatten();
             // its bytes in this process's spool file, its row small: see `store::spool`
-            let spooled = due_now.then(|| spool::append(&rt.store.spool_dir, &message)).flatten();
+            let (spooled, warning) = match due_now.then(|| spool::append(&rt.store.spool_dir, &message)) {
+                Some(Ok(spooled)) => (Some(spooled), None),
+                Some(Err(refused)) => (None, refused),
+                None => (None, None),
+            };
             let new = NewLetter {
                 entry: &entry,
                 row: &row,
@@ -186,13 +191,13 @@ fn decide_and_act(
                 None if due_now => background::wake(&rt.paths, settings.timeout()),
                 None => {}
             }
-            MailStep::Done(MailResult { accepted: handling.accepted() == Some(true), journal_error: None })
+            MailStep::Done(MailResult { accepted: handling.accepted() == Some(true), warning })
         }
         (_, None) => {
             entry.reply = std::iter::once(why).chain(notes).collect::<Vec<_>>().join("; ");
             entry.duration_ms = started.elapsed().as_millis() as i64;
-            let journal_error = rt.store.append_journal(&entry).err().map(journal_problem);
-            MailStep::Done(MailResult { accepted: handling.accepted() == Some(true), journal_error })
+            let warning = rt.store.append_journal(&entry).err().map(journal_problem);
+            MailStep::Done(MailResult { accepted: handling.accepted() == Some(true), warning })
         }
     };
     Ok(Some(step))
@@ -245,8 +250,8 @@ fn send_now(rt: &mut Runtime, settings: &Settings, accounts: &[Account], mut ent
     try_accounts(rt, settings, &chosen, &mut shipment, &mut outcome);
     // the bytes travel with the row to be settled: `keep_letters` may keep them
     row.message = message;
-    let journal_error = settle(rt, settings, &row, &outcome, Some(started)).err().map(journal_problem);
-    Ok(MailStep::Done(MailResult { accepted: outcome.accepted(), journal_error }))
+    let warning = settle(rt, settings, &row, &outcome, Some(started)).err().map(journal_problem);
+    Ok(MailStep::Done(MailResult { accepted: outcome.accepted(), warning }))
 }
 
 /// Completes the journal row of a letter PHP's `mail()` took: `accepted`
@@ -254,15 +259,15 @@ fn send_now(rt: &mut Runtime, settings: &Settings, accounts: &[Account], mut ent
 pub fn handed_to_mail(rt: &mut Runtime, handed: PendingMail, accepted: Option<bool>) -> MailResult {
     let id = match handed.journal_id {
         Ok(id) => id,
-        Err(problem) => return MailResult { accepted: accepted.unwrap_or(false), journal_error: Some(problem) },
+        Err(problem) => return MailResult { accepted: accepted.unwrap_or(false), warning: Some(problem) },
     };
     let (status, reply) = match accepted {
         Some(accepted) => (handed.status, format!("{}; PHP mail() returned {accepted}", handed.why)),
         None => (Status::Interrupted, format!("{}; PHP mail() ended in a fatal error", handed.why)),
     };
     let duration = handed.started.elapsed().as_millis() as i64;
-    let journal_error = rt.store.complete_journal(id, status, None, &reply, Some(duration)).err().map(journal_problem);
-    MailResult { accepted: accepted.unwrap_or(false), journal_error }
+    let warning = rt.store.complete_journal(id, status, None, &reply, Some(duration)).err().map(journal_problem);
+    MailResult { accepted: accepted.unwrap_or(false), warning }
 }
 
 fn journal_problem(e: rusqlite::Error) -> String {

@@ -164,7 +164,7 @@ pub fn custom_mail(
             }
             match recorded {
                 Ok(result) => result,
-                Err(e) => delivery::MailResult { accepted: accepted.unwrap_or(false), journal_error: Some(e.to_string()) },
+                Err(e) => delivery::MailResult { accepted: accepted.unwrap_or(false), warning: Some(e.to_string()) },
             }
         }
         Ok(Err(problem)) => {
@@ -177,7 +177,7 @@ pub fn custom_mail(
             return false;
         }
     };
-    if let Some(problem) = result.journal_error {
+    if let Some(problem) = result.warning {
         warn(&problem);
     }
     result.accepted

@@ -26,6 +26,7 @@ use std::io::ErrorKind;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use rusqlite::params;
 
@@ -97,9 +98,12 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// Appends `bytes` to this process's spool in `dir` (created on first use).
-/// `None`: the letter goes into its row as before (no directory, a full
-/// disk): spooling is an economy, never a condition for sending.
-pub fn append(dir: &Path, bytes: &[u8]) -> Option<(Spooled, Writing)> {
+/// `Err`: the letter goes into its row as before (no directory, a full
+/// disk): spooling is an economy, never a condition for sending. The error
+/// holds why the spool cannot be opened the first time a process finds out
+/// (its page warns once); it then tries again after [`REFUSED_FOR`], and
+/// says nothing meanwhile.
+pub fn append(dir: &Path, bytes: &[u8]) -> Result<(Spooled, Writing), Option<String>> {
     let pid = crate::process::id();
     let mut slot = lock();
     if slot.as_ref().is_some_and(|s| s.pid != pid || s.dir != dir) {
@@ -107,11 +111,11 @@ pub fn append(dir: &Path, bytes: &[u8]) -> Option<(Spooled, Writing)> {
         *slot = None;
     }
     if slot.is_none() {
-        *slot = create(dir, pid);
+        *slot = Some(create(dir, pid)?);
     }
-    let spool = slot.as_mut()?;
+    let Some(spool) = slot.as_mut() else { return Err(None) };
     if spool.len >= ROTATE_AT {
-        if let Some((name, file)) = open_file(&spool.dir, pid) {
+        if let Ok((name, file)) = open_file(&spool.dir, pid) {
             let full = (std::mem::replace(&mut spool.name, name), std::mem::replace(&mut spool.file, file));
             spool.retired.push(full);
             spool.len = 0;
@@ -120,31 +124,63 @@ pub fn append(dir: &Path, bytes: &[u8]) -> Option<(Spooled, Writing)> {
     let at = spool.len;
     if spool.file.write_all_at(bytes, at).is_err() {
         // whatever part was written lies past `len` and is overwritten by the next letter
-        return None;
+        return Err(None);
     }
     spool.len += bytes.len() as u64;
     spool.writing += 1;
-    Some((Spooled { file: spool.name.clone(), at: at as i64, length: bytes.len() as i64 }, Writing(())))
+    Ok((Spooled { file: spool.name.clone(), at: at as i64, length: bytes.len() as i64 }, Writing(())))
 }
 
-fn create(dir: &Path, pid: u32) -> Option<Spool> {
-    crate::files::private_dir(dir, "spool directory").ok()?;
-    let (name, file) = open_file(dir, pid)?;
-    Some(Spool { pid, dir: dir.to_owned(), name, file, len: 0, writing: 0, retired: Vec::new() })
+/// How long a process whose spool directory could not be used keeps its
+/// letters' bytes in their rows before it tries the directory again.
+#[cfg(not(test))]
+const REFUSED_FOR: Duration = Duration::from_secs(60);
+#[cfg(test)]
+const REFUSED_FOR: Duration = Duration::from_millis(200);
+
+/// The spool directory this process last failed to use, and when.
+struct Refused {
+    pid: u32,
+    dir: PathBuf,
+    at: Instant,
+}
+
+static REFUSED: Mutex<Option<Refused>> = Mutex::new(None);
+
+fn create(dir: &Path, pid: u32) -> Result<Spool, Option<String>> {
+    let mut refused = REFUSED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let before = refused.as_ref().filter(|r| r.pid == pid && r.dir == dir);
+    if before.is_some_and(|r| r.at.elapsed() < REFUSED_FOR) {
+        return Err(None);
+    }
+    let told = before.is_some();
+    let opened = crate::files::private_dir(dir, "spool directory")
+        .and_then(|()| open_file(dir, pid).map_err(|e| format!("cannot create a file in the spool directory {}: {e}", dir.display())));
+    match opened {
+        Ok((name, file)) => {
+            *refused = None;
+            Ok(Spool { pid, dir: dir.to_owned(), name, file, len: 0, writing: 0, retired: Vec::new() })
+        }
+        Err(why) => {
+            *refused = Some(Refused { pid, dir: dir.to_owned(), at: Instant::now() });
+            Err((!told).then(|| format!("{why}; letters keep their bytes in the database meanwhile, which is slower")))
+        }
+    }
 }
 
 /// A new spool file of this process, locked.
-fn open_file(dir: &Path, pid: u32) -> Option<(String, File)> {
+fn open_file(dir: &Path, pid: u32) -> std::io::Result<(String, File)> {
     let name = format!("{pid}-{}.spool", crate::process::unique_id());
     // locked under a name no collector looks at, then renamed: a file with
     // the final name and no lock is always a dead process's
     let fresh = dir.join(format!("{name}.new"));
-    let file = OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&fresh).ok()?;
-    if file.try_lock().is_err() || std::fs::rename(&fresh, dir.join(&name)).is_err() {
+    let file = OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&fresh)?;
+    let locked = file.try_lock().map_err(std::io::Error::from).and_then(|()| std::fs::rename(&fresh, dir.join(&name)));
+    if let Err(e) = locked {
         let _ = std::fs::remove_file(&fresh);
-        return None;
+        return Err(e);
     }
-    Some((name, file))
+    Ok((name, file))
 }
 
 /// Reads the letters of a claimed window: each file opened once, and the
@@ -519,6 +555,25 @@ mod tests {
             store.conn.query_row("SELECT status, reply FROM journal WHERE id = ?1", [journal_id], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
         assert_eq!(status, "failed");
         assert!(reply.contains("bytes were lost"), "{reply}");
+        retire(&store);
+    }
+
+    #[test]
+    fn a_spool_directory_others_may_write_to_is_refused_said_once_and_tried_again_later() {
+        use std::os::unix::fs::PermissionsExt;
+        let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+        let store = store("refused");
+        std::fs::create_dir(&store.spool_dir).unwrap();
+        std::fs::set_permissions(&store.spool_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let why = append(&store.spool_dir, b"first").err().expect("refused").expect("said why");
+        assert!(why.contains("writable by other users") && why.contains("in the database meanwhile"), "{why}");
+        assert_eq!(append(&store.spool_dir, b"second").err(), Some(None), "said once, not on every letter");
+        std::fs::set_permissions(&store.spool_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert_eq!(append(&store.spool_dir, b"third").err(), Some(None), "not tried again at once");
+        std::thread::sleep(REFUSED_FOR);
+        let (spooled, writing) = append(&store.spool_dir, b"fourth").expect("tried again, and usable now");
+        assert_eq!((spooled.at, spooled.length), (0, 6));
+        drop(writing);
         retire(&store);
     }
 

@@ -257,6 +257,37 @@ final class BackgroundTest extends Smtp34TestCase
         $this->assertNotContains(true, self::filesHolding($db, $marker), json_encode(self::filesHolding($db, $marker)));
     }
 
+    public function testASpoolDirectoryOthersMayWriteToIsRefusedWithOneWarningAndTheLettersStillGo(): void
+    {
+        // a directory another user could fill with files of their own is not used: the page says so once
+        // in PHP's log, and the letters keep their bytes in the database as before spooling existed
+        $server = $this->authServer();
+        $ini = ChildPhp::freshIni();
+        $db = $ini['smtp34.db'];
+        mkdir("$db-spool");
+        chmod("$db-spool", 0777);
+        $result = ChildPhp::run(self::saveAccountCode($server) . <<<'PHP'
+            smtp34_settings(['enabled' => true]);
+            $accepted = [];
+            for ($i = 0; $i < 3; $i++) {
+                $accepted[] = custom_mail("buyer$i@mail.ru", 'Заказ', "Письмо $i\n", 'From: shop@site.ru');
+            }
+            for ($i = 0; $i < 500 && count(smtp34_journal(3, 0, ['status' => 'sent'])) < 3; $i++) {
+                usleep(10_000);
+            }
+            echo json_encode(['accepted' => $accepted, 'statuses' => array_column(smtp34_journal(3), 'status')]);
+            PHP, $ini);
+        $this->assertSame(0, $result['code'], $result['stderr']);
+        $seen = json_decode($result['stdout'], true);
+        $this->assertSame([true, true, true], $seen['accepted'], $result['stdout']);
+        $this->assertSame(['sent', 'sent', 'sent'], $seen['statuses'], $result['stdout']);
+        $this->assertCount(3, $server->received());
+        $this->assertSame(1, substr_count($result['stderr'], 'smtp34: the spool directory'), $result['stderr']);
+        $this->assertStringContainsString('is writable by other users', $result['stderr']);
+        $this->assertStringContainsString('keep their bytes in the database meanwhile', $result['stderr']);
+        $this->assertSame([], glob("$db-spool/*"), 'nothing written into it');
+    }
+
     public function testAKilledProcessesSpooledLettersAreAdoptedAndSent(): void
     {
         // the server takes 3 s over each letter: the process is killed with all three in its spool
