@@ -19,6 +19,16 @@ fi
 : "${SMTP34_EXTENSION:?build the extension first (.ci/setup)}"
 export RB_ROOT="${RB_ROOT:-/tmp/realbitrix}" RB_PORT="${RB_PORT:-8034}"
 
+# what this run starts it stops again (MariaDB only when it was not running before);
+# SMTP34_KEEP_RIG=1 leaves the kernel up at http://127.0.0.1:$RB_PORT/bitrix/admin/ to look at
+mariadb_was_up=false
+command -v mariadb >/dev/null && mariadb -e 'select 1' >/dev/null 2>&1 && mariadb_was_up=true
+stop_rig() {
+    if [ -f "$RB_ROOT/server.pid" ]; then kill -- -"$(cat "$RB_ROOT/server.pid")" 2>/dev/null || true; rm -f "$RB_ROOT/server.pid"; fi
+    $mariadb_was_up || service mariadb stop >/dev/null 2>&1 || true
+}
+[ "${SMTP34_KEEP_RIG:-}" = 1 ] || trap stop_rig EXIT
+
 echo "== the real Bitrix kernel: setup (MariaDB, the wizard) from $git_dir"
 # the rig's server loads $RB_ROOT/php-ext.ini as it is: an earlier run's extension path must not outlive its build
 [ -f "$RB_ROOT/php-ext.ini" ] && : >"$RB_ROOT/php-ext.ini"
