@@ -69,6 +69,7 @@ extern "C" fn module_info(_module: *mut ModuleEntry) {
     let store = runtime::open_problem().unwrap_or_else(|| "usable by this user".to_owned());
     info_table_row!("Store", store);
     info_table_row!("Key file", key_file_state(&paths.key_file));
+    info_table_row!("Spool directory", spool_state(&store::spool::dir_of(&paths.db)));
     // where this site's mail could bypass smtp34 without anyone noticing
     let cwd = std::env::current_dir().unwrap_or_default();
     for (what, state) in php::site_check::findings(&cwd, std::path::Path::new(php::site_check::FPM_DIR)) {
@@ -102,6 +103,17 @@ fn key_file_state(path: &std::path::Path) -> String {
         (true, _) => "present".into(),
         (false, true) => format!("MISSING: the database holds passwords sealed with {}; restore that file", path.display()),
         (false, false) => "not created yet (made when the first password is saved)".into(),
+    }
+}
+
+/// Where background letters' bytes wait (`store::spool`): looked at, never created here.
+fn spool_state(dir: &std::path::Path) -> String {
+    if !dir.exists() {
+        return format!("{} (made by the first letter queued in the background)", dir.display());
+    }
+    match files::private_dir(dir, "spool directory") {
+        Ok(()) => format!("{} (usable by this user)", dir.display()),
+        Err(problem) => format!("NOT USED: {problem}; letters keep their bytes in the database meanwhile"),
     }
 }
 

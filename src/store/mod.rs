@@ -531,9 +531,6 @@ impl Store {
         tx.commit()
     }
 
-    /// Runs a statement, prepared once per connection: the hot path sends
-    /// the same few statements for every letter, and parsing SQL each time
-    /// showed in the profile.
     /// A write transaction, the write lock taken at once (in WAL a deferred
     /// read-then-write fails with SQLITE_BUSY instead of waiting).
     pub(crate) fn write_tx(&self) -> rusqlite::Result<Tx<'_>> {
@@ -557,6 +554,9 @@ impl Store {
         self.conn.prepare_cached(sql)?.query_row(params, row)
     }
 
+    /// Runs a statement, prepared once per connection: the hot path sends
+    /// the same few statements for every letter, and parsing SQL each time
+    /// showed in the profile.
     pub(crate) fn run(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
         self.conn.prepare_cached(sql)?.execute(params)
     }

@@ -286,6 +286,11 @@ final class BackgroundTest extends Smtp34TestCase
         $this->assertStringContainsString('is writable by other users', $result['stderr']);
         $this->assertStringContainsString('keep their bytes in the database meanwhile', $result['stderr']);
         $this->assertSame([], glob("$db-spool/*"), 'nothing written into it');
+        $ri = (string) shell_exec(escapeshellarg(PHP_BINARY) . ' -n -d extension=' . escapeshellarg(ChildPhp::extension()) . ' -d smtp34.db=' . escapeshellarg($db) . ' --ri smtp34');
+        $this->assertStringContainsString("Spool directory => NOT USED: the spool directory $db-spool is writable by other users", $ri);
+        chmod("$db-spool", 0700);
+        $ri = (string) shell_exec(escapeshellarg(PHP_BINARY) . ' -n -d extension=' . escapeshellarg(ChildPhp::extension()) . ' -d smtp34.db=' . escapeshellarg($db) . ' --ri smtp34');
+        $this->assertStringContainsString("Spool directory => $db-spool (usable by this user)", $ri);
     }
 
     public function testAKilledProcessesSpooledLettersAreAdoptedAndSent(): void
