@@ -4,6 +4,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const { execFileSync, spawn } = require('node:child_process');
 const puppeteer = require('puppeteer-core');
@@ -26,7 +27,7 @@ let port = 0;
 const spools = [];
 async function startServer() {
   // a spool per start: the server numbers its files from 1 again
-  const spool = fs.mkdtempSync('/tmp/smtp34-rb-spool.');
+  const spool = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp34-rb-spool.'));
   spools.push(spool);
   const args = [path.join(ROOT, 'tests/smtp_server.py'), '--spool', spool, '--auth', 'shop:s3cret-pass'];
   if (port) args.push('--port', String(port));
@@ -368,7 +369,7 @@ test('the admin adds a DKIM key under the list, and the next letter leaves signe
   assert.match(letter, /DKIM-Signature: v=1; a=rsa-sha256;/);
   assert.match(letter, /DKIM-Signature:[^]*\bd=site\.test;/);
   assert.match(letter, /DKIM-Signature:[^]*\bs=bx;/);
-  const dir = fs.mkdtempSync('/tmp/smtp34-rb-dkim.');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp34-rb-dkim.'));
   fs.writeFileSync(`${dir}/letter`, letter);
   fs.writeFileSync(`${dir}/records.json`, JSON.stringify({ [key.dns_name]: key.dns_value }));
   assert.match(execFileSync('/usr/bin/python3', [path.join(ROOT, 'tests/dkim_verify.py'), `${dir}/letter`, `${dir}/records.json`], { encoding: 'utf8' }), /^pass/);
@@ -380,7 +381,7 @@ test('the admin adds a DKIM key under the list, and the next letter leaves signe
 });
 
 test('an OAuth 2.0 account is connected through the module\'s return page and sends through Bitrix', async () => {
-  const state = fs.mkdtempSync('/tmp/smtp34-rb-oauth.');
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp34-rb-oauth.'));
   const children = [];
   const ready = (child) => new Promise((resolve, reject) => {
     child.stdout.on('data', (d) => { const m = /READY (\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); });
