@@ -110,10 +110,10 @@ pub fn append(dir: &Path, bytes: &[u8]) -> Result<(Spooled, Writing), Option<Str
         // a forked child's copy of its parent's (the parent keeps its lock), or another database's
         *slot = None;
     }
-    if slot.is_none() {
-        *slot = Some(create(dir, pid)?);
-    }
-    let Some(spool) = slot.as_mut() else { return Err(None) };
+    let spool = match &mut *slot {
+        Some(spool) => spool,
+        empty => empty.insert(create(dir, pid)?),
+    };
     if spool.len >= ROTATE_AT {
         if let Ok((name, file)) = open_file(&spool.dir, pid) {
             let full = (std::mem::replace(&mut spool.name, name), std::mem::replace(&mut spool.file, file));
