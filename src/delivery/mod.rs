@@ -233,7 +233,7 @@ fn send_now(rt: &mut Runtime, settings: &Settings, accounts: &[Account], mut ent
     entry.reply = "sending".into();
     let mut row = outbox_row(letter, sender);
     let claim = Claim {
-        token: format!("mail-{}-{}", crate::process::id(), crate::process::unique_id()),
+        token: format!("{}{}-{}", crate::store::outbox::ATTEMPT_CLAIM, crate::process::id(), crate::process::unique_id()),
         until: now + lease(settings, candidates.len(), row.recipients.len(), message.len()),
     };
     let (journal_id, outbox_id) = rt

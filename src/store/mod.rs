@@ -219,6 +219,13 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE outbox ADD COLUMN spool TEXT;
     ALTER TABLE outbox ADD COLUMN spool_at INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE outbox ADD COLUMN spool_length INTEGER NOT NULL DEFAULT 0;",
+    // 12: only a page's own attempt (`delivery = wait`, its claim `mail-…`) writes a
+    // `sending` journal row, so only its claims can be an interrupted attempt: the index of
+    // 7 keeps those alone (with the claim, so the check still reads no row). Every
+    // background letter (claimed for the sender thread, claimed again for its window, then
+    // removed) had paid for this index in each of those transactions
+    "DROP INDEX outbox_claims;
+    CREATE INDEX outbox_claims ON outbox (claim_until, journal_id, claimed_by) WHERE substr(claimed_by, 1, 5) = 'mail-';",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -57,11 +57,17 @@ pub struct Claim {
 }
 
 /// Journal rows of attempts whose sender died: `sending`, their letter's
-/// claim lapsed (`?1`: now). A letter never claimed or released has
-/// `claim_until` 0: those (every letter queued for a sender thread) are
-/// left out through the index, and journal rows are not walked at all (no
-/// index has `sending`: migration 10).
-const LAPSED_ATTEMPTS: &str = "status = 'sending' AND id IN (SELECT journal_id FROM outbox WHERE claim_until > 0 AND claim_until <= ?1)";
+/// claim lapsed (`?1`: now). Only a page's own attempt writes a `sending`
+/// row, under a claim of its own ([`ATTEMPT_CLAIM`]); every claim first
+/// marks what lapsed, so such a row is found before anyone claims its
+/// letter again. The index holds those claims alone (migration 12), and
+/// journal rows are not walked at all (no index has `sending`: migration 10).
+const LAPSED_ATTEMPTS: &str = "status = 'sending' AND id IN (SELECT journal_id FROM outbox
+    WHERE substr(claimed_by, 1, 5) = 'mail-' AND claim_until > 0 AND claim_until <= ?1)";
+
+/// How the claim of a page's own attempt (`delivery = wait`) begins; the
+/// index of [`LAPSED_ATTEMPTS`] holds these claims only.
+pub const ATTEMPT_CLAIM: &str = "mail-";
 
 /// A letter due for a sender: unclaimed (or its claim lapsed) and its time
 /// come (`?2`: now), with an id above `?1`.
@@ -466,6 +472,8 @@ mod tests {
         assert!(claim.contains("COVERING INDEX outbox_claimable"), "{claim}");
         let lapsed = plan(&format!("SELECT EXISTS (SELECT 1 FROM journal WHERE {LAPSED_ATTEMPTS})").replace("?1", "5"));
         assert!(lapsed.contains("COVERING INDEX outbox_claims (claim_until>? AND claim_until<?)"), "{lapsed}");
+        // the query names the attempts' claims as the partial index does, and as pages make them
+        assert!(LAPSED_ATTEMPTS.contains(&format!("substr(claimed_by, 1, {}) = '{ATTEMPT_CLAIM}'", ATTEMPT_CLAIM.len())));
         assert!(!lapsed.contains("SCAN journal"), "{lapsed}");
     }
 
@@ -497,11 +505,11 @@ mod tests {
                 row: &letter(),
                 message: b"bytes",
                 spooled: None,
-                claim: Some(&claim("sender", 100)),
+                claim: Some(&claim(&format!("{ATTEMPT_CLAIM}page"), 100)),
                 now: 50,
             })
             .unwrap();
-        // the sender's claim holds until 100
+        // the page's attempt holds its claim until 100
         assert_eq!(store.claim_next(&claim("f1", 200), 99, false, 0).unwrap(), None);
         let got = store.claim_next(&claim("f1", 200), 100, true, 0).unwrap().unwrap();
         assert_eq!((got.id, got.message.as_slice(), got.recipients.len()), (id, &b"bytes"[..], 2));
