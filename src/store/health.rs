@@ -153,15 +153,15 @@ impl Store {
 
     fn reserve_window(&self, account_id: i64, period: i64, start: i64, count: i64, limit: i64) -> rusqlite::Result<bool> {
         let taken = self
-            .conn
-            .prepare_cached(
+            .query_one(
                 "INSERT INTO rate_usage (account_id, period, start, recipients) SELECT ?1, ?2, ?3, ?4 WHERE ?4 <= ?5
                  ON CONFLICT (account_id, period) DO UPDATE
                      SET recipients = CASE WHEN start = ?3 THEN recipients + ?4 ELSE ?4 END, start = ?3
                      WHERE CASE WHEN start = ?3 THEN recipients ELSE 0 END + ?4 <= ?5
                  RETURNING recipients",
-            )?
-            .query_row(params![account_id, period, start, count, limit], |r| r.get::<_, i64>(0))
+                params![account_id, period, start, count, limit],
+                |r| r.get::<_, i64>(0),
+            )
             .optional()?;
         Ok(taken.is_some())
     }

@@ -156,8 +156,7 @@ impl Store {
     /// else the last row with time ≤ `time`.
     fn id_bound(&self, time: i64, from: bool) -> rusqlite::Result<Option<i64>> {
         let (min, max): (Option<i64>, Option<i64>) =
-            self.conn
-                .query_row("SELECT (SELECT min(id) FROM journal), (SELECT max(id) FROM journal)", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            self.query_one("SELECT (SELECT min(id) FROM journal), (SELECT max(id) FROM journal)", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
         let (Some(mut low), Some(mut high)) = (min, max) else { return Ok(None) };
         let past = |row_time: i64| if from { row_time >= time } else { row_time > time };
         let mut at = self.conn.prepare_cached("SELECT id, time FROM journal WHERE id >= ?1 ORDER BY id LIMIT 1")?;

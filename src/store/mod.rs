@@ -641,8 +641,7 @@ impl Store {
     }
 
     fn sealed_secret(&self, id: i64, column: &'static str) -> rusqlite::Result<Option<Vec<u8>>> {
-        self.conn
-            .query_row(&format!("SELECT {column} FROM accounts WHERE id = ?1"), [id], |r| r.get::<_, Option<Vec<u8>>>(0))
+        self.query_one(&format!("SELECT {column} FROM accounts WHERE id = ?1"), [id], |r| r.get::<_, Option<Vec<u8>>>(0))
             .optional()
             .map(Option::flatten)
             .map(|p| p.filter(|p| !p.is_empty()))
@@ -731,7 +730,7 @@ impl Store {
 
     /// Moves whenever settings, accounts or their health change (triggers).
     pub fn config_version(&self) -> rusqlite::Result<i64> {
-        self.conn.prepare_cached("SELECT version FROM config_version")?.query_row([], |r| r.get(0))
+        self.query_one("SELECT version FROM config_version", [], |r| r.get(0))
     }
 
     /// Whether any account holds a password sealed with the key file.
@@ -836,7 +835,7 @@ impl Store {
     }
 
     pub fn journal_status(&self, id: i64) -> rusqlite::Result<Option<Status>> {
-        self.conn.prepare_cached("SELECT status FROM journal WHERE id = ?1")?.query_row([id], |r| stored_status(r, 0)).optional()
+        self.query_one("SELECT status FROM journal WHERE id = ?1", [id], |r| stored_status(r, 0)).optional()
     }
 
     /// The newest `limit` rows, newest first.

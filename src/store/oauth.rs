@@ -27,17 +27,19 @@ pub struct PendingAuthorization {
 impl Store {
     pub fn oauth_tokens(&self, account_id: i64) -> rusqlite::Result<StoredTokens> {
         Ok(self
-            .conn
-            .prepare_cached("SELECT refresh_token, access_token, expires_at, refreshed_at, error FROM oauth_tokens WHERE account_id = ?1")?
-            .query_row([account_id], |r| {
-                Ok(StoredTokens {
-                    refresh_token: r.get::<_, Option<Vec<u8>>>(0)?.filter(|t| !t.is_empty()),
-                    access_token: r.get::<_, Option<Vec<u8>>>(1)?.filter(|t| !t.is_empty()),
-                    expires_at: r.get(2)?,
-                    refreshed_at: r.get(3)?,
-                    error: r.get(4)?,
-                })
-            })
+            .query_one(
+                "SELECT refresh_token, access_token, expires_at, refreshed_at, error FROM oauth_tokens WHERE account_id = ?1",
+                [account_id],
+                |r| {
+                    Ok(StoredTokens {
+                        refresh_token: r.get::<_, Option<Vec<u8>>>(0)?.filter(|t| !t.is_empty()),
+                        access_token: r.get::<_, Option<Vec<u8>>>(1)?.filter(|t| !t.is_empty()),
+                        expires_at: r.get(2)?,
+                        refreshed_at: r.get(3)?,
+                        error: r.get(4)?,
+                    })
+                },
+            )
             .optional()?
             .unwrap_or_default())
     }
@@ -124,8 +126,7 @@ impl Store {
     /// Takes a state: it is gone afterwards, whatever happens next (one-time).
     pub fn take_authorization(&self, state: &str, now: i64) -> rusqlite::Result<Option<PendingAuthorization>> {
         let pending = self
-            .conn
-            .query_row(
+            .query_one(
                 "DELETE FROM oauth_pending WHERE state = ?1 RETURNING account_id, verifier, redirect_uri, expires_at",
                 [state],
                 |r| {

@@ -222,10 +222,8 @@ impl Store {
         let Some(id) = id else { return Ok(None) };
         self.mark_interrupted(now)?;
         self.run("UPDATE outbox SET claimed_by = ?2, claim_until = ?3 WHERE id = ?1", params![id, claim.token, claim.until])?;
-        let letter = self
-            .conn
-            .prepare_cached(&format!("SELECT {COLUMNS}, {BYTES} FROM outbox WHERE id = ?1"))?
-            .query_row([id], |r| letter_with_message(r, 0))?;
+        let letter =
+            self.query_one(&format!("SELECT {COLUMNS}, {BYTES} FROM outbox WHERE id = ?1"), [id], |r| letter_with_message(r, 0))?;
         let letter = self.with_bytes(vec![letter])?.pop();
         tx.commit()?;
         Ok(letter)
@@ -235,10 +233,8 @@ impl Store {
     /// first, in one write transaction (the sender thread's window).
     pub fn claim_due(&self, claim: &Claim, now: i64, after_id: i64, most: usize) -> rusqlite::Result<Vec<OutboxLetter>> {
         let tx = self.write_tx()?;
-        let any: bool = self
-            .conn
-            .prepare_cached(&format!("SELECT EXISTS (SELECT 1 FROM outbox WHERE {DUE_AFTER})"))?
-            .query_row(params![after_id, now], |r| r.get(0))?;
+        let any: bool =
+            self.query_one(&format!("SELECT EXISTS (SELECT 1 FROM outbox WHERE {DUE_AFTER})"), params![after_id, now], |r| r.get(0))?;
         if !any {
             return Ok(Vec::new());
         }
@@ -287,10 +283,7 @@ impl Store {
     /// polling `smtp34_journal()`) ask this on every call, which kept the
     /// sender thread's commits waiting in the busy handler.
     pub fn mark_interrupted(&self, now: i64) -> rusqlite::Result<usize> {
-        let any: bool = self
-            .conn
-            .prepare_cached(&format!("SELECT EXISTS (SELECT 1 FROM journal WHERE {LAPSED_ATTEMPTS})"))?
-            .query_row([now], |r| r.get(0))?;
+        let any: bool = self.query_one(&format!("SELECT EXISTS (SELECT 1 FROM journal WHERE {LAPSED_ATTEMPTS})"), [now], |r| r.get(0))?;
         if !any {
             return Ok(0);
         }
@@ -372,7 +365,7 @@ impl Store {
     }
 
     pub fn outbox_size(&self) -> rusqlite::Result<i64> {
-        self.conn.prepare_cached("SELECT count(*) FROM outbox")?.query_row([], |r| r.get(0))
+        self.query_one("SELECT count(*) FROM outbox", [], |r| r.get(0))
     }
 }
 
@@ -420,8 +413,7 @@ impl Store {
     }
 
     pub fn kept_letter(&self, journal_id: i64) -> rusqlite::Result<Option<KeptLetter>> {
-        self.conn
-            .query_row(
+        self.query_one(
                 "SELECT journal_id, from_name, from_email, mailing, envelope_from, recipients, subject, sealed FROM kept_letters WHERE journal_id = ?1",
                 [journal_id],
                 |r| {
