@@ -113,7 +113,7 @@ fn spool_state(dir: &std::path::Path) -> String {
     }
     match files::private_dir(dir, "spool directory") {
         Ok(()) => format!("{} (usable by this user)", dir.display()),
-        Err(problem) => format!("NOT USED: {problem}; letters keep their bytes in the database meanwhile"),
+        Err(problem) => format!("NOT USED: {problem}; {}", store::spool::REFUSED_MEANWHILE),
     }
 }
 

@@ -138,6 +138,9 @@ const REFUSED_FOR: Duration = Duration::from_secs(60);
 #[cfg(test)]
 const REFUSED_FOR: Duration = Duration::from_millis(200);
 
+/// What becomes of background letters while the spool directory cannot be used.
+pub const REFUSED_MEANWHILE: &str = "letters keep their bytes in the database meanwhile";
+
 /// The spool directory this process last failed to use, and when.
 struct Refused {
     pid: u32,
@@ -163,7 +166,7 @@ fn create(dir: &Path, pid: u32) -> Result<Spool, Option<String>> {
         }
         Err(why) => {
             *refused = Some(Refused { pid, dir: dir.to_owned(), at: Instant::now() });
-            Err((!told).then(|| format!("{why}; letters keep their bytes in the database meanwhile, which is slower")))
+            Err((!told).then(|| format!("{why}; {REFUSED_MEANWHILE}, which is slower")))
         }
     }
 }
