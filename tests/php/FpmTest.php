@@ -14,6 +14,8 @@ final class FpmTest extends Smtp34TestCase
     private int $port;
     /** @var resource|null */
     private $fpm = null;
+    /** @var resource|null */
+    private $nginx = null;
 
     protected function setUp(): void
     {
@@ -43,8 +45,8 @@ final class FpmTest extends Smtp34TestCase
         $this->startFpm([]);
     }
 
-    /** php-fpm with the test's pool, plus `$extra` lines (pm.max_requests = 5, say). */
-    private function startFpm(array $extra): void
+    /** php-fpm with the test's pool of `$workers`, plus `$extra` lines (pm.max_requests = 5, say). */
+    private function startFpm(array $extra, int $workers = 2): void
     {
         if (is_resource($this->fpm)) {
             proc_terminate($this->fpm, 15);
@@ -63,7 +65,7 @@ final class FpmTest extends Smtp34TestCase
             group = nogroup
             listen = 127.0.0.1:$this->port
             pm = static
-            pm.max_children = 2
+            pm.max_children = $workers
             catch_workers_output = yes
             env[TMPDIR] = $this->dir/tmp
             php_admin_value[sendmail_path] = $this->dir/sendmail.sh
@@ -77,8 +79,24 @@ final class FpmTest extends Smtp34TestCase
         }
     }
 
+    /** nginx in front of the pool, as a site runs it (tests/support/nginx.sh); its port. */
+    private function startNginx(): int
+    {
+        $port = self::freePort();
+        $command = ['/bin/bash', __DIR__ . '/../support/nginx.sh', $this->dir, (string) $port, (string) $this->port];
+        $this->nginx = proc_open($command, [1 => ['file', "$this->dir/nginx.out", 'w'], 2 => ['file', "$this->dir/nginx.out", 'a']], $pipes);
+        for ($i = 0; $i < 100 && !@fsockopen('127.0.0.1', $port); $i++) {
+            usleep(50000);
+        }
+        return $port;
+    }
+
     protected function tearDown(): void
     {
+        if (is_resource($this->nginx)) {
+            proc_terminate($this->nginx, 15);
+            proc_close($this->nginx);
+        }
         if (is_resource($this->fpm)) {
             proc_terminate($this->fpm, 15);
             proc_close($this->fpm);
@@ -217,5 +235,47 @@ final class FpmTest extends Smtp34TestCase
         $got = self::recipients($server);
         $this->assertSame(['buyer0@mail.ru', 'buyer1@mail.ru', 'buyer2@mail.ru'], array_values(array_unique($got)), 'none lost');
         $this->assertLessThanOrEqual(4, count($got), 'only the letter whose fate was unknown may come twice');
+    }
+
+    /**
+     * Issue 18 as a site lives it: four php-fpm workers behind nginx, a letter on every page hit,
+     * 20 hits a second for eight seconds, and the SMTP server frozen (SIGSTOP) for six of them.
+     * No page waits for it (none takes a second), and once it wakes every letter arrives, each once.
+     */
+    public function testPagesThroughNginxNeverWaitForAFrozenServerAndEveryLetterGoesWhenItWakes(): void
+    {
+        if (!is_executable('/usr/sbin/nginx')) {
+            $this->markTestSkipped('needs nginx (.ci/setup installs it)');
+        }
+        $this->startFpm([], 4);
+        $server = $this->authServer();
+        $this->enable($server);
+        $this->script('page', 'echo custom_mail("reader" . (int) $_GET["n"] . "@mail.ru", "=?UTF-8?B?" . base64_encode("Новости") . "?=",'
+            . ' "Текст\n", "From: shop@site.ru") ? "ok" : "failed";');
+        $web = $this->startNginx();
+        $letters = 160;
+        $load = proc_open(['/usr/bin/python3', __DIR__ . '/../../bench/http_load.py', (string) $web, '/page.php', (string) $letters, '4',
+            '--latency', '--rate', '20'], [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes);
+        usleep(1_000_000);
+        posix_kill($server->pid(), SIGSTOP);
+        try {
+            usleep(6_000_000);
+        } finally {
+            posix_kill($server->pid(), SIGCONT);
+        }
+        $out = (string) stream_get_contents($pipes[1]);
+        $problem = (string) stream_get_contents($pipes[2]);
+        $this->assertSame(0, proc_close($load), $problem . @file_get_contents("$this->dir/nginx-error.log"));
+        [, $p99, $longest] = array_map('floatval', explode(' ', trim($out)));
+        $this->assertLessThan(1000.0, $longest, "no page waits for the frozen server (p99 $p99 ms, longest $longest ms)");
+
+        $expected = array_map(static fn ($n) => "reader$n@mail.ru", range(0, $letters - 1));
+        sort($expected);
+        for ($i = 0; $i < 300 && count($server->received()) < $letters; $i++) {
+            usleep(100_000);
+        }
+        $this->assertSame($expected, self::recipients($server), 'every letter once the server woke, each once');
+        $statuses = array_count_values(array_column(json_decode($this->request('journal', ['n' => $letters]), true), 'status'));
+        $this->assertSame(['sent' => $letters], $statuses);
     }
 }

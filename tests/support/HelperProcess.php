@@ -27,6 +27,12 @@ trait HelperProcess
         $this->port = (int) $m[1];
     }
 
+    /** The helper's process id (to freeze it with SIGSTOP, say). */
+    public function pid(): int
+    {
+        return (int) proc_get_status($this->process)['pid'];
+    }
+
     public function stop(): void
     {
         if (is_resource($this->process)) {
