@@ -14,6 +14,8 @@
 //! addresses are the recipients (and `revealed` says the header must be
 //! written anew for mail clients to see them).
 
+use std::borrow::Cow;
+
 use base64::Engine;
 use mail_parser::decoders::charsets::map::charset_decoder;
 
@@ -96,10 +98,11 @@ enum Entry {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Token {
-    Atom(String),
-    Quoted(String),
-    Literal(String),
+enum Token<'a> {
+    Atom(&'a str),
+    /// Its text without the quotes; owned only when a backslash escaped something.
+    Quoted(Cow<'a, str>),
+    Literal(&'a str),
     Special(char),
     /// Whitespace (or a comment) between tokens.
     Space,
@@ -107,73 +110,48 @@ enum Token {
 
 /// atext of RFC 5322, and any non-ASCII character (RFC 6532).
 fn is_atext(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || !c.is_ascii()
+    c.is_ascii_alphanumeric()
+        || matches!(c, '!' | '#' | '$' | '%' | '&' | '\'' | '*' | '+' | '-' | '/' | '=' | '?' | '^' | '_' | '`' | '{' | '|' | '}' | '~')
+        || !c.is_ascii()
 }
 
-fn tokenize(text: &str) -> Option<Vec<Token>> {
-    let chars: Vec<char> = text.chars().collect();
+/// The tokens of `text`, borrowed from it (a list is parsed for every
+/// letter: no allocation a token). `None` when a quote, comment or domain
+/// literal is not closed, or a character stands where no token may.
+fn tokenize(text: &str) -> Option<Vec<Token<'_>>> {
     let mut tokens = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
+    let space = |tokens: &mut Vec<Token>| {
+        if tokens.last() != Some(&Token::Space) {
+            tokens.push(Token::Space);
+        }
+    };
+    let mut at = 0;
+    while let Some(c) = text[at..].chars().next() {
+        let next = at + c.len_utf8();
         if c.is_whitespace() {
-            if tokens.last() != Some(&Token::Space) {
-                tokens.push(Token::Space);
-            }
-            i += 1;
+            space(&mut tokens);
+            at = next;
         } else if c == '(' {
-            let mut depth = 0;
-            loop {
-                match chars.get(i)? {
-                    '\\' => i += 1,
-                    '(' => depth += 1,
-                    ')' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-                i += 1;
-            }
-            i += 1;
-            if tokens.last() != Some(&Token::Space) {
-                tokens.push(Token::Space);
-            }
+            at = comment_end(text, next)?;
+            space(&mut tokens);
         } else if c == '"' {
-            let mut value = String::new();
-            i += 1;
-            loop {
-                match *chars.get(i)? {
-                    '"' => break,
-                    '\\' => {
-                        value.push(*chars.get(i + 1)?);
-                        i += 1;
-                    }
-                    other => value.push(other),
-                }
-                i += 1;
-            }
-            i += 1;
-            tokens.push(Token::Quoted(value));
+            let (quoted, end) = quoted_string(text, next)?;
+            tokens.push(Token::Quoted(quoted));
+            at = end;
         } else if c == '[' {
-            let end = chars[i..].iter().position(|c| *c == ']')? + i;
-            let inner: String = chars[i + 1..end].iter().collect();
+            let inner = &text[next..][..text[next..].find(']')?];
             if inner.contains(['[', '\\']) {
                 return None;
             }
             tokens.push(Token::Literal(inner));
-            i = end + 1;
+            at = next + inner.len() + 1;
         } else if is_atext(c) {
-            let start = i;
-            while i < chars.len() && is_atext(chars[i]) {
-                i += 1;
-            }
-            tokens.push(Token::Atom(chars[start..i].iter().collect()));
-        } else if "<>@,:;.".contains(c) {
+            let end = text[at..].find(|c: char| !is_atext(c)).map_or(text.len(), |len| at + len);
+            tokens.push(Token::Atom(&text[at..end]));
+            at = end;
+        } else if matches!(c, '<' | '>' | '@' | ',' | ':' | ';' | '.') {
             tokens.push(Token::Special(c));
-            i += 1;
+            at = next;
         } else {
             return None; // ')' alone, '\\', ']' ...
         }
@@ -181,17 +159,65 @@ fn tokenize(text: &str) -> Option<Vec<Token>> {
     Some(tokens)
 }
 
-struct Parser {
-    tokens: Vec<Token>,
+/// Just past the `)` that closes a comment whose text starts at `from`
+/// (comments nest; a backslash escapes the next character).
+fn comment_end(text: &str, from: usize) -> Option<usize> {
+    let mut depth = 1;
+    let mut chars = text[from..].char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next()?;
+            }
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(from + i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A quoted string whose text starts at `from`: that text with its escapes
+/// undone, and where the string ends (just past its closing quote).
+fn quoted_string(text: &str, from: usize) -> Option<(Cow<'_, str>, usize)> {
+    let mut unescaped: Option<String> = None;
+    let mut chars = text[from..].char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => {
+                let end = from + i;
+                return Some((unescaped.map_or(Cow::Borrowed(&text[from..end]), Cow::Owned), end + 1));
+            }
+            '\\' => {
+                let escaped = chars.next()?.1;
+                unescaped.get_or_insert_with(|| text[from..from + i].to_owned()).push(escaped);
+            }
+            other => {
+                if let Some(unescaped) = unescaped.as_mut() {
+                    unescaped.push(other);
+                }
+            }
+        }
+    }
+    None
+}
+
+struct Parser<'a> {
+    tokens: Vec<Token<'a>>,
     at: usize,
 }
 
-impl Parser {
-    fn new(text: &str) -> Parser {
+impl<'a> Parser<'a> {
+    fn new(text: &'a str) -> Parser<'a> {
         Parser { tokens: tokenize(text).unwrap_or_else(|| vec![Token::Special('!')]), at: 0 }
     }
 
-    fn peek(&self) -> Option<&Token> {
+    fn peek(&self) -> Option<&Token<'a>> {
         self.tokens.get(self.at)
     }
 
@@ -253,21 +279,22 @@ impl Parser {
 
     /// local-part "@" domain, with no space inside.
     fn addr_spec(&mut self) -> Option<String> {
-        let local = match self.peek()?.clone() {
+        let local = match self.peek()? {
             Token::Quoted(q) => {
+                let quoted = format!("\"{}\"", q.replace('\\', "\\\\").replace('"', "\\\""));
                 self.at += 1;
-                let escaped = q.replace('\\', "\\\\").replace('"', "\\\"");
-                format!("\"{escaped}\"")
+                quoted
             }
             _ => self.dot_atom()?,
         };
         if !self.special('@') {
             return None;
         }
-        let domain = match self.peek()?.clone() {
+        let domain = match self.peek()? {
             Token::Literal(l) => {
+                let literal = format!("[{l}]");
                 self.at += 1;
-                format!("[{l}]")
+                literal
             }
             _ => self.dot_atom()?,
         };
@@ -299,15 +326,15 @@ impl Parser {
     /// A display name: words (atoms, quoted strings, encoded words), with
     /// dots allowed after the first (obs-phrase: `John Q. Public`).
     fn phrase(&mut self) -> Option<String> {
-        let mut words: Vec<(bool, String)> = Vec::new(); // (is an encoded word, text)
+        let mut words: Vec<(bool, Cow<str>)> = Vec::new(); // (is an encoded word, text)
         loop {
             let save = self.at;
             self.skip_space();
             match self.peek() {
                 Some(Token::Atom(a)) => {
                     let word = match decode_word(a) {
-                        Some(decoded) => (true, decoded),
-                        None => (false, a.clone()),
+                        Some(decoded) => (true, Cow::Owned(decoded)),
+                        None => (false, Cow::Borrowed(*a)),
                     };
                     words.push(word);
                     self.at += 1;
@@ -317,7 +344,7 @@ impl Parser {
                     self.at += 1;
                 }
                 Some(Token::Special('.')) if !words.is_empty() => {
-                    words.push((false, ".".into()));
+                    words.push((false, Cow::Borrowed(".")));
                     self.at += 1;
                 }
                 _ => {
@@ -450,6 +477,8 @@ fn find_word_end(s: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn addresses(value: &str) -> Vec<String> {
@@ -458,6 +487,133 @@ mod tests {
 
     fn rejected(value: &str) -> Vec<String> {
         parse(value.as_bytes(), None).rejected
+    }
+
+    /// The tokenizer as first written (a `Vec<char>`, a `String` a token):
+    /// the oracle the borrowing one must agree with.
+    mod first_written {
+        fn is_atext(c: char) -> bool {
+            c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || !c.is_ascii()
+        }
+
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum Token {
+            Atom(String),
+            Quoted(String),
+            Literal(String),
+            Special(char),
+            /// Whitespace (or a comment) between tokens.
+            Space,
+        }
+
+        pub fn tokenize(text: &str) -> Option<Vec<Token>> {
+            let chars: Vec<char> = text.chars().collect();
+            let mut tokens = Vec::new();
+            let mut i = 0;
+            while i < chars.len() {
+                let c = chars[i];
+                if c.is_whitespace() {
+                    if tokens.last() != Some(&Token::Space) {
+                        tokens.push(Token::Space);
+                    }
+                    i += 1;
+                } else if c == '(' {
+                    let mut depth = 0;
+                    loop {
+                        match chars.get(i)? {
+                            '\\' => i += 1,
+                            '(' => depth += 1,
+                            ')' => {
+                                depth -= 1;
+                                if depth == 0 {
+                                    break;
+                                }
+                            }
+                            _ => {}
+                        }
+                        i += 1;
+                    }
+                    i += 1;
+                    if tokens.last() != Some(&Token::Space) {
+                        tokens.push(Token::Space);
+                    }
+                } else if c == '"' {
+                    let mut value = String::new();
+                    i += 1;
+                    loop {
+                        match *chars.get(i)? {
+                            '"' => break,
+                            '\\' => {
+                                value.push(*chars.get(i + 1)?);
+                                i += 1;
+                            }
+                            other => value.push(other),
+                        }
+                        i += 1;
+                    }
+                    i += 1;
+                    tokens.push(Token::Quoted(value));
+                } else if c == '[' {
+                    let end = chars[i..].iter().position(|c| *c == ']')? + i;
+                    let inner: String = chars[i + 1..end].iter().collect();
+                    if inner.contains(['[', '\\']) {
+                        return None;
+                    }
+                    tokens.push(Token::Literal(inner));
+                    i = end + 1;
+                } else if is_atext(c) {
+                    let start = i;
+                    while i < chars.len() && is_atext(chars[i]) {
+                        i += 1;
+                    }
+                    tokens.push(Token::Atom(chars[start..i].iter().collect()));
+                } else if "<>@,:;.".contains(c) {
+                    tokens.push(Token::Special(c));
+                    i += 1;
+                } else {
+                    return None; // ')' alone, '\\', ']' ...
+                }
+            }
+            Some(tokens)
+        }
+    }
+
+    fn owned(token: &Token) -> first_written::Token {
+        match token {
+            Token::Atom(a) => first_written::Token::Atom(a.to_string()),
+            Token::Quoted(q) => first_written::Token::Quoted(q.to_string()),
+            Token::Literal(l) => first_written::Token::Literal(l.to_string()),
+            Token::Special(c) => first_written::Token::Special(*c),
+            Token::Space => first_written::Token::Space,
+        }
+    }
+
+    /// Header-like text: the characters that open, close and escape tokens, and any others.
+    fn token_soup() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("a@b.ru".to_owned()),
+            Just("\\".to_owned()),
+            Just("\"".to_owned()),
+            Just("(".to_owned()),
+            Just(")".to_owned()),
+            Just("[".to_owned()),
+            Just("]".to_owned()),
+            Just("Имя".to_owned()),
+            Just("=?UTF-8?B?0JjQvA==?=".to_owned()),
+            "[ \t<>@,:;.a-z0-9!#$%&'*+/=?^_`{|}~-]{0,6}",
+            any::<String>().prop_map(|s| s.chars().take(4).collect::<String>()),
+        ];
+        proptest::collection::vec(piece, 0..16).prop_map(|parts| parts.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_borrowing_tokenizer_agrees_with_the_first_one(text in token_soup()) {
+            let borrowed = tokenize(&text).map(|tokens| tokens.iter().map(owned).collect::<Vec<_>>());
+            prop_assert_eq!(borrowed, first_written::tokenize(&text), "{:?}", text);
+        }
     }
 
     fn b64(text: &str) -> String {
