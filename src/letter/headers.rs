@@ -170,12 +170,17 @@ pub fn decode_text(value: &[u8], charset_hint: Option<&str>) -> String {
 
 /// The name comparison rule of SPEC §3: trimmed whitespace and surrounding quotes.
 pub fn clean_display_name(name: &str) -> String {
+    display_name(name).to_owned()
+}
+
+/// [`clean_display_name`] without a copy: the part of `name` it keeps.
+pub fn display_name(name: &str) -> &str {
     let mut name = name.trim();
     loop {
         let stripped = ['"', '\''].iter().find_map(|q| name.strip_prefix(*q).and_then(|n| n.strip_suffix(*q)));
         match stripped {
             Some(inner) => name = inner.trim(),
-            None => return name.to_owned(),
+            None => return name,
         }
     }
 }

@@ -7,7 +7,7 @@
 pub mod decision;
 pub mod outcome;
 
-use crate::letter::headers::clean_display_name;
+use crate::letter::headers::display_name;
 
 /// What routing needs to know of an account.
 #[derive(Debug, Clone)]
@@ -29,23 +29,32 @@ pub fn choose(candidates: &[Candidate], from_name: &str, from_email: &str, maili
 /// the algorithm's order: the first is [`choose`]'s answer, the rest are
 /// where a letter fails over to. Within a step the highest id comes first.
 pub fn ordered(candidates: &[Candidate], from_name: &str, from_email: &str, mailing: bool) -> Vec<i64> {
-    let name = clean_display_name(from_name);
-    let email = from_email.trim().to_lowercase();
-    let mut same_email: Vec<&Candidate> = candidates.iter().filter(|c| c.active && c.email.trim().to_lowercase() == email).collect();
-    same_email.sort_by_key(|c| std::cmp::Reverse(c.id));
-    let same_name = |c: &Candidate| clean_display_name(c.name) == name;
-
+    let name = display_name(from_name);
+    let email = from_email.trim();
     // The steps of SPEC §3; step 3 (email only) takes whatever is left.
-    let step = |c: &Candidate| match (mailing && c.mailing_first, same_name(c)) {
+    // A mailing_first account whose name matches stands in step 1 for a
+    // mailing; for any letter it stands in step 2 (name and email) otherwise.
+    let step = |c: &Candidate| match (mailing && c.mailing_first, display_name(c.name) == name) {
         (true, true) => 0,
         (true, false) => 1,
         (false, true) => 2,
         (false, false) => 3,
     };
-    // A mailing_first account whose name matches stands in step 1 for a
-    // mailing; for any letter it stands in step 2 (name and email) otherwise.
-    same_email.sort_by_key(|c| step(c)); // stable: highest id first within a step
-    same_email.iter().map(|c| c.id).collect()
+    let mut same_email: Vec<(u8, &Candidate)> =
+        candidates.iter().filter(|c| c.active && same_address(c.email.trim(), email)).map(|c| (step(c), c)).collect();
+    // within a step the highest id first
+    same_email.sort_by_key(|(step, c)| (*step, std::cmp::Reverse(c.id)));
+    same_email.iter().map(|(_, c)| c.id).collect()
+}
+
+/// Two addresses compared as lower case (every letter routed compares its
+/// From with each account's: no copy when both are ASCII, as nearly all are).
+fn same_address(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.to_lowercase() == b.to_lowercase()
+    }
 }
 
 #[cfg(test)]
