@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Page hits through a web server: REQUESTS GET requests for PATH?n=<i> to
+"""Page hits through a web server: REQUESTS GET requests for PATH?n=<i> (PATH may carry a query of its own) to
 127.0.0.1:PORT, CONCURRENCY at a time (one letter per request, a new
 connection each, as visitors come), and prints requests per second; with
 --latency, the 99th percentile and the longest request time in milliseconds
@@ -17,7 +17,7 @@ import time
 def request(port, path, number):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        conn.request("GET", "%s?n=%d" % (path, number))
+        conn.request("GET", "%s%sn=%d" % (path, "&" if "?" in path else "?", number))
         response = conn.getresponse()
         body = response.read()
     finally:
