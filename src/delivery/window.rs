@@ -12,8 +12,23 @@ use super::settle::settle_in;
 use super::*;
 use crate::smtp::{Sent, WindowLetter};
 
-/// Letters claimed, and sent over one connection, at a time.
-pub(super) const WINDOW: usize = 16;
+/// Letters claimed, and sent over one connection, at a time. Measured on
+/// loopback, alternated round by round (2,000 letters, six rounds): 64
+/// delivered 5-23 % more letters a second than 16 in every round, with the
+/// same `custom_mail()` p99; 128 no more than 64. A window of 16 letters
+/// cost the thread two transactions (its claim, its settling) for every 16,
+/// and the page's queue of handed letters (three windows) was full most of
+/// a burst, so most letters were claimed from the database again.
+pub(super) const WINDOW: usize = 64;
+
+/// Bytes of letters a connection's window holds at most (its first letter
+/// goes whatever its size): the thread holds its claimed windows in memory.
+pub(super) const WINDOW_BYTES: usize = 1 << 20;
+
+/// The recipients a window's claim allows time for: a whole window may be
+/// ahead of its last letter. Fixed when windows were 16 letters; a longer
+/// claim would only keep a dead thread's letters waiting longer.
+const CLAIM_LEASE_RECIPIENTS: usize = 160;
 
 /// Letters the thread settles in one transaction before it lets a page of
 /// its process that waits for the lock go first. Measured in a tight loop
@@ -44,12 +59,13 @@ pub(super) fn flush_windows(rt: &mut Runtime, limit: i64, token: &str, handed: O
         let now = clock::now_unix();
         let views = AccountUsage::load(rt, &config, now)?;
         // a whole window may be ahead of the last letter: its claim allows for that
-        let claim = Claim { token: token.to_owned(), until: now + lease(settings, accounts.len().min(3), 10 * WINDOW, 20 << 20) };
+        let claim =
+            Claim { token: token.to_owned(), until: now + lease(settings, accounts.len().min(3), CLAIM_LEASE_RECIPIENTS, 20 << 20) };
         let most = (WINDOW * rt.pool.widest()).min((limit - report.tried).max(0) as usize);
         let mut plans: Vec<Planned> = Vec::new();
         let given = handed.map(|shared| background::take_handed(shared, most)).unwrap_or_default();
         let rows = if given.is_empty() {
-            let claimed = rt.store.claim_due(&claim, now, after_id, most)?;
+            let claimed = rt.store.claim_due(&claim, now, after_id, most, WINDOW_BYTES * rt.pool.widest())?;
             after_id = claimed.last().map_or(after_id, |row| row.id);
             claimed
         } else {
@@ -149,7 +165,7 @@ fn send_together(rt: &mut Runtime, settings: &Settings, account: &Account, plans
 /// The letters over the account's connections, a window of at most
 /// [`WINDOW`] a connection: one window after another over one connection,
 /// or, to a far server ([`crate::smtp::Pool::connections`]), several
-/// windows at once. `None` for a letter whose extra connection the server
+/// windows at once, the letters shared out among them. `None` for a letter whose extra connection the server
 /// would not take: it was not tried.
 fn attempt_windows(
     rt: &mut Runtime,
@@ -157,8 +173,10 @@ fn attempt_windows(
     account: &Account,
     letters: &[WindowLetter],
 ) -> (Vec<Option<Sent>>, Option<String>) {
-    let windows: Vec<&[WindowLetter]> = letters.chunks(WINDOW).collect();
-    let at_once = rt.pool.connections(account.id).min(windows.len()).max(1);
+    let connections = rt.pool.connections(account.id).max(1);
+    // a far server's letters share out over its connections, a near one's go in full windows
+    let windows = windows_of(letters, WINDOW.min(letters.len().div_ceil(connections)).max(1), WINDOW_BYTES);
+    let at_once = connections.min(windows.len()).max(1);
     // a password that cannot be had now: one connection, whose own attempt says why
     let password = if at_once > 1 { stored_password(rt, account.id, &account.server).ok() } else { None };
     let mut sent = Vec::with_capacity(letters.len());
@@ -180,6 +198,24 @@ fn attempt_windows(
         }
     }
     (sent, problem)
+}
+
+/// `letters` cut, in order, into windows of at most `most` letters and
+/// `most_bytes` bytes (a letter bigger than that is a window of its own).
+fn windows_of<'a, 'l>(letters: &'a [WindowLetter<'l>], most: usize, most_bytes: usize) -> Vec<&'a [WindowLetter<'l>]> {
+    let mut windows = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (at, letter) in letters.iter().enumerate() {
+        if at > start && (at - start == most || bytes + letter.message.len() > most_bytes) {
+            windows.push(&letters[start..at]);
+            (start, bytes) = (at, 0);
+        }
+        bytes += letter.message.len();
+    }
+    if start < letters.len() {
+        windows.push(&letters[start..]);
+    }
+    windows
 }
 
 /// One conversation carrying a window of letters, and its transcript logged.
@@ -327,4 +363,26 @@ fn log_window(
     let title = format!("send {} letters in one window: {delivered} sent in {} ms{over}", sent.len(), started.elapsed().as_millis());
     let target = logs::Target { kind: logs::Kind::Send, account_id: account.id, revision: account.revision };
     write_log(rt, settings, target, &title, transcript).err()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sizes_of_windows(sizes: &[usize], most: usize, most_bytes: usize) -> Vec<Vec<usize>> {
+        let from: Address = "shop@site.ru".parse().unwrap();
+        let bodies: Vec<Vec<u8>> = sizes.iter().map(|size| vec![b'x'; *size]).collect();
+        let letters: Vec<WindowLetter> = bodies.iter().map(|body| WindowLetter { from: &from, recipients: &[], message: body }).collect();
+        windows_of(&letters, most, most_bytes).iter().map(|window| window.iter().map(|l| l.message.len()).collect()).collect()
+    }
+
+    #[test]
+    fn windows_hold_at_most_their_letters_and_bytes_in_order() {
+        assert_eq!(sizes_of_windows(&[1; 5], 2, 100), [vec![1, 1], vec![1, 1], vec![1]]);
+        assert_eq!(sizes_of_windows(&[40, 40, 40, 10, 90], 10, 100), [vec![40, 40], vec![40, 10], vec![90]]);
+        // a letter bigger than a window's bytes goes alone, never dropped
+        assert_eq!(sizes_of_windows(&[10, 500, 10], 10, 100), [vec![10], vec![500], vec![10]]);
+        assert_eq!(sizes_of_windows(&[100, 1], 10, 100), [vec![100], vec![1]]);
+        assert!(sizes_of_windows(&[], 10, 100).is_empty());
+    }
 }

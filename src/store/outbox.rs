@@ -73,6 +73,9 @@ pub const ATTEMPT_CLAIM: &str = "mail-";
 /// come (`?2`: now), with an id above `?1`.
 const DUE_AFTER: &str = "id > ?1 AND claim_until <= ?2 AND next_try_at <= ?2";
 
+/// A letter's size: its bytes in its row or in a spool file (also the tenth of [`COLUMNS`]).
+const SIZE: &str = "length(message) + spool_length";
+
 const COLUMNS: &str = "id, journal_id, created_at, from_name, from_email, mailing, envelope_from, recipients, subject, \
     length(message) + spool_length, account_id, attempts, next_try_at, last_try_at, last_error, claim_until";
 
@@ -230,8 +233,10 @@ impl Store {
     }
 
     /// Claims up to `most` due letters with an id above `after_id`, oldest
-    /// first, in one write transaction (the sender thread's window).
-    pub fn claim_due(&self, claim: &Claim, now: i64, after_id: i64, most: usize) -> rusqlite::Result<Vec<OutboxLetter>> {
+    /// first, in one write transaction (the sender thread's window), and no
+    /// more once `most_bytes` of letters came before: the window is held in
+    /// memory. Its first letter is claimed whatever its size.
+    pub fn claim_due(&self, claim: &Claim, now: i64, after_id: i64, most: usize, most_bytes: usize) -> rusqlite::Result<Vec<OutboxLetter>> {
         let tx = self.write_tx()?;
         let any: bool =
             self.query_one(&format!("SELECT EXISTS (SELECT 1 FROM outbox WHERE {DUE_AFTER})"), params![after_id, now], |r| r.get(0))?;
@@ -244,10 +249,16 @@ impl Store {
             .conn
             .prepare_cached(&format!(
                 "UPDATE outbox SET claimed_by = ?4, claim_until = ?5
-                 WHERE id IN (SELECT id FROM outbox WHERE {DUE_AFTER} ORDER BY id LIMIT ?3)
+                 WHERE id IN (
+                     SELECT id FROM (
+                         SELECT id, sum(size) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) - size AS before
+                         FROM (SELECT id, {SIZE} AS size FROM outbox WHERE {DUE_AFTER} ORDER BY id LIMIT ?3)
+                     ) WHERE before < ?6)
                  RETURNING {COLUMNS}, {BYTES}"
             ))?
-            .query_map(params![after_id, now, most as i64, claim.token, claim.until], |r| letter_with_message(r, now))?
+            .query_map(params![after_id, now, most as i64, claim.token, claim.until, most_bytes.min(i64::MAX as usize) as i64], |r| {
+                letter_with_message(r, now)
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut letters = self.with_bytes(rows)?;
         letters.sort_by_key(|l| l.id);
@@ -485,6 +496,23 @@ mod tests {
 
     fn claim(token: &str, until: i64) -> Claim {
         Claim { token: token.into(), until }
+    }
+
+    #[test]
+    fn a_window_claims_letters_until_its_bytes_are_reached_and_always_one() {
+        let store = store("window-bytes");
+        let entry = JournalEntry { status: Status::Queued, ..Default::default() };
+        let row = letter();
+        for size in [400, 400, 400, 50, 5000, 10] {
+            store.begin_letter(&new(&entry, &row, &vec![b'x'; size], 1)).unwrap();
+        }
+        let sizes = |letters: Vec<OutboxLetter>| letters.iter().map(|l| l.message.len()).collect::<Vec<_>>();
+        // 400 + 400 came before the third: 800 < 1000, so it is claimed too; 1200 are before the fourth
+        assert_eq!(sizes(store.claim_due(&claim("a", 100), 5, 0, 16, 1000).unwrap()), [400, 400, 400]);
+        // a letter is claimed while those before it hold fewer bytes than the window, whatever its own size
+        assert_eq!(sizes(store.claim_due(&claim("b", 100), 5, 0, 16, 100).unwrap()), [50, 5000]);
+        assert_eq!(sizes(store.claim_due(&claim("c", 100), 5, 0, 16, 100).unwrap()), [10]);
+        assert!(store.claim_due(&claim("d", 100), 5, 0, 16, 100).unwrap().is_empty());
     }
 
     #[test]

@@ -438,7 +438,7 @@ mod tests {
         assert_eq!((row_bytes.len(), spool.is_some(), size), (0, true, 14), "the row holds no bytes, yet lists the size");
         assert_eq!(store.outbox(1).unwrap()[1].size, 8);
 
-        let claimed = store.claim_due(&claim("t"), 5, 0, 16).unwrap();
+        let claimed = store.claim_due(&claim("t"), 5, 0, 16, usize::MAX).unwrap();
         let bytes: Vec<&[u8]> = claimed.iter().map(|l| l.message.as_slice()).collect();
         assert_eq!(bytes, [&b"first letter\r\n"[..], &b"second\r\n"[..]]);
 
@@ -474,7 +474,7 @@ mod tests {
         let next = current();
         assert_ne!(full, next, "past {ROTATE_AT} bytes the process starts a new file");
         assert!(has_retired());
-        let letters = store.claim_due(&claim("t"), 5, 0, 16).unwrap();
+        let letters = store.claim_due(&claim("t"), 5, 0, 16, usize::MAX).unwrap();
         assert!(letters.iter().all(|l| l.message == letter), "each read from its own file");
 
         store.remove_from_outbox(first).unwrap();
@@ -495,7 +495,7 @@ mod tests {
         let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
         let store = store("retry");
         let (_, id) = write(&store, b"later\r\n");
-        let letter = store.claim_due(&claim("t"), 5, 0, 16).unwrap().remove(0);
+        let letter = store.claim_due(&claim("t"), 5, 0, 16, usize::MAX).unwrap().remove(0);
         let recipients = letter.recipients.clone();
         let retry =
             Retry { recipients: &recipients, message: &letter.message, account_id: None, error: "451", attempts: 1, next_try_at: 9 };
@@ -503,7 +503,7 @@ mod tests {
         assert_eq!(stored_bytes(&store, id), (b"later\r\n".to_vec(), None, 7));
         tidy(&store, true);
         assert_eq!(file_len(&store), 0);
-        let again = store.claim_due(&claim("t2"), 10, 0, 16).unwrap();
+        let again = store.claim_due(&claim("t2"), 10, 0, 16, usize::MAX).unwrap();
         assert_eq!(again[0].message, b"later\r\n");
         store.remove_from_outbox(id).unwrap();
         assert!(store.scrub_due.get(), "its bytes were in its row, so in the WAL");
@@ -552,7 +552,7 @@ mod tests {
         let (journal_id, _) = write(&store, b"vanishes\r\n");
         let name = current();
         std::fs::OpenOptions::new().write(true).open(store.spool_dir.join(&name)).unwrap().set_len(3).unwrap();
-        assert!(store.claim_due(&claim("t"), 5, 0, 16).unwrap().is_empty());
+        assert!(store.claim_due(&claim("t"), 5, 0, 16, usize::MAX).unwrap().is_empty());
         assert_eq!(store.outbox_size().unwrap(), 0);
         let (status, reply): (String, String) =
             store.conn.query_row("SELECT status, reply FROM journal WHERE id = ?1", [journal_id], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
