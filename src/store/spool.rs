@@ -304,6 +304,10 @@ pub fn retire(store: &Store) {
     }
 }
 
+/// How long a live process may take from creating its new spool file to
+/// locking and renaming it: far longer than it ever takes.
+const CREATING_FOR_AT_MOST: Duration = Duration::from_secs(60);
+
 /// Adopts every spool of the database whose process ended (nobody holds its lock):
 /// its rows take their bytes back and the file is removed.
 pub fn collect_dead(store: &Store) {
@@ -311,9 +315,12 @@ pub fn collect_dead(store: &Store) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
-        // a file a process was creating when it died: empty, named by no row
+        // a file a process was creating when it died: empty, named by no row. Only an old one: a
+        // live process locks its new file just after creating it, and a collector that locked it
+        // first and removed it made that process's spool fail (and its page warn) for a minute
         if name.strip_suffix(".new").is_some_and(valid_name) {
-            if OpenOptions::new().write(true).open(entry.path()).is_ok_and(|file| file.try_lock().is_ok()) {
+            let old = entry.metadata().and_then(|m| m.modified()).is_ok_and(|at| at.elapsed().is_ok_and(|age| age >= CREATING_FOR_AT_MOST));
+            if old && OpenOptions::new().write(true).open(entry.path()).is_ok_and(|file| file.try_lock().is_ok()) {
                 let _ = std::fs::remove_file(entry.path());
             }
             continue;
@@ -535,10 +542,17 @@ mod tests {
         let (_, theirs) = store
             .begin_letter(&NewLetter { entry: &entry, row: &row(), message: b"", spooled: Some(&spooled), claim: None, now: 1 })
             .unwrap();
-        // and one a process died creating
-        std::fs::write(store.spool_dir.join("4243-00aa.spool.new"), b"").unwrap();
+        // and one a process died creating, a while ago
+        let abandoned = store.spool_dir.join("4243-00aa.spool.new");
+        std::fs::write(&abandoned, b"").unwrap();
+        let long_ago = std::time::SystemTime::now() - CREATING_FOR_AT_MOST - Duration::from_secs(1);
+        File::options().write(true).open(&abandoned).unwrap().set_modified(long_ago).unwrap();
+        // and one another process is creating now (it locks and renames it in a moment)
+        let being_made = store.spool_dir.join("4244-00bb.spool.new");
+        std::fs::write(&being_made, b"").unwrap();
         collect_dead(&store);
-        assert!(!store.spool_dir.join("4243-00aa.spool.new").exists());
+        assert!(!abandoned.exists());
+        assert!(being_made.exists(), "a file just created is not taken from the process creating it");
         assert_eq!(stored_bytes(&store, theirs), (b"dead letter\r\n".to_vec(), None, 13));
         assert!(!store.spool_dir.join(dead).exists());
         assert!(stored_bytes(&store, ours).1.is_some(), "this process's own spool is alive: left alone");
