@@ -164,10 +164,11 @@ fn send_together(rt: &mut Runtime, settings: &Settings, account: &Account, plans
 }
 
 /// The letters over the account's connections, a window of at most
-/// [`WINDOW`] a connection: one window after another over one connection,
-/// or, to a far server ([`crate::smtp::Pool::connections`]), several
-/// windows at once, the letters shared out among them. `None` for a letter whose extra connection the server
-/// would not take: it was not tried.
+/// [`WINDOW`] letters and [`WINDOW_BYTES`] a connection: one window after
+/// another over one connection, or, to a far server
+/// ([`crate::smtp::Pool::connections`]), several windows at once, the
+/// letters shared out among them. `None` for a letter whose extra
+/// connection the server would not take: it was not tried.
 fn attempt_windows(
     rt: &mut Runtime,
     settings: &Settings,
