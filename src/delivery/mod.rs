@@ -174,6 +174,9 @@ fn decide_and_act(
             };
             // committed (or not): the spool may be emptied again once no row names it
             drop(spooled);
+            if settings.delivery == DeliveryMode::Background {
+                background::page_committed();
+            }
             let Some((journal_id, outbox_id)) = written.map_err(|e| Error::Storage(journal_problem(e)))? else {
                 return Ok(None);
             };

@@ -471,7 +471,12 @@ impl Store {
     /// 2,000 letters, half a second of the thread's time). It
     /// checkpoints once a second instead ([`Store::checkpoint_if_due`] after
     /// each window).
-    pub fn configure_for_sender_thread(&self) {
+    ///
+    /// It waits for the lock with `busy_wait`: a page of its process that
+    /// commits wakes it (see `delivery::background`).
+    pub fn configure_for_sender_thread(&self, busy_wait: fn(i32) -> bool) {
+        self.busy_wait.set(busy_wait);
+        let _ = self.conn.busy_handler(Some(busy_wait));
         self.write_mostly();
     }
 
