@@ -253,30 +253,48 @@ fn wait_for_lock(tries: i32) -> bool {
 }
 
 /// How long a writer sleeps before its `tries`-th new attempt at the lock,
-/// `None` past [`BUSY_TIMEOUT`]: 20, 40, 80, 160 µs, then 250 µs for the
+/// having waited `waited` since its first; `None` once it has waited
+/// [`BUSY_TIMEOUT`]: 20, 40, 80, 160 µs, then 250 µs for the
 /// first 20 ms, then 2 ms. A page and its sender thread write one after the
 /// other all the time, each for well under a millisecond: sleeping up to
 /// 5 ms there (as this did) left the lock unused most of the wait (a
 /// mailing's 2,000 letters delivered at ~2,350 letters/s against ~3,100
 /// with these sleeps). A long wait (another process's checkpoint) goes on
 /// in coarser steps.
-pub(crate) fn busy_sleep(tries: u32) -> Option<Duration> {
+fn busy_step(tries: u32, waited: Duration) -> Option<Duration> {
     const FIRST_MICROS: u64 = 20;
     const DOUBLINGS: u32 = 4;
-    const SHORT_MICROS: u64 = 250;
-    const SHORT_UNTIL_MICROS: u64 = 20_000;
-    const LONG_MICROS: u64 = 2_000;
+    const SHORT: Duration = Duration::from_micros(250);
+    const SHORT_UNTIL: Duration = Duration::from_millis(20);
+    const LONG: Duration = Duration::from_millis(2);
+    if waited >= BUSY_TIMEOUT {
+        return None;
+    }
     if tries < DOUBLINGS {
         return Some(Duration::from_micros(FIRST_MICROS << tries));
     }
-    let doubled = FIRST_MICROS * ((1 << DOUBLINGS) - 1);
-    let short_tries = (SHORT_UNTIL_MICROS - doubled).div_ceil(SHORT_MICROS);
-    let past_doubling = u64::from(tries - DOUBLINGS);
-    if past_doubling < short_tries {
-        return Some(Duration::from_micros(SHORT_MICROS));
-    }
-    let slept = doubled + short_tries * SHORT_MICROS + (past_doubling - short_tries) * LONG_MICROS;
-    (slept < BUSY_TIMEOUT.as_micros() as u64).then_some(Duration::from_micros(LONG_MICROS))
+    Some(if waited < SHORT_UNTIL { SHORT } else { LONG })
+}
+
+thread_local! {
+    /// When this thread's writer began to wait for the lock.
+    static WAITING_SINCE: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// [`busy_step`] on this thread's clock (`tries` 0 starts it). A busy
+/// handler woken early (see `delivery::background`: a page's commit wakes
+/// the sender thread) tries more often, so it gives up after the same
+/// time, not after the same number of tries.
+pub(crate) fn busy_sleep(tries: u32) -> Option<Duration> {
+    let now = std::time::Instant::now();
+    let since = WAITING_SINCE.with(|since| match since.get() {
+        Some(at) if tries > 0 => at,
+        _ => {
+            since.set(Some(now));
+            now
+        }
+    });
+    busy_step(tries, now - since)
 }
 
 /// The page cache (KiB) of a connection that mostly writes: a background
@@ -863,7 +881,14 @@ mod tests {
 
     #[test]
     fn a_writer_waiting_for_the_lock_sleeps_briefly_first_and_gives_up_after_the_busy_timeout() {
-        let sleeps: Vec<Duration> = (0..).map_while(busy_sleep).collect();
+        let mut waited = Duration::ZERO;
+        let sleeps: Vec<Duration> = (0..)
+            .map_while(|tries| {
+                let sleep = busy_step(tries, waited)?;
+                waited += sleep;
+                Some(sleep)
+            })
+            .collect();
         let micros = |d: &Duration| d.as_micros() as u64;
         assert_eq!(sleeps[..5].iter().map(micros).collect::<Vec<_>>(), [20, 40, 80, 160, 250]);
         let first_20_ms: Vec<u64> = sleeps
@@ -879,6 +904,17 @@ mod tests {
         assert!(sleeps.iter().all(|d| micros(d) <= 2_000));
         let total: Duration = sleeps.iter().sum();
         assert!(total >= BUSY_TIMEOUT && total < BUSY_TIMEOUT + Duration::from_millis(3), "{total:?}");
+    }
+
+    #[test]
+    fn a_writer_woken_early_again_and_again_still_waits_the_whole_busy_timeout() {
+        // woken every 10 µs, it has tried 100,000 times after a second: it waits on
+        assert_eq!(busy_step(100_000, Duration::from_secs(1)), Some(Duration::from_millis(2)));
+        assert_eq!(busy_step(100_000, BUSY_TIMEOUT - Duration::from_micros(1)), Some(Duration::from_millis(2)));
+        assert_eq!(busy_step(5, BUSY_TIMEOUT), None);
+        // and on its own clock: the first try starts it, the next ones run from there
+        assert!(busy_sleep(0).is_some());
+        assert!(busy_sleep(100_000).is_some());
     }
 
     fn setting(key: &str, value: Value) -> Fields {
