@@ -236,8 +236,10 @@ pub(super) fn let_page_in(shared: &Shared) {
 /// takes ~50-100 µs; past this the thread waits for the lock as usual).
 const PAGE_GOES_FIRST_FOR_AT_MOST: Duration = Duration::from_millis(1);
 
-/// A page of this process committed its write transaction: the sender
-/// thread, if it waits for the lock, is woken at once.
+/// A page of this process ended its letter's write transaction (committed
+/// it, or rolled it back): the sender thread, if it waits for the lock, is
+/// woken at once. (A page's rarer writes do not call this: the thread then
+/// waits out its busy handler's step, at most 2 ms.)
 pub fn page_committed() {
     SENDER.with(|slot| {
         let Ok(slot) = slot.try_borrow() else { return };
