@@ -36,6 +36,9 @@ const CLAIM_LEASE_RECIPIENTS: usize = 160;
 /// of 2,000 letters (p99 of `custom_mail()` / letters a second): giving way
 /// after every letter, 0.64-0.74 ms / 1,300-1,970; after 4, 0.91-0.95 ms /
 /// 2,400-2,600; after 8, 0.79-0.98 ms / 2,800-3,150; never, 1.6-2.1 ms / 2,760-3,160.
+/// Again once the page's commit woke the thread (four rounds, alternated):
+/// after 4, 0.29-0.44 ms / 5,100-7,650; after 8, 0.37-0.47 ms / 6,300-8,270;
+/// after 16, 0.40-0.59 ms / 6,100-8,500.
 const SETTLED_BEFORE_GIVING_WAY: usize = 8;
 
 /// One claimed letter: where it may go, and what came of it so far.
