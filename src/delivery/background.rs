@@ -66,17 +66,14 @@ struct State {
 pub(super) struct Shared {
     state: Mutex<State>,
     changed: Condvar,
-    /// A page of this process waits for the database's write lock (its
-    /// busy handler said so): the thread lets it in between two of its
-    /// transactions, waking it at once.
-    page_waiting: AtomicBool,
-    /// The PHP thread that started the thread (the one pages run on).
-    page: OnceLock<std::thread::Thread>,
-    /// The thread waits for the write lock a page of this process holds
-    /// (or has just been let in to take): the page wakes it as it commits.
-    thread_waiting: AtomicBool,
-    /// The sender thread itself.
-    thread: OnceLock<std::thread::Thread>,
+    /// A page of this process (the PHP thread that started the thread)
+    /// waits for the database's write lock the thread holds: the thread
+    /// lets it in between two of its transactions, waking it at once.
+    page: Waiter,
+    /// The sender thread waits for the write lock a page of this process
+    /// holds (or has just been let in to take): the page wakes it as it
+    /// ends its transaction.
+    thread: Waiter,
 }
 
 impl Shared {
@@ -84,27 +81,50 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
 
-    /// The sender thread, until a page of its process commits ([`page_committed`]) or `most` has passed.
-    fn wait_for_a_commit(&self, most: Duration) {
-        self.thread_waiting.store(true, Ordering::SeqCst);
-        let until = Instant::now() + most;
-        while self.thread_waiting.load(Ordering::SeqCst) {
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
+/// One thread of a process (a page, or the sender thread) waiting for the
+/// write lock the other holds: the other wakes it as soon as it is done,
+/// rather than the waiter sleeping out its busy handler's step.
+#[derive(Default)]
+struct Waiter {
+    waiting: AtomicBool,
+    /// The thread that waits here (only ever that one).
+    thread: OnceLock<std::thread::Thread>,
+}
+
+impl Waiter {
+    /// The calling thread waits until [`Waiter::wake`] or `most` has
+    /// passed. `first` runs once it counts as waiting, so a wake that
+    /// `first` brings about is not missed; `false` from it: nothing to wait for.
+    fn wait(&self, most: Duration, first: impl FnOnce() -> bool) {
+        self.waiting.store(true, Ordering::SeqCst);
+        if first() {
+            let until = Instant::now() + most;
+            while self.waiting.load(Ordering::SeqCst) {
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                std::thread::park_timeout(left);
             }
-            std::thread::park_timeout(left);
         }
-        self.thread_waiting.store(false, Ordering::SeqCst);
+        self.waiting.store(false, Ordering::SeqCst);
     }
 
-    fn wake_waiting_thread(&self) {
-        if self.thread_waiting.swap(false, Ordering::SeqCst) {
+    /// Wakes the waiting thread, if it waits; whether it did.
+    fn wake(&self) -> bool {
+        let woken = self.waiting.swap(false, Ordering::SeqCst);
+        if woken {
             if let Some(thread) = self.thread.get() {
                 thread.unpark();
             }
         }
+        woken
+    }
+
+    fn waits(&self) -> bool {
+        self.waiting.load(Ordering::SeqCst)
     }
 }
 
@@ -202,15 +222,13 @@ pub fn hand_over(letter: OutboxLetter) {
 /// tight loop was 1.6-1.9 ms, of which ~1.3 ms waiting for the lock.
 pub fn page_waits_for_lock(tries: i32) -> bool {
     let Some(sleep) = crate::store::busy_sleep(tries.max(0) as u32) else { return false };
-    let told = SENDER.with(|slot| {
+    let waited = SENDER.with(|slot| {
         let Ok(slot) = slot.try_borrow() else { return false };
         let Some(sender) = slot.as_ref().filter(|s| s.pid == crate::process::id()) else { return false };
-        sender.shared.page_waiting.store(true, Ordering::SeqCst);
+        sender.shared.page.wait(sleep, || true);
         true
     });
-    if told {
-        std::thread::park_timeout(sleep);
-    } else {
+    if !waited {
         std::thread::sleep(sleep);
     }
     true
@@ -218,17 +236,14 @@ pub fn page_waits_for_lock(tries: i32) -> bool {
 
 /// Between two of the thread's transactions: a page of this process that
 /// waits for the lock is woken, and goes first: the thread waits until
-/// the page has committed ([`page_committed`] wakes it), at most
+/// the page has ended its transaction ([`page_committed`] wakes it), at most
 /// [`PAGE_GOES_FIRST_FOR_AT_MOST`]. (Waking the page and taking the lock
 /// again at once, the thread took it first: p99 1.35 ms. Sleeping a fixed
 /// 40 µs, then waiting for the lock as any writer does, cost the thread
 /// ~460 µs each time it gave way, 60 ms of a 2,000-letter mailing's 270.)
 pub(super) fn let_page_in(shared: &Shared) {
-    if shared.page_waiting.swap(false, Ordering::SeqCst) {
-        if let Some(page) = shared.page.get() {
-            page.unpark();
-        }
-        shared.wait_for_a_commit(PAGE_GOES_FIRST_FOR_AT_MOST);
+    if shared.page.waits() {
+        shared.thread.wait(PAGE_GOES_FIRST_FOR_AT_MOST, || shared.page.wake());
     }
 }
 
@@ -244,7 +259,7 @@ pub fn page_committed() {
     SENDER.with(|slot| {
         let Ok(slot) = slot.try_borrow() else { return };
         if let Some(sender) = slot.as_ref().filter(|s| s.pid == crate::process::id()) {
-            sender.shared.wake_waiting_thread();
+            sender.shared.thread.wake();
         }
     });
 }
@@ -255,7 +270,7 @@ pub fn page_committed() {
 fn thread_waits_for_lock(tries: i32) -> bool {
     let Some(sleep) = crate::store::busy_sleep(tries.max(0) as u32) else { return false };
     match THREAD_SHARED.with(|slot| slot.borrow().clone()) {
-        Some(shared) => shared.wait_for_a_commit(sleep),
+        Some(shared) => shared.thread.wait(sleep, || true),
         None => std::thread::sleep(sleep),
     }
     true
@@ -263,7 +278,7 @@ fn thread_waits_for_lock(tries: i32) -> bool {
 
 /// A page of this process waits for the lock.
 pub(super) fn page_waits(shared: &Shared) -> bool {
-    shared.page_waiting.load(Ordering::SeqCst)
+    shared.page.waits()
 }
 
 /// Letters handed to this thread wait.
@@ -282,7 +297,7 @@ pub(super) fn take_handed(shared: &Shared, most: usize) -> Vec<OutboxLetter> {
 
 fn start(paths: Paths, pid: u32) -> Option<Sender> {
     let shared = Arc::new(Shared::default());
-    let _ = shared.page.set(std::thread::current());
+    let _ = shared.page.thread.set(std::thread::current());
     let token = format!("sender-{pid}-{}", crate::process::unique_id());
     let thread = {
         let (shared, token) = (shared.clone(), token.clone());
@@ -300,7 +315,7 @@ fn run(paths: Paths, shared: &Arc<Shared>, token: &str) {
 }
 
 fn serve(paths: Paths, shared: &Arc<Shared>, token: &str) {
-    let _ = shared.thread.set(std::thread::current());
+    let _ = shared.thread.thread.set(std::thread::current());
     THREAD_SHARED.with(|slot| *slot.borrow_mut() = Some(shared.clone()));
     let Ok(mut rt) = Runtime::open(paths) else { return };
     rt.store.configure_for_sender_thread(thread_waits_for_lock);
@@ -410,21 +425,20 @@ mod tests {
     #[test]
     fn a_page_waiting_for_the_lock_is_woken_by_the_thread_between_two_transactions() {
         let shared = Arc::new(Shared::default());
-        let _ = shared.page.set(std::thread::current());
-        shared.page_waiting.store(true, Ordering::SeqCst);
+        let _ = shared.page.thread.set(std::thread::current());
         let thread = {
             let shared = shared.clone();
             std::thread::spawn(move || {
+                while !page_waits(&shared) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
                 std::thread::sleep(Duration::from_millis(50));
-                assert!(page_waits(&shared));
                 let_page_in(&shared);
             })
         };
-        // the page's busy handler sleeps like this; it is woken well before its time is up
+        // as the page's busy handler waits; it is woken well before its time is up
         let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(5) && page_waits(&shared) {
-            std::thread::park_timeout(Duration::from_secs(5));
-        }
+        shared.page.wait(Duration::from_secs(5), || true);
         assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
         assert!(!page_waits(&shared));
         thread.join().unwrap();
@@ -436,19 +450,20 @@ mod tests {
         let waiter = {
             let shared = shared.clone();
             std::thread::spawn(move || {
-                let _ = shared.thread.set(std::thread::current());
+                let _ = shared.thread.thread.set(std::thread::current());
                 let started = Instant::now();
-                shared.wait_for_a_commit(Duration::from_secs(5));
+                shared.thread.wait(Duration::from_secs(5), || true);
                 started.elapsed()
             })
         };
-        while !shared.thread_waiting.load(Ordering::SeqCst) {
+        while !shared.thread.waits() {
             std::thread::sleep(Duration::from_millis(1));
         }
         std::thread::sleep(Duration::from_millis(50));
-        shared.wake_waiting_thread();
+        assert!(shared.thread.wake());
         let waited = waiter.join().unwrap();
         assert!(waited < Duration::from_secs(2), "{waited:?}");
-        assert!(!shared.thread_waiting.load(Ordering::SeqCst));
+        assert!(!shared.thread.waits());
+        assert!(!shared.thread.wake(), "nobody waits any more");
     }
 }
