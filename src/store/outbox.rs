@@ -73,11 +73,20 @@ pub const ATTEMPT_CLAIM: &str = "mail-";
 /// come (`?2`: now), with an id above `?1`.
 const DUE_AFTER: &str = "id > ?1 AND claim_until <= ?2 AND next_try_at <= ?2";
 
-/// A letter's size: its bytes in its row or in a spool file (also the tenth of [`COLUMNS`]).
-const SIZE: &str = "length(message) + spool_length";
+/// A letter's size: its bytes in its row or in a spool file (a macro, so
+/// that [`COLUMNS`] can be spelt with it at compile time).
+macro_rules! size {
+    () => {
+        "length(message) + spool_length"
+    };
+}
+const SIZE: &str = size!();
 
-const COLUMNS: &str = "id, journal_id, created_at, from_name, from_email, mailing, envelope_from, recipients, subject, \
-    length(message) + spool_length, account_id, attempts, next_try_at, last_try_at, last_error, claim_until";
+const COLUMNS: &str = concat!(
+    "id, journal_id, created_at, from_name, from_email, mailing, envelope_from, recipients, subject, ",
+    size!(),
+    ", account_id, attempts, next_try_at, last_try_at, last_error, claim_until"
+);
 
 /// After [`COLUMNS`], where the letter's bytes are: in the row, or spooled.
 const BYTES: &str = "message, spool, spool_at, spool_length";
