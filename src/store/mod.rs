@@ -470,9 +470,7 @@ impl Store {
     pub fn leave_checkpoints_to_sender(&self, busy_wait: fn(i32) -> bool) {
         if !self.checkpoints_left.get() {
             self.checkpoints_left.set(true);
-            self.busy_wait.set(busy_wait);
-            let _ = self.conn.busy_handler(Some(busy_wait));
-            self.write_mostly();
+            self.write_mostly(busy_wait);
         }
     }
 
@@ -493,15 +491,15 @@ impl Store {
     /// It waits for the lock with `busy_wait`: a page of its process that
     /// commits wakes it (see `delivery::background`).
     pub fn configure_for_sender_thread(&self, busy_wait: fn(i32) -> bool) {
-        self.busy_wait.set(busy_wait);
-        let _ = self.conn.busy_handler(Some(busy_wait));
-        self.write_mostly();
+        self.write_mostly(busy_wait);
     }
 
     /// A connection that mostly writes (a background page's, the sender
-    /// thread's): a small page cache, and no checkpoint of its own until the
-    /// WAL is large.
-    fn write_mostly(&self) {
+    /// thread's): a small page cache, no checkpoint of its own until the
+    /// WAL is large, and `busy_wait` as its busy handler.
+    fn write_mostly(&self, busy_wait: fn(i32) -> bool) {
+        self.busy_wait.set(busy_wait);
+        let _ = self.conn.busy_handler(Some(busy_wait));
         let _ = self.conn.pragma_update(None, "cache_size", -SMALL_CACHE_KIB);
         let _ = self.conn.pragma_update(None, "wal_autocheckpoint", WAL_PAGES_BETWEEN_CHECKPOINTS);
     }
