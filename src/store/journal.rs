@@ -119,10 +119,46 @@ pub(super) fn register_functions(conn: &rusqlite::Connection) -> rusqlite::Resul
     use rusqlite::functions::FunctionFlags;
     conn.create_scalar_function("smtp34_contains", -1, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |ctx| {
         let needle = ctx.get_raw(0).as_str().unwrap_or("");
-        Ok((1..ctx.len()).any(|i| {
-            let column = ctx.get_raw(i).as_str().unwrap_or("");
-            !column.is_ascii() && column.to_lowercase().contains(needle)
-        }))
+        let pair = cyrillic_pair(needle);
+        Ok((1..ctx.len()).any(|i| folded_contains(ctx.get_raw(i).as_bytes().unwrap_or(b""), needle, pair)))
+    })
+}
+
+/// Whether `column`, lower-cased, holds `needle` (lower-case already), given
+/// the needle's [`cyrillic_pair`]. Checking and lower-casing every non-ASCII
+/// column cost a text search ~1 µs a row; a column without the pair in any
+/// of its four cases cannot hold the needle, and a byte search rules it out
+/// first (its UTF-8 is checked only when it passes).
+fn folded_contains(column: &[u8], needle: &str, pair: Option<[char; 2]>) -> bool {
+    !column.is_ascii()
+        && pair.is_none_or(|pair| holds_in_any_case(column, pair))
+        && std::str::from_utf8(column).is_ok_and(|column| column.to_lowercase().contains(needle))
+}
+
+/// Lower-case Cyrillic letters (а–я, ѐ–џ). Each has one capital, and no other
+/// character lower-cases to it (a unit test checks every character).
+fn is_cyrillic_lower(c: char) -> bool {
+    ('\u{430}'..='\u{45f}').contains(&c)
+}
+
+fn capital(c: char) -> char {
+    c.to_uppercase().next().unwrap_or(c)
+}
+
+/// The needle's first two adjacent lower-case Cyrillic letters, if it has any.
+fn cyrillic_pair(needle: &str) -> Option<[char; 2]> {
+    needle.chars().zip(needle.chars().skip(1)).find(|&(a, b)| is_cyrillic_lower(a) && is_cyrillic_lower(b)).map(|(a, b)| [a, b])
+}
+
+/// Whether `column` holds the two letters side by side, each in either case.
+fn holds_in_any_case(column: &[u8], [first, second]: [char; 2]) -> bool {
+    [first, capital(first)].into_iter().any(|a| {
+        [second, capital(second)].into_iter().any(|b| {
+            let mut bytes = [0u8; 8];
+            let a_len = a.encode_utf8(&mut bytes).len();
+            let b_len = b.encode_utf8(&mut bytes[a_len..]).len();
+            memchr::memmem::find(column, &bytes[..a_len + b_len]).is_some()
+        })
     })
 }
 
@@ -289,6 +325,55 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_character_but_a_cyrillic_letter_and_its_capital_lower_cases_to_it() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let lower: Vec<char> = c.to_lowercase().collect();
+            if lower.iter().any(|&l| is_cyrillic_lower(l)) {
+                assert_eq!(lower.len(), 1, "{c:?} lower-cases to {lower:?}");
+                assert!(c == lower[0] || c == capital(lower[0]), "{c:?} lower-cases to {:?}", lower[0]);
+            }
+        }
+        for letter in '\u{430}'..='\u{45f}' {
+            assert_eq!(letter.to_uppercase().count(), 1, "{letter:?}");
+            assert_eq!(capital(letter).to_lowercase().collect::<String>(), letter.to_string());
+        }
+    }
+
+    #[test]
+    fn the_cyrillic_pair_rules_out_only_columns_without_it() {
+        let pair = cyrillic_pair("№9 новости");
+        assert_eq!(pair, Some(['н', 'о']));
+        assert!(folded_contains("Новости магазина №9 НОВОСТИ".as_bytes(), "№9 новости", pair));
+        assert!(folded_contains("№9 НоВОСТИ".as_bytes(), "№9 новости", pair));
+        assert!(!folded_contains("Ваш заказ №9 принят".as_bytes(), "№9 новости", pair));
+        assert_eq!(cyrillic_pair("№9 н"), None);
+        assert!(folded_contains("Ñandú №9 Н".as_bytes(), "№9 н", None));
+        assert!(!folded_contains(b"plain ascii", "ascii", None));
+    }
+
+    proptest::proptest! {
+        /// Ruling out by the pair first changes no answer: against lower-casing every column.
+        #[test]
+        fn searching_with_the_pair_equals_lower_casing_every_column(
+            column in "[аоНОнСсΣσςİi№9 ёЁxX]{0,12}",
+            start in 0usize..12,
+            length in 0usize..6,
+            other in "[аоНОнСсΣσςİi№9 ёЁ]{1,4}",
+        ) {
+            let lowered = column.to_lowercase();
+            let chars: Vec<char> = lowered.chars().collect();
+            let inside: String = chars.iter().skip(start).take(length).collect();
+            for needle in [inside, other.to_lowercase()] {
+                if needle.is_empty() || needle.is_ascii() {
+                    continue;
+                }
+                let expected = lowered.contains(needle.as_str());
+                proptest::prop_assert_eq!(folded_contains(column.as_bytes(), &needle, cyrillic_pair(&needle)), expected, "{:?} in {:?}", needle, column);
+            }
+        }
+    }
 
     fn store(name: &str) -> Store {
         let dir = std::env::temp_dir().join(format!("smtp34-journal-{name}-{}", std::process::id()));
