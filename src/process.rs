@@ -6,12 +6,12 @@
 //! `pthread_atfork` child handler, registered on first use (never at module
 //! start-up), forgets them in the child, which then asks again.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Once;
 
 /// 0: not known in this process (yet, or since a fork).
 static PID: AtomicU32 = AtomicU32::new(0);
-static SEED_SET: AtomicBool = AtomicBool::new(false);
+/// 0: not drawn in this process (yet, or since a fork).
 static SEED: AtomicU64 = AtomicU64::new(0);
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 static REGISTER: Once = Once::new();
@@ -19,7 +19,7 @@ static REGISTER: Once = Once::new();
 extern "C" fn forget_after_fork() {
     // only atomic stores: this runs in the child right after fork
     PID.store(0, Ordering::SeqCst);
-    SEED_SET.store(false, Ordering::SeqCst);
+    SEED.store(0, Ordering::SeqCst);
 }
 
 fn register_fork_handler() {
@@ -47,26 +47,55 @@ pub fn id() -> u32 {
 /// hex characters. Enough for a Message-ID or a claim token (neither is a secret).
 pub fn unique_id() -> String {
     register_fork_handler();
-    if !SEED_SET.load(Ordering::Acquire) {
-        SEED.store(u64::from_le_bytes(crate::crypto::random_bytes::<8>()), Ordering::Relaxed);
-        SEED_SET.store(true, Ordering::Release);
+    let mut seed = SEED.load(Ordering::Acquire);
+    if seed == 0 {
+        // threads that draw at once (a page and the sender thread) keep the first one's seed
+        let drawn = u64::from_le_bytes(crate::crypto::random_bytes::<8>()).max(1);
+        seed = match SEED.compare_exchange(0, drawn, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => drawn,
+            Err(first) => first,
+        };
     }
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{:016x}{n:016x}", SEED.load(Ordering::Relaxed))
+    format!("{seed:016x}{n:016x}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The tests that forget the seed, as a fork does, and those that compare seeds.
+    static SEEDS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn ids_are_unique_and_the_pid_is_this_process() {
+        let _seeds = SEEDS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         assert_eq!(id(), std::process::id());
         let a = unique_id();
         let b = unique_id();
         assert_ne!(a, b);
         assert_eq!(a.len(), 32);
         assert_eq!(a[..16], b[..16], "one seed per process");
+    }
+
+    #[test]
+    fn threads_that_draw_the_seed_at_once_share_one() {
+        let _seeds = SEEDS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for _ in 0..20 {
+            forget_after_fork();
+            let start = std::sync::Arc::new(std::sync::Barrier::new(8));
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    let start = start.clone();
+                    std::thread::spawn(move || {
+                        start.wait();
+                        unique_id()[..16].to_owned()
+                    })
+                })
+                .collect();
+            let seeds: std::collections::HashSet<String> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+            assert_eq!(seeds.len(), 1, "one seed per process: {seeds:?}");
+        }
     }
 
     #[test]
