@@ -114,25 +114,54 @@ fn entry(r: &rusqlite::Row) -> rusqlite::Result<JournalEntry> {
 
 /// SQL functions of ours: `smtp34_contains(needle, column, ...)`, whether any
 /// column, lower-cased, holds the needle (lower-cased by the caller; used for
-/// needles that are not ASCII, which an ASCII column cannot hold).
+/// needles that are not ASCII, which an ASCII column cannot hold). The needle's
+/// searchers are made once a statement: SQLite keeps them beside the bound
+/// parameter for the rows that follow.
 pub(super) fn register_functions(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
     conn.create_scalar_function("smtp34_contains", -1, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |ctx| {
-        let needle = ctx.get_raw(0).as_str().unwrap_or("");
-        let pair = cyrillic_pair(needle);
-        Ok((1..ctx.len()).any(|i| folded_contains(ctx.get_raw(i).as_bytes().unwrap_or(b""), needle, pair)))
+        let needle = ctx.get_or_create_aux(0, |raw| Ok::<_, std::convert::Infallible>(Needle::new(raw.as_str().unwrap_or(""))))?;
+        Ok((1..ctx.len()).any(|i| needle.in_column(ctx.get_raw(i).as_bytes().unwrap_or(b""))))
     })
 }
 
-/// Whether `column`, lower-cased, holds `needle` (lower-case already), given
-/// the needle's [`cyrillic_pair`]. Checking and lower-casing every non-ASCII
-/// column cost a text search ~1 µs a row; a column without the pair in any
-/// of its four cases cannot hold the needle, and a byte search rules it out
-/// first (its UTF-8 is checked only when it passes).
-fn folded_contains(column: &[u8], needle: &str, pair: Option<[char; 2]>) -> bool {
-    !column.is_ascii()
-        && pair.is_none_or(|pair| holds_in_any_case(column, pair))
-        && std::str::from_utf8(column).is_ok_and(|column| column.to_lowercase().contains(needle))
+/// A text filter's needle, lower-case already, with byte searchers for its
+/// first two adjacent lower-case Cyrillic letters in their four cases.
+/// Checking and lower-casing every non-ASCII column cost a text search ~1 µs
+/// a row; a column without the pair in any of its cases cannot hold the
+/// needle, and a byte search rules it out first (its UTF-8 is checked only
+/// when it passes).
+struct Needle {
+    text: String,
+    /// Empty when the needle has no such pair.
+    pair: Vec<memchr::memmem::Finder<'static>>,
+}
+
+impl Needle {
+    fn new(text: &str) -> Self {
+        #[cfg(test)]
+        tests::NEEDLES_MADE.with(|made| made.set(made.get() + 1));
+        let pair = match cyrillic_pair(text) {
+            Some([first, second]) => [first, capital(first)]
+                .into_iter()
+                .flat_map(|a| {
+                    [second, capital(second)].into_iter().map(move |b| {
+                        let both = format!("{a}{b}");
+                        memchr::memmem::Finder::new(both.as_bytes()).into_owned()
+                    })
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        Needle { text: text.to_owned(), pair }
+    }
+
+    /// Whether `column`, lower-cased, holds the needle.
+    fn in_column(&self, column: &[u8]) -> bool {
+        !column.is_ascii()
+            && (self.pair.is_empty() || self.pair.iter().any(|searcher| searcher.find(column).is_some()))
+            && std::str::from_utf8(column).is_ok_and(|column| column.to_lowercase().contains(&self.text))
+    }
 }
 
 /// Lower-case Cyrillic letters (а–я, ѐ–џ). Each has one capital, and no other
@@ -148,18 +177,6 @@ fn capital(c: char) -> char {
 /// The needle's first two adjacent lower-case Cyrillic letters, if it has any.
 fn cyrillic_pair(needle: &str) -> Option<[char; 2]> {
     needle.chars().zip(needle.chars().skip(1)).find(|&(a, b)| is_cyrillic_lower(a) && is_cyrillic_lower(b)).map(|(a, b)| [a, b])
-}
-
-/// Whether `column` holds the two letters side by side, each in either case.
-fn holds_in_any_case(column: &[u8], [first, second]: [char; 2]) -> bool {
-    [first, capital(first)].into_iter().any(|a| {
-        [second, capital(second)].into_iter().any(|b| {
-            let mut bytes = [0u8; 8];
-            let a_len = a.encode_utf8(&mut bytes).len();
-            let b_len = b.encode_utf8(&mut bytes[a_len..]).len();
-            memchr::memmem::find(column, &bytes[..a_len + b_len]).is_some()
-        })
-    })
 }
 
 /// `text` as a LIKE pattern that matches it anywhere, its own `%`, `_` and `\` taken literally.
@@ -326,6 +343,15 @@ impl Store {
 mod tests {
     use super::*;
 
+    thread_local! {
+        /// How many [`Needle`]s this thread made.
+        pub(super) static NEEDLES_MADE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    fn found(column: &str, needle: &str) -> bool {
+        Needle::new(needle).in_column(column.as_bytes())
+    }
+
     #[test]
     fn no_character_but_a_cyrillic_letter_and_its_capital_lower_cases_to_it() {
         for c in (0..=0x10FFFF).filter_map(char::from_u32) {
@@ -343,14 +369,15 @@ mod tests {
 
     #[test]
     fn the_cyrillic_pair_rules_out_only_columns_without_it() {
-        let pair = cyrillic_pair("№9 новости");
-        assert_eq!(pair, Some(['н', 'о']));
-        assert!(folded_contains("Новости магазина №9 НОВОСТИ".as_bytes(), "№9 новости", pair));
-        assert!(folded_contains("№9 НоВОСТИ".as_bytes(), "№9 новости", pair));
-        assert!(!folded_contains("Ваш заказ №9 принят".as_bytes(), "№9 новости", pair));
+        assert_eq!(cyrillic_pair("№9 новости"), Some(['н', 'о']));
+        assert_eq!(Needle::new("№9 новости").pair.len(), 4, "нo, нО, Нo, НО");
+        assert!(found("Новости магазина №9 НОВОСТИ", "№9 новости"));
+        assert!(found("№9 НоВОСТИ", "№9 новости"));
+        assert!(!found("Ваш заказ №9 принят", "№9 новости"));
         assert_eq!(cyrillic_pair("№9 н"), None);
-        assert!(folded_contains("Ñandú №9 Н".as_bytes(), "№9 н", None));
-        assert!(!folded_contains(b"plain ascii", "ascii", None));
+        assert!(Needle::new("№9 н").pair.is_empty());
+        assert!(found("Ñandú №9 Н", "№9 н"));
+        assert!(!found("plain ascii", "ascii"));
     }
 
     proptest::proptest! {
@@ -370,7 +397,7 @@ mod tests {
                     continue;
                 }
                 let expected = lowered.contains(needle.as_str());
-                proptest::prop_assert_eq!(folded_contains(column.as_bytes(), &needle, cyrillic_pair(&needle)), expected, "{:?} in {:?}", needle, column);
+                proptest::prop_assert_eq!(found(&column, &needle), expected, "{:?} in {:?}", needle, column);
             }
         }
     }
@@ -433,5 +460,20 @@ mod tests {
         assert_eq!(next.first().map(|r| r.id), Some(23));
         let text = JournalFilter { text: Some("заказ 2".into()), ..Default::default() };
         assert_eq!(store.journal_page(50, 0, &text).unwrap().len(), 11, "Заказ 2 and Заказ 20..29");
+    }
+
+    #[test]
+    fn a_text_search_makes_its_needle_once_and_the_next_search_its_own() {
+        let store = store("needle");
+        for i in 0..40 {
+            let subject = if i % 2 == 0 { format!("Ваш заказ №{i} принят") } else { format!("Новости №{i}") };
+            store.append_journal(&JournalEntry { time: i, status: Status::Sent, subject, ..Default::default() }).unwrap();
+        }
+        for (needle, expected) in [("ЗАКАЗ", 20), ("новости", 20), ("заказ №1", 5), ("новости №3", 6)] {
+            NEEDLES_MADE.with(|made| made.set(0));
+            let text = JournalFilter { text: Some(needle.into()), ..Default::default() };
+            assert_eq!(store.journal_page(50, 0, &text).unwrap().len(), expected, "{needle}");
+            assert_eq!(NEEDLES_MADE.with(|made| made.get()), 1, "{needle}: one needle for the 40 rows the search read");
+        }
     }
 }
