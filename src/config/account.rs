@@ -325,24 +325,7 @@ mod tests {
     fn update_keeps_what_is_not_given_including_the_password() {
         let mut f = minimal();
         f.extend(fields(&[("login", text("shop")), ("password", text("secret")), ("mailing_first", Value::Bool(true))]));
-        let draft = AccountDraft::from_fields(&f, None).unwrap();
-        let stored = Account {
-            id: 7,
-            active: draft.active,
-            name: draft.name.clone(),
-            email: draft.email.clone(),
-            server: draft.server.clone(),
-            has_password: true,
-            mailing_first: draft.mailing_first,
-            daily_limit: 0,
-            hourly_limit: 0,
-            minute_limit: 0,
-            created_at: 1,
-            updated_at: 1,
-            revision: 1,
-            oauth: None,
-            has_client_secret: false,
-        };
+        let stored = saved_as_7(&AccountDraft::from_fields(&f, None).unwrap());
         let update = fields(&[("id", Value::Int(7)), ("name", text("Склад")), ("password", text("")), ("has_password", Value::Bool(true))]);
         let updated = AccountDraft::from_fields(&update, Some(&stored)).unwrap();
         assert_eq!(updated.id, Some(7));
@@ -356,15 +339,19 @@ mod tests {
     fn stored_with_password() -> Account {
         let mut f = minimal();
         f.extend(fields(&[("login", text("shop")), ("password", text("secret")), ("security", text("ssl"))]));
-        let draft = AccountDraft::from_fields(&f, None).unwrap();
+        saved_as_7(&AccountDraft::from_fields(&f, None).unwrap())
+    }
+
+    /// The account a save of `draft` stored, as id 7 with a password.
+    fn saved_as_7(draft: &AccountDraft) -> Account {
         Account {
             id: 7,
-            active: true,
+            active: draft.active,
             name: draft.name.clone(),
             email: draft.email.clone(),
             server: draft.server.clone(),
             has_password: true,
-            mailing_first: false,
+            mailing_first: draft.mailing_first,
             daily_limit: 0,
             hourly_limit: 0,
             minute_limit: 0,
