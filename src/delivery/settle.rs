@@ -52,7 +52,8 @@ pub(super) fn settle_in(
         let error = outcome.last_error();
         let retry = Retry {
             recipients: &outcome.pending,
-            message: &row.message,
+            // a page's own attempt (`sent_at`) wrote its bytes into the row, never to a spool
+            message: if sent_at.is_some() { &[] } else { &row.message },
             account_id: outcome.account_id(),
             error: &error,
             attempts,

@@ -145,7 +145,8 @@ pub struct NewLetter<'a> {
 pub struct Retry<'a> {
     pub recipients: &'a [String],
     /// The letter's bytes: a spooled letter that waits keeps them in its
-    /// row, so its process's spool file can be emptied meanwhile.
+    /// row, so its process's spool file can be emptied meanwhile. Empty:
+    /// the row keeps what it has (bound, the bytes are copied once more).
     pub message: &'a [u8],
     pub account_id: Option<i64>,
     pub error: &'a str,
