@@ -68,7 +68,7 @@ final class MemoryTest extends Smtp34TestCase
         $gone->stop();
         $ini = ChildPhp::freshIni() + ['memory_limit' => '512M'];
         $queued = ChildPhp::run(sprintf(<<<'PHP'
-            smtp34_settings(['enabled' => true, 'delivery' => 'wait', 'log_enabled' => false]);
+            smtp34_settings(['enabled' => true, 'delivery' => 'wait', 'log_enabled' => false, 'timeout' => 120]);
             smtp34_account_save(['email' => 'shop@site.ru', 'host' => '127.0.0.1', 'port' => %d, 'auth' => 'none'], false);
             echo json_encode(custom_mail('u@mail.ru', 's', str_repeat("\n", 4 * 1024 * 1024), "From: shop@site.ru\r\nContent-Type: text/plain"));
             PHP, $gone->port), $ini);
