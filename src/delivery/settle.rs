@@ -52,8 +52,7 @@ pub(super) fn settle_in(
         let error = outcome.last_error();
         let retry = Retry {
             recipients: &outcome.pending,
-            // a page's own attempt (`sent_at`) wrote its bytes into the row, never to a spool
-            message: if sent_at.is_some() { &[] } else { &row.message },
+            message: &row.message,
             account_id: outcome.account_id(),
             error: &error,
             attempts,

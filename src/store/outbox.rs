@@ -145,8 +145,7 @@ pub struct NewLetter<'a> {
 pub struct Retry<'a> {
     pub recipients: &'a [String],
     /// The letter's bytes: a spooled letter that waits keeps them in its
-    /// row, so its process's spool file can be emptied meanwhile. Empty:
-    /// the row keeps what it has (bound, the bytes are copied once more).
+    /// row, so its process's spool file can be emptied meanwhile.
     pub message: &'a [u8],
     pub account_id: Option<i64>,
     pub error: &'a str,
@@ -320,7 +319,9 @@ impl Store {
 
     /// The letter waits for another try, for these recipients only.
     pub fn retry_later(&self, id: i64, retry: &Retry, now: i64) -> rusqlite::Result<()> {
-        // spooled bytes move into the row (given them: a row read without them keeps its spool)
+        // spooled bytes move into the row (given them: a row read without them keeps its spool);
+        // a row that holds its own is not given them again (bound, SQLite copies them once more)
+        let message = if self.holds_bytes(id)? == Some(false) { retry.message } else { &[] };
         self.run(
             "UPDATE outbox SET recipients = ?2, account_id = COALESCE(?3, account_id), last_error = ?4, attempts = ?5,
                 next_try_at = ?6, last_try_at = ?7, claimed_by = NULL, claim_until = 0,
@@ -329,7 +330,7 @@ impl Store {
                 spool_at = CASE WHEN length(?8) = 0 THEN spool_at ELSE 0 END,
                 spool_length = CASE WHEN length(?8) = 0 THEN spool_length ELSE 0 END
              WHERE id = ?1",
-            params![id, retry.recipients.join("\n"), retry.account_id, retry.error, retry.attempts, retry.next_try_at, now, retry.message],
+            params![id, retry.recipients.join("\n"), retry.account_id, retry.error, retry.attempts, retry.next_try_at, now, message],
         )?;
         Ok(())
     }
@@ -371,14 +372,20 @@ impl Store {
     pub fn remove_from_outbox(&self, id: i64) -> rusqlite::Result<bool> {
         // not `DELETE ... RETURNING length(message)`: RETURNING loads the column it names, and
         // with it a statement journal held every overflow page secure_delete zeroes (an 8 MB
-        // letter's removal took 17 MB); length() alone reads only the row's header
-        let held_bytes: Option<bool> =
-            self.query_one("SELECT length(message) > 0 FROM outbox WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+        // letter's removal took 17 MB)
+        let held_bytes = self.holds_bytes(id)?;
         let removed = self.run("DELETE FROM outbox WHERE id = ?1", [id])? > 0;
         if removed && held_bytes == Some(true) {
             self.letter_removed();
         }
         Ok(removed)
+    }
+
+    /// Whether the row holds its letter's bytes (a spooled letter's row holds
+    /// none); `None`: no such row. `length()` of a blob is read from the row's
+    /// header, not from its bytes.
+    fn holds_bytes(&self, id: i64) -> rusqlite::Result<Option<bool>> {
+        self.query_one("SELECT length(message) > 0 FROM outbox WHERE id = ?1", [id], |r| r.get(0)).optional()
     }
 
     /// Every letter in the outbox, oldest first, without its bytes.
